@@ -1,6 +1,8 @@
 package tensor
 
 import (
+	"fmt"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 )
@@ -9,7 +11,19 @@ import (
 // op(X) is X or its transpose. op(A) is m×k, op(B) is k×n and C is m×n;
 // lda, ldb and ldc are the row strides of A, B and C as stored.
 // When beta is 0, C need not be initialised (NaNs in C are overwritten).
+//
+// On amd64 CPUs with AVX2 and FMA (or AVX-512) it runs a packed, cache-blocked
+// GEMM with an assembly micro-kernel, split over GOMAXPROCS goroutines for
+// large problems; elsewhere it uses gonum's blas32. It panics when a stride
+// or slice is too short for the shape.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemmDispatch(gemmActive, gemmTinyMax, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmDispatch is Gemm with the kernel (nil: portable) and the size up to
+// which plain loops run made explicit, so that tests can force each path.
+func gemmDispatch(kn *gemmKernel, tinyMax int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
 	}
@@ -17,7 +31,50 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	gemmPortable(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	A := gemmOperand{a, lda, 1}
+	if transA {
+		A = gemmOperand{a, 1, lda}
+	}
+	B := gemmOperand{b, ldb, 1}
+	if transB {
+		B = gemmOperand{b, 1, ldb}
+	}
+	C := gemmOperand{c, ldc, 1}
+	switch {
+	case m*n*k <= tinyMax:
+		gemmTiny(m, n, k, A, B, C, alpha, beta)
+	case kn != nil:
+		kn.gemm(m, n, k, A, B, C, alpha, beta)
+	default:
+		gemmPortable(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	}
+}
+
+// checkGemmArgs panics unless every stride and slice is large enough for the
+// shape (the assembly kernels must never run off a slice).
+func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("tensor: Gemm: negative dimension m=%d n=%d k=%d", m, n, k))
+	}
+	check := func(name string, s []float32, rows, cols, ld int) {
+		if ld < max(1, cols) {
+			panic(fmt.Sprintf("tensor: Gemm: ld%s=%d < %d", name, ld, cols))
+		}
+		if rows > 0 && cols > 0 && len(s) < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("tensor: Gemm: len(%s)=%d too short for %d×%d with stride %d", name, len(s), rows, cols, ld))
+		}
+	}
+	if transA {
+		check("a", a, k, m, lda)
+	} else {
+		check("a", a, m, k, lda)
+	}
+	if transB {
+		check("b", b, n, k, ldb)
+	} else {
+		check("b", b, k, n, ldb)
+	}
+	check("c", c, m, n, ldc)
 }
 
 func scaleC(m, n int, beta float32, c []float32, ldc int) {
@@ -29,6 +86,25 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 		}
 		for j := range row {
 			row[j] *= beta
+		}
+	}
+}
+
+// gemmTiny runs problems too small to repay packing with plain loops.
+func gemmTiny(m, n, k int, A, B, C gemmOperand, alpha, beta float32) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float32
+			ai, bj := i*A.rs, j*B.cs
+			for p := 0; p < k; p++ {
+				s += A.d[ai+p*A.cs] * B.d[bj+p*B.rs]
+			}
+			o := i*C.rs + j*C.cs
+			if beta == 0 {
+				C.d[o] = alpha * s
+			} else {
+				C.d[o] = alpha*s + beta*C.d[o]
+			}
 		}
 	}
 }

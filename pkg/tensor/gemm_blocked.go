@@ -1,0 +1,297 @@
+package tensor
+
+import (
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// gemmKernelFunc is the signature of a micro-kernel: it computes an h×nr
+// tile C = alpha·Ap·Bp + beta·C, where Ap is a packed panel of A (h floats
+// per step of k), Bp a panel of B (nr floats per step, ldb floats apart) and
+// C has row stride ldc. With beta ±0 C is not read. Kernels that store
+// partial tiles (gemmKernel.masked) write only the columns set in mask.
+type gemmKernelFunc func(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
+
+// gemmKernel describes one micro-kernel family and its cache blocking.
+type gemmKernel struct {
+	name   string
+	mr, nr int  // tile size: mr rows (the tallest kernel) × nr columns
+	masked bool // stores partial-width tiles directly (under a column mask)
+	// fn[h-1] computes tiles of height h.
+	fn []gemmKernelFunc
+	// Blocking: a kc×nc block of B and an mc×kc block of A are packed at a time.
+	mc, kc, nc int
+}
+
+// gemmKernels lists the kernels this CPU can run, fastest first;
+// gemmActive is the one Gemm uses (nil: the portable path).
+var (
+	gemmKernels = archGemmKernels()
+	gemmActive  = firstKernel(gemmKernels)
+)
+
+func firstKernel(ks []*gemmKernel) *gemmKernel {
+	if len(ks) == 0 {
+		return nil
+	}
+	return ks[0]
+}
+
+// Thresholds (in multiply-adds, m·n·k) of the drivers.
+const (
+	gemmTinyMax     = 4096    // below: plain loops, no packing
+	gemmParallelMin = 1 << 18 // from here: split over GOMAXPROCS goroutines
+	gemmDirectMaxK  = 64      // k up to this with row-major B: B is read in place, not packed
+)
+
+// gemmOperand is a strided view of a matrix: element (i, j) is d[i*rs+j*cs].
+type gemmOperand struct {
+	d      []float32
+	rs, cs int
+}
+
+// t returns the transposed view.
+func (o gemmOperand) t() gemmOperand { return gemmOperand{o.d, o.cs, o.rs} }
+
+// rows returns the view starting at row i.
+func (o gemmOperand) rows(i int) gemmOperand { return gemmOperand{o.d[i*o.rs:], o.rs, o.cs} }
+
+// cols returns the view starting at column j.
+func (o gemmOperand) cols(j int) gemmOperand { return gemmOperand{o.d[j*o.cs:], o.rs, o.cs} }
+
+// gemmWork holds one goroutine's packing buffers, 64-byte aligned.
+type gemmWork struct {
+	a, b, t []float32
+	ab, bb  []float32 // backing arrays
+}
+
+var gemmPool sync.Pool
+
+func alignedFloats(backing *[]float32, n int) []float32 {
+	if cap(*backing) < n+16 {
+		*backing = make([]float32, n+16)
+	}
+	s := *backing
+	off := 0
+	if r := uintptr(unsafe.Pointer(&s[0])) & 63; r != 0 {
+		off = int(64-r) / 4
+	}
+	return s[off : off+n : off+n]
+}
+
+func getGemmWork(kn *gemmKernel) *gemmWork {
+	w, _ := gemmPool.Get().(*gemmWork)
+	if w == nil {
+		w = new(gemmWork)
+	}
+	if len(w.a) < kn.mc*kn.kc {
+		w.a = alignedFloats(&w.ab, kn.mc*kn.kc)
+	}
+	if len(w.b) < kn.kc*kn.nc {
+		w.b = alignedFloats(&w.bb, kn.kc*kn.nc)
+	}
+	if len(w.t) < kn.mr*kn.nr {
+		w.t = make([]float32, kn.mr*kn.nr)
+	}
+	return w
+}
+
+// colMask enables the first w columns.
+func colMask(w int) uint32 {
+	if w >= 32 {
+		return ^uint32(0)
+	}
+	return 1<<uint(w) - 1
+}
+
+// colEff is the fraction of useful lanes when x columns are covered by
+// tiles nr wide.
+func colEff(x, nr int) float64 {
+	return float64(x) / float64((x+nr-1)/nr*nr)
+}
+
+// gemm computes C = alpha·A·B + beta·C with kernel kn, where A is m×k, B is
+// k×n and C is m×n (all strided views), on up to GOMAXPROCS goroutines.
+func (kn *gemmKernel) gemm(m, n, k int, A, B, C gemmOperand, alpha, beta float32) {
+	// A problem with few columns and many rows runs transposed
+	// (Cᵀ = Bᵀ·Aᵀ) so that the vector lanes fill up; its tiles are stored
+	// through the scratch tile.
+	if k >= 16 && colEff(m, kn.nr) > colEff(n, kn.nr)+0.25 {
+		m, n, A, B, C = n, m, B.t(), A.t(), C.t()
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if workers == 1 || m*n*k < gemmParallelMin {
+		w := getGemmWork(kn)
+		kn.serial(m, n, k, A, B, C, alpha, beta, w)
+		gemmPool.Put(w)
+		return
+	}
+	// Split the dimension that divides most evenly into tiles; on a tie,
+	// split N (each goroutine then packs its own part of B, the larger
+	// operand in the shapes that matter).
+	uM, uN := (m+kn.mr-1)/kn.mr, (n+kn.nr-1)/kn.nr
+	balance := func(u int) float64 {
+		p := min(workers, u)
+		return float64(u) / float64((u+p-1)/p*p)
+	}
+	if balance(uN) >= balance(uM) {
+		ParallelFor(uN, 1, func(lo, hi int) {
+			j0, j1 := lo*kn.nr, min(hi*kn.nr, n)
+			w := getGemmWork(kn)
+			kn.serial(m, j1-j0, k, A, B.cols(j0), C.cols(j0), alpha, beta, w)
+			gemmPool.Put(w)
+		})
+		return
+	}
+	ParallelFor(uM, 1, func(lo, hi int) {
+		i0, i1 := lo*kn.mr, min(hi*kn.mr, m)
+		w := getGemmWork(kn)
+		kn.serial(i1-i0, n, k, A.rows(i0), B, C.rows(i0), alpha, beta, w)
+		gemmPool.Put(w)
+	})
+}
+
+// serial is the blocked GEMM on one goroutine (Goto/BLIS loop order: a
+// kc×nc block of B packed for L3/L2, an mc×kc block of A packed for L2, one
+// nr-wide micro-panel of B reused from L1 across the mc rows).
+func (kn *gemmKernel) serial(m, n, k int, A, B, C gemmOperand, alpha, beta float32, w *gemmWork) {
+	mr, nr := kn.mr, kn.nr
+	full := colMask(nr)
+	for jc := 0; jc < n; jc += kn.nc {
+		ncur := min(kn.nc, n-jc)
+		for pc := 0; pc < k; pc += kn.kc {
+			kcur := min(kn.kc, k-pc)
+			bet := beta
+			if pc > 0 {
+				bet = 1
+			}
+			// Small k with row-major B: full micro-panels of B are read in
+			// place; only a partial last one is packed (to w.b).
+			direct := B.cs == 1 && k <= gemmDirectMaxK && kcur == k
+			if direct {
+				if rem := ncur % nr; rem != 0 {
+					packB(w.b, B, pc, kcur, jc+ncur-rem, rem, nr)
+				}
+			} else {
+				packB(w.b, B, pc, kcur, jc, ncur, nr)
+			}
+			for ic := 0; ic < m; ic += kn.mc {
+				mcur := min(kn.mc, m-ic)
+				packA(w.a, A, ic, mcur, pc, kcur, mr)
+				for jr := 0; jr < ncur; jr += nr {
+					wd := min(nr, ncur-jr)
+					bp, ldb := &w.b[jr*kcur], nr
+					if direct {
+						if wd == nr {
+							bp, ldb = &B.d[pc*B.rs+jc+jr], B.rs
+						} else {
+							bp = &w.b[0]
+						}
+					}
+					for ir := 0; ir < mcur; ir += mr {
+						h := min(mr, mcur-ir)
+						ap := &w.a[ir*kcur]
+						ci := (ic+ir)*C.rs + (jc+jr)*C.cs
+						if C.cs == 1 && (wd == nr || kn.masked) {
+							kn.fn[h-1](kcur, ap, bp, ldb, &C.d[ci], C.rs, alpha, bet, colMask(wd))
+							continue
+						}
+						kn.fn[h-1](kcur, ap, bp, ldb, &w.t[0], nr, alpha, 0, full)
+						scatterTile(w.t, nr, h, wd, C, ci, bet)
+					}
+				}
+			}
+		}
+	}
+}
+
+// scatterTile adds the h×wd scratch tile t (row stride nr) to C at offset ci:
+// C = t + beta·C (C not read when beta is 0).
+func scatterTile(t []float32, nr, h, wd int, C gemmOperand, ci int, beta float32) {
+	for r := 0; r < h; r++ {
+		tr := t[r*nr : r*nr+wd]
+		o := ci + r*C.rs
+		if beta == 0 {
+			for j, v := range tr {
+				C.d[o+j*C.cs] = v
+			}
+		} else {
+			for j, v := range tr {
+				C.d[o+j*C.cs] = v + beta*C.d[o+j*C.cs]
+			}
+		}
+	}
+}
+
+// packA copies rows i0..i0+mcur, columns p0..p0+kcur of A into dst as
+// panels of mr rows (the last one possibly shorter), each stored k-major:
+// the panel starting at row ir is dst[ir*kcur:], h floats per step of k.
+func packA(dst []float32, A gemmOperand, i0, mcur, p0, kcur, mr int) {
+	for ir := 0; ir < mcur; ir += mr {
+		h := min(mr, mcur-ir)
+		panel := dst[ir*kcur : (ir+h)*kcur]
+		base := (i0+ir)*A.rs + p0*A.cs
+		switch {
+		case A.cs == 1:
+			for r := 0; r < h; r++ {
+				src := A.d[base+r*A.rs:][:kcur]
+				for p, v := range src {
+					panel[p*h+r] = v
+				}
+			}
+		case A.rs == 1:
+			for p := 0; p < kcur; p++ {
+				copy(panel[p*h:p*h+h], A.d[base+p*A.cs:][:h])
+			}
+		default:
+			for p := 0; p < kcur; p++ {
+				for r := 0; r < h; r++ {
+					panel[p*h+r] = A.d[base+r*A.rs+p*A.cs]
+				}
+			}
+		}
+	}
+}
+
+// packB copies rows p0..p0+kcur, columns j0..j0+ncur of B into dst as
+// panels nr columns wide, zero-padded: the panel starting at column jr is
+// dst[jr*kcur:], nr floats per step of k.
+func packB(dst []float32, B gemmOperand, p0, kcur, j0, ncur, nr int) {
+	for jr := 0; jr < ncur; jr += nr {
+		wd := min(nr, ncur-jr)
+		panel := dst[jr*kcur : (jr+nr)*kcur]
+		base := p0*B.rs + (j0+jr)*B.cs
+		switch {
+		case B.cs == 1:
+			for p := 0; p < kcur; p++ {
+				row := panel[p*nr : p*nr+nr]
+				copy(row, B.d[base+p*B.rs:][:wd])
+				clear(row[wd:])
+			}
+		case B.rs == 1:
+			if wd < nr {
+				for p := 0; p < kcur; p++ {
+					clear(panel[p*nr+wd : p*nr+nr])
+				}
+			}
+			for j := 0; j < wd; j++ {
+				src := B.d[base+j*B.cs:][:kcur]
+				for p, v := range src {
+					panel[p*nr+j] = v
+				}
+			}
+		default:
+			for p := 0; p < kcur; p++ {
+				row := panel[p*nr : p*nr+nr]
+				for j := range row {
+					if j < wd {
+						row[j] = B.d[base+p*B.rs+j*B.cs]
+					} else {
+						row[j] = 0
+					}
+				}
+			}
+		}
+	}
+}
