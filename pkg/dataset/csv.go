@@ -1,0 +1,152 @@
+package dataset
+
+import (
+	"encoding/csv"
+	"errors"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// csvTable is a CSV file read as features and labels.
+type csvTable struct {
+	cols []string // feature column names, in file order
+	x    []float32
+	y    []int64
+	rows int
+}
+
+// decodeCSV reads a CSV stream with a header row. The label column is
+// chosen by opts.LabelColumn; every other column is a float feature.
+func decodeCSV(r io.Reader, name string, comma rune, opts *Options) (*csvTable, error) {
+	cr := csv.NewReader(r)
+	cr.Comma = comma
+	cr.ReuseRecord = true
+	cr.TrimLeadingSpace = true
+	head, err := cr.Read()
+	if err == io.EOF {
+		return nil, errf(name, ErrInvalid, "empty file (want a header row, then one row per sample)")
+	}
+	if err != nil {
+		return nil, csvError(name, err)
+	}
+	names := make([]string, len(head))
+	for i, h := range head {
+		names[i] = strings.TrimSpace(h)
+	}
+	names[0] = strings.TrimPrefix(names[0], "\ufeff")
+	labelCol, err := findLabelColumn(names, opts.labelColumn())
+	if err != nil {
+		return nil, errf(name, ErrInvalid, "%v", err)
+	}
+	if len(names) < 2 {
+		return nil, errf(name, ErrInvalid, "only the label column %q; want at least one feature column", names[labelCol])
+	}
+	t := &csvTable{}
+	for i, n := range names {
+		if i != labelCol {
+			t.cols = append(t.cols, n)
+		}
+	}
+	nf := len(t.cols)
+	maxElems := opts.maxBytes() / 4
+	for opts.Limit <= 0 || t.rows < opts.Limit {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, csvError(name, err)
+		}
+		line, _ := cr.FieldPos(0)
+		if int64(len(t.x)+nf) > maxElems {
+			return nil, errf(name, ErrTooLarge, "more than %d values (%s as float32), over the limit of %s (Options.MaxBytes)",
+				maxElems, humanBytes(float64(4*maxElems)), humanBytes(float64(opts.maxBytes())))
+		}
+		for i, f := range rec {
+			f = strings.TrimSpace(f)
+			if i == labelCol {
+				c, err := parseLabel(f)
+				if err != nil {
+					return nil, errf(name, ErrInvalid, "line %d, label column %q: %v", line, names[i], err)
+				}
+				t.y = append(t.y, c)
+				continue
+			}
+			v, err := strconv.ParseFloat(f, 64)
+			if err != nil {
+				return nil, errf(name, ErrInvalid, "line %d, column %q: %s is not a number", line, names[i], strconv.Quote(cut(f, 40)))
+			}
+			if math.IsNaN(v) || math.IsInf(float64(float32(v)), 0) {
+				return nil, errf(name, ErrInvalid, "line %d, column %q: %s is not finite (sample %d); data must be finite", line, names[i], f, t.rows)
+			}
+			t.x = append(t.x, float32(v))
+		}
+		t.rows++
+	}
+	return t, nil
+}
+
+// findLabelColumn returns the index of the label column: the column named
+// want (exactly, else ignoring case), else want read as a 0-based index
+// (negative counts from the end).
+func findLabelColumn(names []string, want string) (int, error) {
+	for i, n := range names {
+		if n == want {
+			return i, nil
+		}
+	}
+	for i, n := range names {
+		if strings.EqualFold(n, want) {
+			return i, nil
+		}
+	}
+	if k, err := strconv.Atoi(want); err == nil {
+		if k < 0 {
+			k += len(names)
+		}
+		if k >= 0 && k < len(names) {
+			return k, nil
+		}
+		return 0, errors.New("label column index " + want + " is out of range (the header has " + strconv.Itoa(len(names)) + " columns)")
+	}
+	list := names
+	if len(list) > 10 {
+		list = append(append([]string(nil), names[:10]...), "...")
+	}
+	return 0, errors.New("no label column " + strconv.Quote(want) + " in the header (columns: " + strings.Join(list, ", ") + "); choose one by name or 0-based index")
+}
+
+// parseLabel reads a class id: an integer, or a float with no fractional
+// part.
+func parseLabel(s string) (int64, error) {
+	if c, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return c, nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v != math.Trunc(v) || math.Abs(v) >= maxExactFloat {
+		return 0, errors.New(strconv.Quote(cut(s, 40)) + " is not an integer class id")
+	}
+	return int64(v), nil
+}
+
+// csvError describes an encoding/csv error.
+func csvError(name string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		if errors.Is(pe.Err, csv.ErrFieldCount) {
+			return errf(name, ErrFormat, "line %d: wrong number of fields (want as many as the header has)", pe.Line)
+		}
+		return errf(name, ErrFormat, "line %d, column %d: %v", pe.Line, pe.Column, pe.Err)
+	}
+	return errf(name, ErrFormat, "reading CSV: %v", err)
+}
+
+// cut shortens s to at most n bytes.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
