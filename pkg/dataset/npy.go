@@ -3,6 +3,7 @@ package dataset
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -60,6 +61,10 @@ func readNPYHeader(r io.Reader, name string) (arrayHeader, int64, error) {
 	}
 	read += hlen
 	h, err := parseNPYDict(string(hdr))
+	var de descrError
+	if errors.As(err, &de) {
+		return arrayHeader{}, 0, errf(name, ErrFormat, "%v", err)
+	}
 	if err != nil {
 		return arrayHeader{}, 0, errf(name, ErrFormat, "NPY header %s: %v", quoteShort(string(hdr)), err)
 	}
