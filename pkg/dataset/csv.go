@@ -35,7 +35,7 @@ func decodeCSV(r io.Reader, name string, comma rune, opts *Options) (*csvTable, 
 	for i, h := range head {
 		names[i] = strings.TrimSpace(h)
 	}
-	names[0] = strings.TrimPrefix(names[0], "\ufeff")
+	names[0] = strings.TrimSpace(strings.TrimPrefix(names[0], "\ufeff"))
 	labelCol, err := findLabelColumn(names, opts.labelColumn())
 	if err != nil {
 		return nil, errf(name, ErrInvalid, "%v", err)

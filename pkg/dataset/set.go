@@ -412,11 +412,25 @@ func (in *input) decode(t target, opts *Options) (*decoded, error) {
 	if in.gz {
 		size = -1
 	}
+	decode := decodeNPY
 	if in.kind == kindIDX {
-		return decodeIDX(in.r, in.path, size, !in.gz, true, t, opts)
+		decode = decodeIDX
 	}
-	return decodeNPY(in.r, in.path, size, !in.gz, true, t, opts)
+	d, err := decode(in.r, in.path, size, !in.gz, true, t, opts)
+	if err != nil || !in.gz {
+		return d, err
+	}
+	// Read a gzip stream to its end, so that its checksum is verified, unless
+	// more than gzipSlack bytes follow the array (ignored, as trailing bytes
+	// in a plain file are).
+	if _, err := io.Copy(io.Discard, io.LimitReader(in.r, gzipSlack)); err != nil {
+		return nil, errf(in.path, ErrFormat, "reading the gzip stream after the data: %v", err)
+	}
+	return d, nil
 }
+
+// gzipSlack bounds the bytes read after the array in a gzip stream.
+const gzipSlack = 1 << 20
 
 // finish reads the rest of the file into the hash and returns its hex
 // digest.
