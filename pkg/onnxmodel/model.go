@@ -1,0 +1,385 @@
+package onnxmodel
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/advtest/advtest/pkg/onnxmodel/onnxpb"
+	"github.com/advtest/advtest/pkg/tensor"
+)
+
+// MaxModelBytes is the largest .onnx file Load reads; larger files are
+// refused before they are read.
+var MaxModelBytes int64 = 2 << 30
+
+// Model is a loaded ONNX graph compiled for advtest's engine: it runs
+// batches forward, differentiates losses with respect to the input and to
+// every float initializer, and saves itself back to ONNX.
+//
+// A Model may be used by several goroutines at once, except while its
+// parameters are being changed (training) or it is being saved.
+type Model struct {
+	// Path is the file the model was loaded from ("" when built in memory).
+	Path string
+	// Proto is the decoded ONNX model. Save writes it back with the current
+	// parameter values.
+	Proto *onnxpb.ModelProto
+	// Opset is the model's opset version for the default ONNX domain.
+	Opset int64
+	// Inputs are the graph inputs that are not initializers, in order.
+	Inputs []ValueInfo
+	// Outputs are the graph outputs, in order.
+	Outputs []ValueInfo
+	// FinalActivation is "Softmax" or "LogSoftmax" when the first output is
+	// produced by that op; logits are then taken from the op's input.
+	FinalActivation string
+	// LogitsName is the value used as logits: the first graph output, or
+	// the input of its final Softmax/LogSoftmax.
+	LogitsName string
+	// Params are the float initializers, by name: the trainable weights.
+	// Changing their elements changes what the model computes.
+	Params map[string]*tensor.Tensor
+	// ParamNames lists Params' keys in the file's order.
+	ParamNames []string
+	// PerSample is true when the graph could not be run on batches (a
+	// shape baked in for batch 1 that could not be generalised); it then
+	// runs one sample at a time, with identical results, more slowly.
+	PerSample bool
+
+	baseDir    string
+	slots      []string         // slot index -> value name
+	slotOf     map[string]int   // value name -> slot
+	consts     []*tensor.Tensor // slot -> constant value (initializers, Constant outputs), nil otherwise
+	trainable  []bool           // slot -> a float initializer, or computed from one
+	nodes      []*compiledNode
+	pools      sync.Pool
+	numClasses int
+}
+
+// ValueInfo describes a graph input or output.
+type ValueInfo struct {
+	Name string
+	// Shape is the declared shape; -1 marks a dimension that is not fixed
+	// (symbolic or absent). Nil when no shape is declared.
+	Shape []int
+	// DimNames holds symbolic dimension names ("" for fixed ones).
+	DimNames []string
+	// ElemType is the ONNX element type name, e.g. "FLOAT".
+	ElemType string
+}
+
+type compiledNode struct {
+	info *NodeInfo
+	op   Op
+	in   []int // slots, -1 for a left-out optional input
+	out  []int // slots, -1 for a left-out optional output
+}
+
+// Load reads and compiles an ONNX model file. Every error names the file
+// and, for graph problems, the node and what was expected.
+func Load(path string) (*Model, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s: is a folder, want an .onnx file", path)
+	}
+	if st.Size() > MaxModelBytes {
+		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte model limit", path, st.Size(), MaxModelBytes)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := Decode(data, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	m.Path = path
+	return m, nil
+}
+
+// Decode parses and compiles a serialised ONNX model. baseDir is the folder
+// that external tensor data is read from ("" refuses external data).
+func Decode(data []byte, baseDir string) (*Model, error) {
+	if len(data) == 0 {
+		return nil, errors.New("empty file, want an ONNX model")
+	}
+	mp := &onnxpb.ModelProto{}
+	if err := (proto.UnmarshalOptions{RecursionLimit: 64}).Unmarshal(data, mp); err != nil {
+		return nil, fmt.Errorf("not a valid ONNX model (protobuf decoding failed: %v)", err)
+	}
+	if mp.GetGraph() == nil || len(mp.GetGraph().GetNode()) == 0 {
+		return nil, errors.New("not a valid ONNX model: no graph or no nodes")
+	}
+	return Compile(mp, baseDir)
+}
+
+// Compile builds a Model from a decoded ModelProto.
+func Compile(mp *onnxpb.ModelProto, baseDir string) (*Model, error) {
+	m := &Model{Proto: mp, baseDir: baseDir, slotOf: map[string]int{}, Params: map[string]*tensor.Tensor{}}
+	m.Opset = -1
+	for _, os := range mp.GetOpsetImport() {
+		if d := os.GetDomain(); d == "" || d == "ai.onnx" {
+			m.Opset = os.GetVersion()
+		}
+	}
+	if m.Opset < 0 {
+		if len(mp.GetOpsetImport()) == 0 {
+			m.Opset = 1 // IR version 2 models may leave opset_import out
+		} else {
+			return nil, errors.New("the model imports no opset of the default ONNX domain")
+		}
+	}
+	g := mp.GetGraph()
+	isInit := map[string]bool{}
+	for _, tp := range g.GetInitializer() {
+		name := tp.GetName()
+		if name == "" {
+			return nil, errors.New("an initializer has no name")
+		}
+		if isInit[name] {
+			return nil, fmt.Errorf("initializer %q is defined twice", name)
+		}
+		t, err := decodeTensor(tp, baseDir)
+		if err != nil {
+			return nil, fmt.Errorf("initializer %q: %v", name, err)
+		}
+		isInit[name] = true
+		s := m.slot(name)
+		m.setConst(s, t)
+		if t.DType == tensor.Float32 {
+			m.trainable[s] = true
+			m.Params[name] = t
+			m.ParamNames = append(m.ParamNames, name)
+		}
+	}
+	for _, vi := range g.GetInput() {
+		if isInit[vi.GetName()] {
+			continue // IR < 4 lists initializers among the inputs
+		}
+		m.Inputs = append(m.Inputs, valueInfo(vi))
+		m.slot(vi.GetName())
+	}
+	for _, vi := range g.GetOutput() {
+		m.Outputs = append(m.Outputs, valueInfo(vi))
+	}
+	if len(m.Outputs) == 0 {
+		return nil, errors.New("the graph declares no outputs")
+	}
+	if err := m.compileNodes(g.GetNode()); err != nil {
+		return nil, err
+	}
+	for _, o := range m.Outputs {
+		if _, ok := m.slotOf[o.Name]; !ok {
+			return nil, fmt.Errorf("graph output %q is produced by no node", o.Name)
+		}
+	}
+	m.findLogits()
+	m.generaliseBatch()
+	m.selfCheck()
+	return m, nil
+}
+
+func valueInfo(vi *onnxpb.ValueInfoProto) ValueInfo {
+	v := ValueInfo{Name: vi.GetName()}
+	tt := vi.GetType().GetTensorType()
+	if tt == nil {
+		return v
+	}
+	v.ElemType = onnxpb.TensorProto_DataType(tt.GetElemType()).String()
+	if tt.GetShape() == nil {
+		return v
+	}
+	for _, d := range tt.GetShape().GetDim() {
+		if d.Value == nil {
+			v.Shape = append(v.Shape, -1)
+			v.DimNames = append(v.DimNames, "")
+			continue
+		}
+		if dv, ok := d.Value.(*onnxpb.TensorShapeProto_Dimension_DimValue); ok && dv.DimValue > 0 {
+			v.Shape = append(v.Shape, int(dv.DimValue))
+			v.DimNames = append(v.DimNames, "")
+		} else {
+			v.Shape = append(v.Shape, -1)
+			v.DimNames = append(v.DimNames, d.GetDimParam())
+		}
+	}
+	return v
+}
+
+func (m *Model) slot(name string) int {
+	if s, ok := m.slotOf[name]; ok {
+		return s
+	}
+	s := len(m.slots)
+	m.slots = append(m.slots, name)
+	m.consts = append(m.consts, nil)
+	m.trainable = append(m.trainable, false)
+	m.slotOf[name] = s
+	return s
+}
+
+func (m *Model) setConst(s int, t *tensor.Tensor) { m.consts[s] = t }
+
+// compileNodes orders the nodes topologically, evaluates Constant nodes and
+// builds an Op for every other node, refusing unknown ops up front.
+func (m *Model) compileNodes(nodes []*onnxpb.NodeProto) error {
+	order, err := topoOrder(nodes, m.slotOf)
+	if err != nil {
+		return err
+	}
+	for _, np := range order {
+		info := &NodeInfo{
+			Name: np.GetName(), OpType: np.GetOpType(), Opset: m.Opset,
+			Inputs: np.GetInput(), Outputs: np.GetOutput(),
+			Attrs: map[string]*onnxpb.AttributeProto{},
+		}
+		if d := np.GetDomain(); d != "" && d != "ai.onnx" {
+			return info.errorf("op domain %q is not supported (only the default ONNX domain is)", d)
+		}
+		for _, a := range np.GetAttribute() {
+			info.Attrs[a.GetName()] = a
+		}
+		b, ok := registry[info.OpType]
+		if !ok {
+			return info.errorf("op type %s is not supported by advtest's engine (supported: see `advtest inspect`)", info.OpType)
+		}
+		cn := &compiledNode{info: info}
+		info.Const = make([]*tensor.Tensor, len(info.Inputs))
+		for i, name := range info.Inputs {
+			if name == "" {
+				cn.in = append(cn.in, -1)
+				continue
+			}
+			s, ok := m.slotOf[name]
+			if !ok {
+				return info.errorf("input %q is not produced by any node, initializer or graph input", name)
+			}
+			cn.in = append(cn.in, s)
+			info.Const[i] = m.consts[s]
+		}
+		op, err := b(info)
+		if err != nil {
+			return err
+		}
+		cn.op = op
+		for _, name := range info.Outputs {
+			if name == "" {
+				cn.out = append(cn.out, -1)
+				continue
+			}
+			if _, dup := m.slotOf[name]; dup {
+				return info.errorf("output %q is already defined elsewhere in the graph", name)
+			}
+			cn.out = append(cn.out, m.slot(name))
+		}
+		// Fold nodes whose inputs are all constant (Constant nodes, shape
+		// arithmetic on initializers) so that later builders see their values.
+		// Nodes computed from float initializers stay in the graph, so that
+		// gradients reach those parameters.
+		fromParams := false
+		for _, s := range cn.in {
+			if s >= 0 && m.trainable[s] {
+				fromParams = true
+			}
+		}
+		if fromParams {
+			for _, s := range cn.out {
+				if s >= 0 {
+					m.trainable[s] = true
+				}
+			}
+		}
+		if !fromParams && allConst(info.Const, cn.in) {
+			out, _, err := op.Forward(&RunContext{}, info.Const)
+			if err != nil {
+				return err
+			}
+			for i, s := range cn.out {
+				if s >= 0 && i < len(out) {
+					m.consts[s] = out[i]
+				}
+			}
+			continue
+		}
+		m.nodes = append(m.nodes, cn)
+	}
+	return nil
+}
+
+func allConst(c []*tensor.Tensor, in []int) bool {
+	for i, s := range in {
+		if s >= 0 && c[i] == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// topoOrder returns the nodes in an order where every input is defined
+// before it is used. ONNX requires files to be sorted already; this also
+// accepts files that are not.
+func topoOrder(nodes []*onnxpb.NodeProto, defined map[string]int) ([]*onnxpb.NodeProto, error) {
+	have := map[string]bool{}
+	for name := range defined {
+		have[name] = true
+	}
+	producer := map[string]bool{}
+	for _, n := range nodes {
+		for _, o := range n.GetOutput() {
+			producer[o] = true
+		}
+	}
+	order := make([]*onnxpb.NodeProto, 0, len(nodes))
+	done := make([]bool, len(nodes))
+	for len(order) < len(nodes) {
+		progress := false
+		for i, n := range nodes {
+			if done[i] {
+				continue
+			}
+			ready := true
+			for _, in := range n.GetInput() {
+				if in != "" && !have[in] {
+					if !producer[in] {
+						return nil, fmt.Errorf("node %q (%s): input %q is not produced by any node, initializer or graph input", n.GetName(), n.GetOpType(), in)
+					}
+					ready = false
+					break
+				}
+			}
+			if !ready {
+				continue
+			}
+			done[i] = true
+			progress = true
+			order = append(order, n)
+			for _, o := range n.GetOutput() {
+				have[o] = true
+			}
+		}
+		if !progress {
+			return nil, errors.New("the graph has a cycle")
+		}
+	}
+	return order, nil
+}
+
+// findLogits decides which value is the model's logits.
+func (m *Model) findLogits() {
+	out := m.Outputs[0].Name
+	m.LogitsName = out
+	for _, cn := range m.nodes {
+		if len(cn.info.Outputs) > 0 && cn.info.Outputs[0] == out && (cn.info.OpType == "Softmax" || cn.info.OpType == "LogSoftmax") {
+			m.FinalActivation = cn.info.OpType
+			m.LogitsName = cn.info.Inputs[0]
+		}
+	}
+}
