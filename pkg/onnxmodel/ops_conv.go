@@ -1,0 +1,747 @@
+package onnxmodel
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/advtest/advtest/pkg/tensor"
+)
+
+// This file holds Conv and ConvTranspose, and the windowing attributes
+// (kernel_shape, strides, pads, dilations, auto_pad) that they share with
+// the pooling ops. Both run im2col + GEMM per sample, parallel over the
+// batch; 1-D windows run as 2-D ones with a height of 1.
+
+func init() {
+	register("Conv", buildConvOp)
+	register("ConvTranspose", buildConvTransposeOp)
+}
+
+// nnMaxSpatial is the largest number of spatial dimensions the windowed ops
+// accept (1-D and 2-D; 3-D is refused with an error).
+const nnMaxSpatial = 2
+
+// nnSpatial holds a node's windowing attributes as given (nil when absent).
+type nnSpatial struct {
+	kernel    []int
+	strides   []int
+	pads      []int // begins, then ends
+	dilations []int
+	autoPad   string
+	ceil      bool
+}
+
+// nnIntsAttr reads an int-list attribute and checks each value is >= min.
+func nnIntsAttr(n *NodeInfo, name string, min int64) ([]int, error) {
+	v, err := n.Ints(name, nil)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	out := make([]int, len(v))
+	for i, x := range v {
+		if x < min || x > 1<<30 {
+			return nil, n.errorf("attribute %s: expected values >= %d, got %v", name, min, v)
+		}
+		out[i] = int(x)
+	}
+	return out, nil
+}
+
+// nnParseSpatial reads and checks the windowing attributes of n.
+func nnParseSpatial(n *NodeInfo, requireKernel, pool bool) (*nnSpatial, error) {
+	s := &nnSpatial{}
+	var err error
+	if s.kernel, err = nnIntsAttr(n, "kernel_shape", 1); err != nil {
+		return nil, err
+	}
+	if requireKernel && s.kernel == nil {
+		return nil, n.errorf("attribute kernel_shape is required (a list of ints, one per spatial axis)")
+	}
+	if s.strides, err = nnIntsAttr(n, "strides", 1); err != nil {
+		return nil, err
+	}
+	if s.pads, err = nnIntsAttr(n, "pads", 0); err != nil {
+		return nil, err
+	}
+	if s.dilations, err = nnIntsAttr(n, "dilations", 1); err != nil {
+		return nil, err
+	}
+	if s.autoPad, err = n.String("auto_pad", "NOTSET"); err != nil {
+		return nil, err
+	}
+	switch s.autoPad {
+	case "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID":
+	case "":
+		s.autoPad = "NOTSET"
+	default:
+		return nil, n.errorf("attribute auto_pad: expected NOTSET, SAME_UPPER, SAME_LOWER or VALID, got %q", s.autoPad)
+	}
+	if s.pads != nil && len(s.pads)%2 != 0 {
+		return nil, n.errorf("attribute pads: expected 2 values per spatial axis (begins, then ends), got %v", s.pads)
+	}
+	rank := -1
+	for _, a := range []struct {
+		name string
+		v    []int
+		per  int
+	}{{"kernel_shape", s.kernel, 1}, {"strides", s.strides, 1}, {"dilations", s.dilations, 1}, {"pads", s.pads, 2}} {
+		if a.v == nil {
+			continue
+		}
+		r := len(a.v) / a.per
+		if r == 0 {
+			return nil, n.errorf("attribute %s: expected one value per spatial axis, got an empty list", a.name)
+		}
+		if rank >= 0 && r != rank {
+			return nil, n.errorf("attribute %s: %v is for %d spatial axes, other attributes are for %d", a.name, a.v, r, rank)
+		}
+		rank = r
+	}
+	if rank > nnMaxSpatial {
+		return nil, n.errorf("%d-D windows are not supported (1-D and 2-D are)", rank)
+	}
+	if pool {
+		c, err := n.Int("ceil_mode", 0)
+		if err != nil {
+			return nil, err
+		}
+		if c != 0 && c != 1 {
+			return nil, n.errorf("attribute ceil_mode: expected 0 or 1, got %d", c)
+		}
+		s.ceil = c == 1
+	}
+	return s, nil
+}
+
+// nnWindow is a resolved window over concrete spatial dimensions.
+type nnWindow struct {
+	in, k, s, d, pb, pe, out []int
+}
+
+// resolve computes the padding and output size for input spatial dims in and
+// kernel dims k (len(in) == len(k)).
+func (sp *nnSpatial) resolve(in, k []int) (*nnWindow, error) {
+	r := len(in)
+	if r == 0 || r > nnMaxSpatial {
+		return nil, fmt.Errorf("%d spatial axes: only 1-D and 2-D windows are supported", r)
+	}
+	for _, a := range []struct {
+		name string
+		v    []int
+		per  int
+	}{{"kernel_shape", sp.kernel, 1}, {"strides", sp.strides, 1}, {"dilations", sp.dilations, 1}, {"pads", sp.pads, 2}} {
+		if a.v != nil && len(a.v) != a.per*r {
+			return nil, fmt.Errorf("attribute %s %v does not fit an input with %d spatial axes", a.name, a.v, r)
+		}
+	}
+	w := &nnWindow{in: in, k: k, s: make([]int, r), d: make([]int, r), pb: make([]int, r), pe: make([]int, r), out: make([]int, r)}
+	for i := 0; i < r; i++ {
+		w.s[i], w.d[i] = 1, 1
+		if sp.strides != nil {
+			w.s[i] = sp.strides[i]
+		}
+		if sp.dilations != nil {
+			w.d[i] = sp.dilations[i]
+		}
+		keff := (k[i]-1)*w.d[i] + 1
+		switch sp.autoPad {
+		case "SAME_UPPER", "SAME_LOWER":
+			out := (in[i] + w.s[i] - 1) / w.s[i]
+			total := (out-1)*w.s[i] + keff - in[i]
+			if total < 0 {
+				total = 0
+			}
+			small := total / 2
+			if sp.autoPad == "SAME_UPPER" {
+				w.pb[i], w.pe[i] = small, total-small
+			} else {
+				w.pb[i], w.pe[i] = total-small, small
+			}
+			w.out[i] = out
+		case "VALID":
+			if in[i] < keff {
+				return nil, fmt.Errorf("spatial axis %d: input size %d is smaller than the dilated kernel %d", i, in[i], keff)
+			}
+			w.out[i] = (in[i]-keff)/w.s[i] + 1
+		default:
+			if sp.pads != nil {
+				w.pb[i], w.pe[i] = sp.pads[i], sp.pads[i+r]
+			}
+			span := in[i] + w.pb[i] + w.pe[i] - keff
+			if span < 0 {
+				return nil, fmt.Errorf("spatial axis %d: padded input size %d is smaller than the dilated kernel %d", i, in[i]+w.pb[i]+w.pe[i], keff)
+			}
+			if sp.ceil {
+				w.out[i] = (span+w.s[i]-1)/w.s[i] + 1
+				// A window must start inside the input or the begin padding.
+				if (w.out[i]-1)*w.s[i] >= in[i]+w.pb[i] {
+					w.out[i]--
+				}
+			} else {
+				w.out[i] = span/w.s[i] + 1
+			}
+		}
+		if w.out[i] < 1 {
+			return nil, fmt.Errorf("spatial axis %d: empty output", i)
+		}
+	}
+	return w, nil
+}
+
+// geom returns the 2-D geometry of the window for c channels (1-D windows
+// become 2-D ones of height 1).
+func (w *nnWindow) geom(c int) tensor.ConvGeom {
+	if len(w.in) == 1 {
+		return tensor.ConvGeom{C: c, H: 1, W: w.in[0], KH: 1, KW: w.k[0], SH: 1, SW: w.s[0], DH: 1, DW: w.d[0],
+			PadL: w.pb[0], OH: 1, OW: w.out[0]}
+	}
+	return tensor.ConvGeom{C: c, H: w.in[0], W: w.in[1], KH: w.k[0], KW: w.k[1], SH: w.s[0], SW: w.s[1],
+		DH: w.d[0], DW: w.d[1], PadT: w.pb[0], PadL: w.pb[1], OH: w.out[0], OW: w.out[1]}
+}
+
+// nnScratchPool holds reusable float32 scratch buffers (im2col matrices,
+// per-worker gradient accumulators) shared by all ops and runs.
+var nnScratchPool sync.Pool
+
+// nnGetScratch returns a buffer of n elements (contents undefined).
+func nnGetScratch(n int) *[]float32 {
+	if p, ok := nnScratchPool.Get().(*[]float32); ok {
+		if cap(*p) >= n {
+			*p = (*p)[:n]
+			return p
+		}
+		nnScratchPool.Put(p)
+	}
+	b := make([]float32, n)
+	return &b
+}
+
+// nnPutScratch returns a buffer to the pool.
+func nnPutScratch(p *[]float32) { nnScratchPool.Put(p) }
+
+// nnFloatInput checks that input i is present and a float tensor.
+func nnFloatInput(in []*tensor.Tensor, i int, name string) (*tensor.Tensor, error) {
+	if i >= len(in) || in[i] == nil {
+		return nil, fmt.Errorf("input %s is missing", name)
+	}
+	if in[i].DType != tensor.Float32 || len(in[i].F) != in[i].Len() {
+		return nil, fmt.Errorf("input %s: expected float32 data, got %s", name, in[i])
+	}
+	return in[i], nil
+}
+
+// nnOptFloatInput is nnFloatInput for an optional input: nil when absent.
+func nnOptFloatInput(in []*tensor.Tensor, i int, name string) (*tensor.Tensor, error) {
+	if i >= len(in) || in[i] == nil {
+		return nil, nil
+	}
+	return nnFloatInput(in, i, name)
+}
+
+// nnGradOut returns gOut[0] or, when no gradient reaches the output, nil.
+func nnGradOut(gOut []*tensor.Tensor, out *tensor.Tensor) (*tensor.Tensor, error) {
+	if len(gOut) == 0 || gOut[0] == nil {
+		return nil, nil
+	}
+	if !tensor.SameShape(gOut[0].Shape, out.Shape) {
+		return nil, fmt.Errorf("output gradient has shape %v, output has shape %v", gOut[0].Shape, out.Shape)
+	}
+	return gOut[0], nil
+}
+
+// nnNeed reports need[i], false when need is short.
+func nnNeed(need []bool, i int) bool { return i < len(need) && need[i] }
+
+// nnBatchChunk is the least number of samples one worker takes.
+const nnBatchChunk = 1
+
+// ---------------------------------------------------------------- Conv
+
+// convOp is ONNX Conv: Y = X ⋆ W + B over 1-D or 2-D NC... tensors.
+type convOp struct {
+	name  string
+	sp    *nnSpatial
+	group int
+}
+
+func buildConvOp(n *NodeInfo) (Op, error) {
+	sp, err := nnParseSpatial(n, false, false)
+	if err != nil {
+		return nil, err
+	}
+	g, err := n.Int("group", 1)
+	if err != nil {
+		return nil, err
+	}
+	if g < 1 || g > 1<<30 {
+		return nil, n.errorf("attribute group: expected a positive int, got %d", g)
+	}
+	if len(n.Inputs) < 2 || n.Inputs[0] == "" || n.Inputs[1] == "" {
+		return nil, n.errorf("expected inputs X and W (and optional B), got %d inputs", len(n.Inputs))
+	}
+	return &convOp{name: n.Name, sp: sp, group: int(g)}, nil
+}
+
+// convSetup is what Forward and Backward of a convolution both derive.
+type convSetup struct {
+	x, w, b   *tensor.Tensor
+	n, c, m   int
+	cg, mg    int
+	geom      tensor.ConvGeom // per group, per sample
+	outShape  []int
+	inHW, oHW int
+	ckk       int
+	pointwise bool
+}
+
+func (o *convOp) setup(in []*tensor.Tensor) (*convSetup, error) {
+	x, err := nnFloatInput(in, 0, "X")
+	if err != nil {
+		return nil, err
+	}
+	w, err := nnFloatInput(in, 1, "W")
+	if err != nil {
+		return nil, err
+	}
+	b, err := nnOptFloatInput(in, 2, "B")
+	if err != nil {
+		return nil, err
+	}
+	if x.Rank() < 3 || x.Rank() > 2+nnMaxSpatial {
+		return nil, fmt.Errorf("X has shape %v: expected [N, C, W] or [N, C, H, W] (3-D convolution is not supported)", x.Shape)
+	}
+	if w.Rank() != x.Rank() {
+		return nil, fmt.Errorf("W has shape %v: expected rank %d like X %v", w.Shape, x.Rank(), x.Shape)
+	}
+	s := &convSetup{x: x, w: w, b: b, n: x.Shape[0], c: x.Shape[1], m: w.Shape[0]}
+	if s.c%o.group != 0 || s.m%o.group != 0 {
+		return nil, fmt.Errorf("group %d does not divide X's channels %d and W's output channels %d", o.group, s.c, s.m)
+	}
+	s.cg, s.mg = s.c/o.group, s.m/o.group
+	if w.Shape[1] != s.cg {
+		return nil, fmt.Errorf("W has shape %v: expected %d input channels per group (X has %d channels, group %d)", w.Shape, s.cg, s.c, o.group)
+	}
+	kernel := w.Shape[2:]
+	if o.sp.kernel != nil && !tensor.SameShape(o.sp.kernel, kernel) {
+		return nil, fmt.Errorf("attribute kernel_shape %v does not match W's shape %v", o.sp.kernel, w.Shape)
+	}
+	if b != nil && (b.Rank() != 1 || b.Shape[0] != s.m) {
+		return nil, fmt.Errorf("B has shape %v: expected [%d]", b.Shape, s.m)
+	}
+	win, err := o.sp.resolve(x.Shape[2:], kernel)
+	if err != nil {
+		return nil, err
+	}
+	s.geom = win.geom(s.cg)
+	s.outShape = append([]int{s.n, s.m}, win.out...)
+	s.inHW = s.geom.H * s.geom.W
+	s.oHW = s.geom.OH * s.geom.OW
+	s.ckk = s.geom.ColRows()
+	g := &s.geom
+	s.pointwise = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PadT == 0 && g.PadL == 0 && g.OH == g.H && g.OW == g.W
+	return s, nil
+}
+
+// Forward computes Y = Conv(X, W) + B.
+func (o *convOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
+	s, err := o.setup(in)
+	if err != nil {
+		return nil, nil, fmt.Errorf("Conv %q: %w", o.name, err)
+	}
+	y := rc.Alloc(s.outShape...)
+	xs, ys := s.c*s.inHW, s.m*s.oHW
+	tensor.ParallelFor(s.n, nnBatchChunk, func(lo, hi int) {
+		var col *[]float32
+		if !s.pointwise {
+			col = nnGetScratch(s.geom.ColLen())
+			defer nnPutScratch(col)
+		}
+		for i := lo; i < hi; i++ {
+			x := s.x.F[i*xs : (i+1)*xs]
+			yy := y.F[i*ys : (i+1)*ys]
+			for g := 0; g < o.group; g++ {
+				xg := x[g*s.cg*s.inHW : (g+1)*s.cg*s.inHW]
+				cm := xg
+				if !s.pointwise {
+					tensor.Im2Col(&s.geom, xg, *col)
+					cm = *col
+				}
+				tensor.Gemm(false, false, s.mg, s.oHW, s.ckk, 1, s.w.F[g*s.mg*s.ckk:], s.ckk, cm, s.oHW, 0, yy[g*s.mg*s.oHW:], s.oHW)
+			}
+			if s.b != nil {
+				for m, bv := range s.b.F {
+					row := yy[m*s.oHW : (m+1)*s.oHW]
+					for j := range row {
+						row[j] += bv
+					}
+				}
+			}
+		}
+	})
+	return []*tensor.Tensor{y}, nil, nil
+}
+
+// Backward returns the gradients with respect to X, W and B (those needed).
+func (o *convOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
+	s, err := o.setup(in)
+	if err != nil {
+		return nil, fmt.Errorf("Conv %q: %w", o.name, err)
+	}
+	grads := make([]*tensor.Tensor, len(in))
+	dy, err := nnGradOut(gOut, out[0])
+	if err != nil {
+		return nil, fmt.Errorf("Conv %q: %w", o.name, err)
+	}
+	needX, needW, needB := nnNeed(need, 0), nnNeed(need, 1), nnNeed(need, 2) && s.b != nil
+	var dx, dw *tensor.Tensor
+	if needX {
+		dx = rc.Alloc(s.x.Shape...)
+		grads[0] = dx
+	}
+	if needW {
+		dw = rc.Alloc(s.w.Shape...)
+		grads[1] = dw
+	}
+	if needB {
+		grads[2] = rc.Alloc(s.m)
+	}
+	if dy == nil {
+		return grads, nil
+	}
+	if needB {
+		nnBiasGrad(dy.F, s.n, s.m, s.oHW, grads[2].F)
+	}
+	if !needX && !needW {
+		return grads, nil
+	}
+	xs, ys := s.c*s.inHW, s.m*s.oHW
+	var mu sync.Mutex
+	tensor.ParallelFor(s.n, nnBatchChunk, func(lo, hi int) {
+		var col, acc *[]float32
+		if !s.pointwise {
+			col = nnGetScratch(s.geom.ColLen())
+			defer nnPutScratch(col)
+		}
+		if needW {
+			acc = nnGetScratch(len(s.w.F))
+			defer nnPutScratch(acc)
+			clear(*acc)
+		}
+		for i := lo; i < hi; i++ {
+			x := s.x.F[i*xs : (i+1)*xs]
+			dyy := dy.F[i*ys : (i+1)*ys]
+			for g := 0; g < o.group; g++ {
+				wg := s.w.F[g*s.mg*s.ckk:]
+				dyg := dyy[g*s.mg*s.oHW:]
+				if needW {
+					xg := x[g*s.cg*s.inHW : (g+1)*s.cg*s.inHW]
+					cm := xg
+					if !s.pointwise {
+						tensor.Im2Col(&s.geom, xg, *col)
+						cm = *col
+					}
+					tensor.Gemm(false, true, s.mg, s.ckk, s.oHW, 1, dyg, s.oHW, cm, s.oHW, 1, (*acc)[g*s.mg*s.ckk:], s.ckk)
+				}
+				if needX {
+					dxg := dx.F[i*xs+g*s.cg*s.inHW : i*xs+(g+1)*s.cg*s.inHW]
+					if s.pointwise {
+						tensor.Gemm(true, false, s.ckk, s.oHW, s.mg, 1, wg, s.ckk, dyg, s.oHW, 0, dxg, s.oHW)
+					} else {
+						tensor.Gemm(true, false, s.ckk, s.oHW, s.mg, 1, wg, s.ckk, dyg, s.oHW, 0, *col, s.oHW)
+						tensor.Col2Im(&s.geom, *col, dxg)
+					}
+				}
+			}
+		}
+		if needW {
+			mu.Lock()
+			for j, v := range *acc {
+				dw.F[j] += v
+			}
+			mu.Unlock()
+		}
+	})
+	return grads, nil
+}
+
+// nnBiasGrad sums dy ([n, m, hw]) over n and hw into db ([m]).
+func nnBiasGrad(dy []float32, n, m, hw int, db []float32) {
+	for c := 0; c < m; c++ {
+		var s float64
+		for i := 0; i < n; i++ {
+			row := dy[(i*m+c)*hw : (i*m+c+1)*hw]
+			var r float32
+			for _, v := range row {
+				r += v
+			}
+			s += float64(r)
+		}
+		db[c] = float32(s)
+	}
+}
+
+// ---------------------------------------------------------------- ConvTranspose
+
+// convTransposeOp is ONNX ConvTranspose, the adjoint of Conv with respect
+// to its input (plus bias): W is [C, M/group, k...].
+type convTransposeOp struct {
+	name        string
+	sp          *nnSpatial
+	group       int
+	outPadding  []int
+	outputShape []int
+}
+
+func buildConvTransposeOp(n *NodeInfo) (Op, error) {
+	sp, err := nnParseSpatial(n, false, false)
+	if err != nil {
+		return nil, err
+	}
+	g, err := n.Int("group", 1)
+	if err != nil {
+		return nil, err
+	}
+	if g < 1 || g > 1<<30 {
+		return nil, n.errorf("attribute group: expected a positive int, got %d", g)
+	}
+	op := &convTransposeOp{name: n.Name, sp: sp, group: int(g)}
+	if op.outPadding, err = nnIntsAttr(n, "output_padding", 0); err != nil {
+		return nil, err
+	}
+	if op.outputShape, err = nnIntsAttr(n, "output_shape", 1); err != nil {
+		return nil, err
+	}
+	if op.outPadding != nil && len(op.outPadding) > nnMaxSpatial {
+		return nil, n.errorf("attribute output_padding %v: only 1-D and 2-D windows are supported", op.outPadding)
+	}
+	if len(n.Inputs) < 2 || n.Inputs[0] == "" || n.Inputs[1] == "" {
+		return nil, n.errorf("expected inputs X and W (and optional B), got %d inputs", len(n.Inputs))
+	}
+	return op, nil
+}
+
+// setup derives the shapes. The geometry is that of the Conv whose input
+// gradient this op computes: its "image" is Y (per group: M/group channels
+// of the output size) and its output is X.
+func (o *convTransposeOp) setup(in []*tensor.Tensor) (*convSetup, error) {
+	x, err := nnFloatInput(in, 0, "X")
+	if err != nil {
+		return nil, err
+	}
+	w, err := nnFloatInput(in, 1, "W")
+	if err != nil {
+		return nil, err
+	}
+	b, err := nnOptFloatInput(in, 2, "B")
+	if err != nil {
+		return nil, err
+	}
+	if x.Rank() < 3 || x.Rank() > 2+nnMaxSpatial {
+		return nil, fmt.Errorf("X has shape %v: expected [N, C, W] or [N, C, H, W] (3-D is not supported)", x.Shape)
+	}
+	if w.Rank() != x.Rank() {
+		return nil, fmt.Errorf("W has shape %v: expected rank %d like X %v", w.Shape, x.Rank(), x.Shape)
+	}
+	s := &convSetup{x: x, w: w, b: b, n: x.Shape[0], c: x.Shape[1]}
+	if w.Shape[0] != s.c || s.c%o.group != 0 {
+		return nil, fmt.Errorf("W has shape %v: expected [C=%d, M/group, k...] with C divisible by group %d", w.Shape, s.c, o.group)
+	}
+	s.cg, s.mg = s.c/o.group, w.Shape[1]
+	s.m = s.mg * o.group
+	r := x.Rank() - 2
+	kernel := w.Shape[2:]
+	if o.sp.kernel != nil && !tensor.SameShape(o.sp.kernel, kernel) {
+		return nil, fmt.Errorf("attribute kernel_shape %v does not match W's shape %v", o.sp.kernel, w.Shape)
+	}
+	if b != nil && (b.Rank() != 1 || b.Shape[0] != s.m) {
+		return nil, fmt.Errorf("B has shape %v: expected [%d]", b.Shape, s.m)
+	}
+	for _, a := range []struct {
+		name string
+		v    []int
+		per  int
+	}{{"strides", o.sp.strides, 1}, {"dilations", o.sp.dilations, 1}, {"pads", o.sp.pads, 2}, {"output_padding", o.outPadding, 1}} {
+		if a.v != nil && len(a.v) != a.per*r {
+			return nil, fmt.Errorf("attribute %s %v does not fit an input with %d spatial axes", a.name, a.v, r)
+		}
+	}
+	inSp := x.Shape[2:]
+	win := &nnWindow{k: kernel, s: make([]int, r), d: make([]int, r), pb: make([]int, r), pe: make([]int, r), in: make([]int, r), out: inSp}
+	var target []int
+	switch {
+	case o.outputShape != nil && len(o.outputShape) == r:
+		target = o.outputShape
+	case o.outputShape != nil && len(o.outputShape) == r+2:
+		target = o.outputShape[2:]
+	case o.outputShape != nil:
+		return nil, fmt.Errorf("attribute output_shape %v does not fit an input with %d spatial axes", o.outputShape, r)
+	}
+	for i := 0; i < r; i++ {
+		win.s[i], win.d[i] = 1, 1
+		if o.sp.strides != nil {
+			win.s[i] = o.sp.strides[i]
+		}
+		if o.sp.dilations != nil {
+			win.d[i] = o.sp.dilations[i]
+		}
+		op := 0
+		if o.outPadding != nil {
+			op = o.outPadding[i]
+		}
+		if op >= win.s[i] && op >= win.d[i] {
+			return nil, fmt.Errorf("attribute output_padding %v: must be smaller than the stride or the dilation", o.outPadding)
+		}
+		keff := (kernel[i]-1)*win.d[i] + 1
+		full := win.s[i]*(inSp[i]-1) + op + keff
+		t := -1
+		if target != nil {
+			t = target[i]
+		} else if o.sp.autoPad == "SAME_UPPER" || o.sp.autoPad == "SAME_LOWER" {
+			t = inSp[i] * win.s[i]
+		}
+		if t >= 0 {
+			total := full - t
+			if total < 0 {
+				return nil, fmt.Errorf("output_shape %v is larger than the largest output %d on spatial axis %d", target, full, i)
+			}
+			if o.sp.autoPad == "SAME_UPPER" {
+				win.pb[i], win.pe[i] = total/2, total-total/2
+			} else {
+				win.pb[i], win.pe[i] = total-total/2, total/2
+			}
+			win.in[i] = t
+		} else {
+			if o.sp.pads != nil && o.sp.autoPad == "NOTSET" {
+				win.pb[i], win.pe[i] = o.sp.pads[i], o.sp.pads[i+r]
+			}
+			win.in[i] = full - win.pb[i] - win.pe[i]
+		}
+		if win.in[i] < 1 {
+			return nil, fmt.Errorf("spatial axis %d: empty output (pads %v are too large)", i, o.sp.pads)
+		}
+	}
+	s.geom = win.geom(s.mg)
+	s.outShape = append([]int{s.n, s.m}, win.in...)
+	s.inHW = s.geom.H * s.geom.W  // per-channel size of Y
+	s.oHW = s.geom.OH * s.geom.OW // per-channel size of X
+	s.ckk = s.geom.ColRows()      // Mg·k...
+	g := &s.geom
+	s.pointwise = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PadT == 0 && g.PadL == 0 && g.OH == g.H && g.OW == g.W
+	return s, nil
+}
+
+// Forward computes Y = ConvTranspose(X, W) + B.
+func (o *convTransposeOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
+	s, err := o.setup(in)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ConvTranspose %q: %w", o.name, err)
+	}
+	y := rc.Alloc(s.outShape...)
+	xs, ys := s.c*s.oHW, s.m*s.inHW
+	tensor.ParallelFor(s.n, nnBatchChunk, func(lo, hi int) {
+		var col *[]float32
+		if !s.pointwise {
+			col = nnGetScratch(s.geom.ColLen())
+			defer nnPutScratch(col)
+		}
+		for i := lo; i < hi; i++ {
+			x := s.x.F[i*xs : (i+1)*xs]
+			yy := y.F[i*ys : (i+1)*ys]
+			for g := 0; g < o.group; g++ {
+				xg := x[g*s.cg*s.oHW:]
+				wg := s.w.F[g*s.cg*s.ckk:]
+				yg := yy[g*s.mg*s.inHW : (g+1)*s.mg*s.inHW]
+				if s.pointwise {
+					tensor.Gemm(true, false, s.ckk, s.oHW, s.cg, 1, wg, s.ckk, xg, s.oHW, 0, yg, s.oHW)
+				} else {
+					tensor.Gemm(true, false, s.ckk, s.oHW, s.cg, 1, wg, s.ckk, xg, s.oHW, 0, *col, s.oHW)
+					tensor.Col2Im(&s.geom, *col, yg)
+				}
+			}
+			if s.b != nil {
+				for m, bv := range s.b.F {
+					row := yy[m*s.inHW : (m+1)*s.inHW]
+					for j := range row {
+						row[j] += bv
+					}
+				}
+			}
+		}
+	})
+	return []*tensor.Tensor{y}, nil, nil
+}
+
+// Backward returns the gradients with respect to X, W and B (those needed).
+func (o *convTransposeOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
+	s, err := o.setup(in)
+	if err != nil {
+		return nil, fmt.Errorf("ConvTranspose %q: %w", o.name, err)
+	}
+	grads := make([]*tensor.Tensor, len(in))
+	dy, err := nnGradOut(gOut, out[0])
+	if err != nil {
+		return nil, fmt.Errorf("ConvTranspose %q: %w", o.name, err)
+	}
+	needX, needW, needB := nnNeed(need, 0), nnNeed(need, 1), nnNeed(need, 2) && s.b != nil
+	var dx, dw *tensor.Tensor
+	if needX {
+		dx = rc.Alloc(s.x.Shape...)
+		grads[0] = dx
+	}
+	if needW {
+		dw = rc.Alloc(s.w.Shape...)
+		grads[1] = dw
+	}
+	if needB {
+		grads[2] = rc.Alloc(s.m)
+	}
+	if dy == nil {
+		return grads, nil
+	}
+	if needB {
+		nnBiasGrad(dy.F, s.n, s.m, s.inHW, grads[2].F)
+	}
+	if !needX && !needW {
+		return grads, nil
+	}
+	xs, ys := s.c*s.oHW, s.m*s.inHW
+	var mu sync.Mutex
+	tensor.ParallelFor(s.n, nnBatchChunk, func(lo, hi int) {
+		var col, acc *[]float32
+		if !s.pointwise {
+			col = nnGetScratch(s.geom.ColLen())
+			defer nnPutScratch(col)
+		}
+		if needW {
+			acc = nnGetScratch(len(s.w.F))
+			defer nnPutScratch(acc)
+			clear(*acc)
+		}
+		for i := lo; i < hi; i++ {
+			x := s.x.F[i*xs : (i+1)*xs]
+			dyy := dy.F[i*ys : (i+1)*ys]
+			for g := 0; g < o.group; g++ {
+				dyg := dyy[g*s.mg*s.inHW : (g+1)*s.mg*s.inHW]
+				cm := dyg
+				if !s.pointwise {
+					tensor.Im2Col(&s.geom, dyg, *col)
+					cm = *col
+				}
+				if needX {
+					tensor.Gemm(false, false, s.cg, s.oHW, s.ckk, 1, s.w.F[g*s.cg*s.ckk:], s.ckk, cm, s.oHW, 0, dx.F[i*xs+g*s.cg*s.oHW:], s.oHW)
+				}
+				if needW {
+					tensor.Gemm(false, true, s.cg, s.ckk, s.oHW, 1, x[g*s.cg*s.oHW:], s.oHW, cm, s.oHW, 1, (*acc)[g*s.cg*s.ckk:], s.ckk)
+				}
+			}
+		}
+		if needW {
+			mu.Lock()
+			for j, v := range *acc {
+				dw.F[j] += v
+			}
+			mu.Unlock()
+		}
+	})
+	return grads, nil
+}
