@@ -1,0 +1,224 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+)
+
+// tolerance absorbs floating-point noise when a rate is compared with a
+// threshold, so that 0.1+0.2 is not "above" 0.3.
+const tolerance = 1e-9
+
+// Gate holds the thresholds a run is judged against. The zero Gate passes
+// every complete run.
+type Gate struct {
+	// FailAbove fails the run when the worst-case success rate is above it;
+	// nil disables the check.
+	FailAbove *float64
+	// MaxSR holds per-attack success rate ceilings, looked up by attack key
+	// first and by attack name second. A ceiling found here replaces the
+	// one already recorded in the attack's result (AttackResult.Gate.MaxSR,
+	// set from the config by NewAttackResult), which applies otherwise.
+	MaxSR map[string]float64
+	// Baseline is the report of an earlier run to compare against; nil
+	// disables the regression checks.
+	Baseline *Report
+	// BaselineName names the baseline in the report (usually its path).
+	BaselineName string
+	// MaxRegression is how much an attack's success rate may rise over the
+	// same attack's rate in the baseline (an absolute difference: 0.05 is
+	// five percentage points). With the zero value any rise fails.
+	MaxRegression float64
+}
+
+// Verdict is the full outcome of Check: the run's verdict and each part's.
+type Verdict struct {
+	// Passed is true when no gate failed.
+	Passed bool
+	// Reasons lists every failed gate.
+	Reasons []string
+	// Notes lists facts that fail nothing (new attacks, attacks missing
+	// from this run, a baseline on other data).
+	Notes []string
+	// Attacks holds each attack's verdict, parallel to Report.Attacks.
+	Attacks []AttackGate
+	// WorstCase is the verdict of the pool-wide gates.
+	WorstCase WorstCaseGate
+}
+
+// Evaluate judges r against g and returns whether it passed and, if not,
+// why, one reason per failed gate. It fails the run when:
+//
+//   - the run is incomplete (Report.Incomplete);
+//   - the worst-case success rate is above g.FailAbove;
+//   - an attack's success rate is above its ceiling (g.MaxSR, else the
+//     attack's recorded AttackResult.Gate.MaxSR);
+//   - with a baseline, an attack's success rate rose by more than
+//     g.MaxRegression over the same attack's rate in the baseline. Attacks
+//     are matched by Key (name and canonical params); an attack the
+//     baseline lacks is new, which is a note, not a failure;
+//   - with a baseline that ran the same pool (the same set of keys), the
+//     worst-case success rate rose by more than g.MaxRegression.
+//
+// An attack or worst case whose success rate is undefined (no clean-correct
+// samples) fails no threshold. Evaluate does not modify r.
+func Evaluate(r *Report, g Gate) (passed bool, reasons []string) {
+	v := Check(r, g)
+	return v.Passed, v.Reasons
+}
+
+// Check is Evaluate with the verdict broken down by attack, and notes.
+func Check(r *Report, g Gate) Verdict {
+	v := Verdict{Passed: true, Reasons: []string{}, Notes: []string{}}
+	v.WorstCase = WorstCaseGate{FailAbove: copyFloat(g.FailAbove), Passed: true, Reasons: []string{}}
+	labels := attackLabels(r.Attacks)
+
+	var base map[string]AttackResult
+	if g.Baseline != nil {
+		base = make(map[string]AttackResult, len(g.Baseline.Attacks))
+		for _, a := range g.Baseline.Attacks {
+			k := Key(a.Name, a.Params)
+			if _, dup := base[k]; !dup {
+				base[k] = a
+			}
+		}
+	}
+
+	seen := make(map[string]bool, len(r.Attacks))
+	for i, a := range r.Attacks {
+		ag := AttackGate{MaxSR: copyFloat(a.Gate.MaxSR), Passed: true, Reasons: []string{}}
+		key := Key(a.Name, a.Params)
+		seen[key] = true
+		if m, ok := g.MaxSR[key]; ok {
+			ag.MaxSR = &m
+		} else if m, ok := g.MaxSR[a.Name]; ok {
+			ag.MaxSR = &m
+		}
+		if ag.MaxSR != nil && !a.SRUndefined && a.SuccessRate > *ag.MaxSR+tolerance {
+			ag.Reasons = append(ag.Reasons, fmt.Sprintf("%s: success rate %s is above its max_sr %s",
+				labels[i], rateCount(a.SuccessRate, a.NFooled, a.NCleanCorrect), num(*ag.MaxSR)))
+		}
+		if base != nil {
+			b, ok := base[key]
+			switch {
+			case !ok:
+				ag.New = true
+				v.Notes = append(v.Notes, fmt.Sprintf("%s: new attack, not in the baseline", labels[i]))
+			case a.SRUndefined || b.SRUndefined:
+				bsr := b.SuccessRate
+				ag.BaselineSR = &bsr
+				v.Notes = append(v.Notes, fmt.Sprintf("%s: success rate undefined here or in the baseline, not compared", labels[i]))
+			default:
+				bsr := b.SuccessRate
+				ag.BaselineSR = &bsr
+				if rise := a.SuccessRate - bsr; rise > g.MaxRegression+tolerance {
+					ag.Reasons = append(ag.Reasons, fmt.Sprintf("%s: success rate %s rose by %s over the baseline's %s (max_regression %s)",
+						labels[i], rateCount(a.SuccessRate, a.NFooled, a.NCleanCorrect), num4(rise), num4(bsr), num(g.MaxRegression)))
+				}
+			}
+		}
+		ag.Passed = len(ag.Reasons) == 0
+		v.Reasons = append(v.Reasons, ag.Reasons...)
+		v.Attacks = append(v.Attacks, ag)
+	}
+
+	wc := &v.WorstCase
+	if r.Incomplete {
+		why := r.IncompleteReason
+		if why == "" {
+			why = "no reason recorded"
+		}
+		wc.Reasons = append(wc.Reasons, "run incomplete: "+why)
+	}
+	w := r.WorstCase
+	if g.FailAbove != nil && !w.SRUndefined && w.SuccessRate > *g.FailAbove+tolerance {
+		wc.Reasons = append(wc.Reasons, fmt.Sprintf("worst-case success rate %s is above fail_above %s",
+			rateCount(w.SuccessRate, w.NFooled, r.NCleanCorrect), num(*g.FailAbove)))
+	}
+	if g.Baseline != nil {
+		b := g.Baseline
+		var missing []string
+		for k := range base {
+			if !seen[k] {
+				missing = append(missing, k)
+			}
+		}
+		sort.Strings(missing)
+		for _, k := range missing {
+			v.Notes = append(v.Notes, fmt.Sprintf("%s: in the baseline, not run here", k))
+		}
+		samePool := len(missing) == 0 && len(base) == len(seen)
+		if samePool && !w.SRUndefined && !b.WorstCase.SRUndefined {
+			bsr := b.WorstCase.SuccessRate
+			wc.BaselineSR = &bsr
+			if rise := w.SuccessRate - bsr; rise > g.MaxRegression+tolerance {
+				wc.Reasons = append(wc.Reasons, fmt.Sprintf("worst-case success rate %s rose by %s over the baseline's %s (max_regression %s)",
+					rateCount(w.SuccessRate, w.NFooled, r.NCleanCorrect), num4(rise), num4(bsr), num(g.MaxRegression)))
+			}
+		} else if !samePool {
+			v.Notes = append(v.Notes, "the baseline ran another attack pool: worst case not compared")
+		}
+		if b.Data.SHA256 != "" && r.Data.SHA256 != "" && b.Data.SHA256 != r.Data.SHA256 {
+			v.Notes = append(v.Notes, "the baseline was measured on other data (data sha256 differs)")
+		}
+		if b.N != r.N {
+			v.Notes = append(v.Notes, fmt.Sprintf("the baseline evaluated %d samples, this run %d", b.N, r.N))
+		}
+		if b.Incomplete {
+			v.Notes = append(v.Notes, "the baseline run was incomplete")
+		}
+	}
+	wc.Passed = len(wc.Reasons) == 0
+	v.Reasons = append(v.Reasons, wc.Reasons...)
+	v.Passed = len(v.Reasons) == 0
+	return v
+}
+
+// ApplyGate judges r against g (see Evaluate), records the verdict in r
+// (Gate, each attack's Gate, WorstCase.Gate) and returns whether r passed.
+func (r *Report) ApplyGate(g Gate) bool {
+	v := Check(r, g)
+	for i := range r.Attacks {
+		r.Attacks[i].Gate = v.Attacks[i]
+	}
+	r.WorstCase.Gate = v.WorstCase
+	r.Gate = GateResult{
+		Passed:   v.Passed,
+		Reasons:  v.Reasons,
+		Notes:    v.Notes,
+		Baseline: g.BaselineName,
+	}
+	if g.Baseline != nil {
+		r.Gate.MaxRegression = g.MaxRegression
+	}
+	return v.Passed
+}
+
+// attackLabels names each attack for people: its name when the name is
+// unique in the pool, its key otherwise.
+func attackLabels(as []AttackResult) []string {
+	count := map[string]int{}
+	for _, a := range as {
+		count[a.Name]++
+	}
+	out := make([]string, len(as))
+	for i, a := range as {
+		if count[a.Name] > 1 {
+			out[i] = Key(a.Name, a.Params)
+		} else {
+			out[i] = a.Name
+		}
+	}
+	return out
+}
+
+// num writes a threshold as configured, in its shortest form.
+func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// num4 writes a measured rate with four significant digits.
+func num4(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
+func rateCount(rate float64, k, n int) string {
+	return fmt.Sprintf("%s (%d/%d)", num4(rate), k, n)
+}

@@ -1,0 +1,65 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// writeMarkdown writes a summary fit for a pull-request comment: a status
+// line, what was attacked, the table, and the gate's reasons and notes.
+func writeMarkdown(w io.Writer, r *Report) error {
+	r = normalized(r)
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "### advtest: %s\n\n", status(r))
+	fmt.Fprintf(bw, "%s\n\n", mdEscape(summaryLine(r)))
+	if r.Incomplete {
+		fmt.Fprintf(bw, "**Incomplete run:** %s\n\n", mdEscape(orDash(r.IncompleteReason)))
+	}
+	header, rows := tableRows(r)
+	fmt.Fprintf(bw, "| %s |\n", strings.Join(header, " | "))
+	sep := make([]string, len(header))
+	for i := range sep {
+		if i == 0 {
+			sep[i] = "---"
+		} else {
+			sep[i] = "---:"
+		}
+	}
+	fmt.Fprintf(bw, "| %s |\n", strings.Join(sep, " | "))
+	for i, row := range rows {
+		esc := make([]string, len(row))
+		for j, c := range row {
+			esc[j] = mdEscape(c)
+		}
+		if i == len(rows)-1 {
+			esc[0] = "**" + esc[0] + "**"
+		}
+		fmt.Fprintf(bw, "| %s |\n", strings.Join(esc, " | "))
+	}
+	fmt.Fprintln(bw)
+	if r.Gate.Passed {
+		fmt.Fprintln(bw, "**Gate: PASS**")
+	} else {
+		fmt.Fprintln(bw, "**Gate: FAIL**")
+		fmt.Fprintln(bw)
+		for _, s := range r.Gate.Reasons {
+			fmt.Fprintf(bw, "- %s\n", mdEscape(s))
+		}
+	}
+	if len(r.Gate.Notes) > 0 {
+		fmt.Fprintln(bw)
+		fmt.Fprintln(bw, "Notes:")
+		fmt.Fprintln(bw)
+		for _, s := range r.Gate.Notes {
+			fmt.Fprintf(bw, "- %s\n", mdEscape(s))
+		}
+	}
+	return bw.Flush()
+}
+
+// mdEscape keeps text from breaking a table or turning into markup.
+var mdReplacer = strings.NewReplacer("|", `\|`, "\n", " ", "*", `\*`, "<", "&lt;", ">", "&gt;", "`", "\\`")
+
+func mdEscape(s string) string { return mdReplacer.Replace(s) }

@@ -1,0 +1,250 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// SampleOutcome is what one attack did to one sample.
+type SampleOutcome struct {
+	// Fooled is true when the attack succeeded within its budget
+	// (misclassified for untargeted attacks, the target class for targeted
+	// ones). It is ignored for samples that were not clean-correct.
+	Fooled bool
+	// L0, L2 and Linf are the norms of x_adv - x in input space; they are
+	// read only when Fooled is true.
+	L0, L2, Linf float64
+	// Queries is the number of model queries the attack spent on the
+	// sample; 0 for attacks that do not count queries.
+	Queries int
+}
+
+// AttackSpec describes an attack as configured and resolved.
+type AttackSpec struct {
+	// Name is the attack's registry name.
+	Name string
+	// Params are the resolved parameters, values as strings.
+	Params map[string]string
+	// Norm is the threat model's norm (linf, l2, l1, l0) or empty.
+	Norm string
+	// Eps is the budget in input space; 0 when unbounded.
+	Eps float64
+	// Targeted is true for targeted attacks.
+	Targeted bool
+	// MaxSR is the attack's success rate ceiling from the config; nil for
+	// none.
+	MaxSR *float64
+	// CountsQueries is true for attacks that count model queries (the
+	// black-box ones); their results carry query statistics.
+	CountsQueries bool
+}
+
+// Cost is what an attack spent.
+type Cost struct {
+	// GradientEvals is the number of per-sample input-gradient evaluations.
+	GradientEvals int64
+	// Seconds is the wall-clock time.
+	Seconds float64
+}
+
+// CleanStats returns the number of samples, of clean-correct samples, and
+// the clean accuracy (0 when there are no samples).
+func CleanStats(clean []bool) (n, nCleanCorrect int, accuracy float64) {
+	for _, c := range clean {
+		if c {
+			nCleanCorrect++
+		}
+	}
+	return len(clean), nCleanCorrect, ratio(nCleanCorrect, len(clean))
+}
+
+// SetClean records the clean figures of clean (clean[i] is true when
+// sample i was classified correctly before any attack) in r.
+func (r *Report) SetClean(clean []bool) {
+	r.N, r.NCleanCorrect, r.CleanAccuracy = CleanStats(clean)
+}
+
+// NewAttackResult computes an attack's figures from per-sample outcomes.
+// clean[i] says whether sample i was clean-correct and outcomes[i] is the
+// attack's outcome on it; the two must have the same length. Norms of
+// fooled samples must be finite and not negative. The result's gate passes
+// until Evaluate or ApplyGate says otherwise.
+func NewAttackResult(spec AttackSpec, clean []bool, outcomes []SampleOutcome, cost Cost) (AttackResult, error) {
+	if len(clean) != len(outcomes) {
+		return AttackResult{}, fmt.Errorf("report: attack %s: %d outcomes for %d samples", spec.Name, len(outcomes), len(clean))
+	}
+	if spec.Name == "" {
+		return AttackResult{}, fmt.Errorf("report: attack name is empty")
+	}
+	if !finite(spec.Eps) || spec.Eps < 0 {
+		return AttackResult{}, fmt.Errorf("report: attack %s: eps %v: want a finite number >= 0", spec.Name, spec.Eps)
+	}
+	if !finite(cost.Seconds) || cost.Seconds < 0 || cost.GradientEvals < 0 {
+		return AttackResult{}, fmt.Errorf("report: attack %s: cost must be finite and not negative", spec.Name)
+	}
+	var l0, l2, linf, queries []float64
+	nClean, nFooled := 0, 0
+	for i, o := range outcomes {
+		if !clean[i] {
+			continue
+		}
+		nClean++
+		if !o.Fooled {
+			continue
+		}
+		nFooled++
+		for _, v := range [...]float64{o.L0, o.L2, o.Linf} {
+			if !finite(v) || v < 0 {
+				return AttackResult{}, fmt.Errorf("report: attack %s: sample %d: perturbation norm %v: want a finite number >= 0", spec.Name, i, v)
+			}
+		}
+		if o.Queries < 0 {
+			return AttackResult{}, fmt.Errorf("report: attack %s: sample %d: negative query count %d", spec.Name, i, o.Queries)
+		}
+		l0 = append(l0, o.L0)
+		l2 = append(l2, o.L2)
+		linf = append(linf, o.Linf)
+		queries = append(queries, float64(o.Queries))
+	}
+	params := make(map[string]string, len(spec.Params))
+	for k, v := range spec.Params {
+		params[k] = v
+	}
+	res := AttackResult{
+		Name:           spec.Name,
+		Key:            Key(spec.Name, spec.Params),
+		Params:         params,
+		Norm:           spec.Norm,
+		Eps:            spec.Eps,
+		Targeted:       spec.Targeted,
+		SuccessRate:    ratio(nFooled, nClean),
+		SRUndefined:    nClean == 0,
+		RobustAccuracy: ratio(nClean-nFooled, len(clean)),
+		N:              len(clean),
+		NCleanCorrect:  nClean,
+		NFooled:        nFooled,
+		Perturbation: Perturbation{
+			L0:   Stats(l0),
+			L2:   Stats(l2),
+			Linf: Stats(linf),
+		},
+		GradientEvals: cost.GradientEvals,
+		Seconds:       cost.Seconds,
+		Gate:          AttackGate{MaxSR: copyFloat(spec.MaxSR), Passed: true, Reasons: []string{}},
+	}
+	if spec.CountsQueries {
+		q := Stats(queries)
+		res.Queries = &q
+	}
+	return res, nil
+}
+
+// WorstCaseOf computes the worst case over a pool: perAttack[j][i] is
+// attack j's outcome on sample i, and a clean-correct sample counts as
+// fooled if any attack fooled it. Every perAttack[j] must have len(clean)
+// entries. With no attacks nothing is fooled.
+func WorstCaseOf(clean []bool, perAttack [][]SampleOutcome) (WorstCase, error) {
+	for j, outs := range perAttack {
+		if len(outs) != len(clean) {
+			return WorstCase{}, fmt.Errorf("report: worst case: attack %d has %d outcomes for %d samples", j, len(outs), len(clean))
+		}
+	}
+	nClean, nFooled := 0, 0
+	for i, c := range clean {
+		if !c {
+			continue
+		}
+		nClean++
+		for _, outs := range perAttack {
+			if outs[i].Fooled {
+				nFooled++
+				break
+			}
+		}
+	}
+	return WorstCase{
+		SuccessRate:    ratio(nFooled, nClean),
+		SRUndefined:    nClean == 0,
+		RobustAccuracy: ratio(nClean-nFooled, len(clean)),
+		NFooled:        nFooled,
+		Gate:           WorstCaseGate{Passed: true, Reasons: []string{}},
+	}, nil
+}
+
+// Stats returns the mean and median of values (both 0 for no values). It
+// does not modify values.
+func Stats(values []float64) NormStats {
+	if len(values) == 0 {
+		return NormStats{}
+	}
+	s := append([]float64(nil), values...)
+	sort.Float64s(s)
+	var sum float64
+	for _, v := range s {
+		sum += v
+	}
+	m := len(s) / 2
+	med := s[m]
+	if len(s)%2 == 0 {
+		med = (s[m-1] + s[m]) / 2
+	}
+	return NormStats{Mean: sum / float64(len(s)), Median: med}
+}
+
+// Key returns the stable key that identifies an attack across runs: the
+// name, followed by the parameters sorted by name in braces, e.g.
+// "pgd{eps=0.1,norm=linf,steps=40}", or the bare name when there are no
+// parameters. Parameter values that parse as numbers are written in their
+// shortest form, so "0.10" and "0.1" give the same key; other values are
+// lower-cased and trimmed.
+func Key(name string, params map[string]string) string {
+	if len(params) == 0 {
+		return name
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(name)
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(canonicalValue(params[k]))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func canonicalValue(v string) string {
+	v = strings.TrimSpace(v)
+	if f, err := strconv.ParseFloat(v, 64); err == nil && finite(f) {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return strings.ToLower(v)
+}
+
+func ratio(num, den int) float64 {
+	if den == 0 {
+		return 0
+	}
+	return float64(num) / float64(den)
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+func copyFloat(p *float64) *float64 {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}

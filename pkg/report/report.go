@@ -1,0 +1,460 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+)
+
+// SchemaVersion is the version of the JSON schema this package writes and
+// the only one Load accepts. It changes when a field is removed, renamed or
+// changes meaning; adding an optional field does not change it.
+const SchemaVersion = "1"
+
+// MaxFileSize bounds the size of a report that Load reads (64 MiB).
+const MaxFileSize = 64 << 20
+
+// Report is the result of one advtest run. Its JSON form is the schema
+// described in docs/report-schema.md; the same file serves as the baseline
+// of the next run.
+type Report struct {
+	// SchemaVersion is the report schema version, SchemaVersion when written
+	// by this package.
+	SchemaVersion string `json:"schema_version"`
+	// ToolVersion is the advtest version that produced the report.
+	ToolVersion string `json:"tool_version"`
+	// Seed is the seed that drove all randomness of the run.
+	Seed uint64 `json:"seed"`
+	// Config is the resolved configuration (defaults, file, environment and
+	// flags merged), as a JSON-compatible map.
+	Config map[string]any `json:"config"`
+	// Model identifies the model that was attacked.
+	Model Model `json:"model"`
+	// Data identifies the dataset the model was attacked on.
+	Data Data `json:"data"`
+	// N is the number of samples evaluated.
+	N int `json:"n"`
+	// NCleanCorrect is the number of samples the model classified correctly
+	// before any attack.
+	NCleanCorrect int `json:"n_clean_correct"`
+	// CleanAccuracy is NCleanCorrect/N (0 when N is 0).
+	CleanAccuracy float64 `json:"clean_accuracy"`
+	// Attacks holds one result per attack of the pool, in config order.
+	Attacks []AttackResult `json:"attacks"`
+	// WorstCase summarises the pool: a sample counts as fooled if any attack
+	// fooled it.
+	WorstCase WorstCase `json:"worst_case"`
+	// Sweep holds success rate against eps rows, when a sweep was run.
+	Sweep []SweepRow `json:"sweep,omitempty"`
+	// Harden holds the rounds of the harden loop, when it ran.
+	Harden *Harden `json:"harden,omitempty"`
+	// Gate is the verdict of the gates over the whole run.
+	Gate GateResult `json:"gate"`
+	// Incomplete is true when the run stopped early (interrupted, out of
+	// time) and the figures cover only part of the work.
+	Incomplete bool `json:"incomplete"`
+	// IncompleteReason says why the run is incomplete; empty otherwise.
+	IncompleteReason string `json:"incomplete_reason,omitempty"`
+	// Timing holds the wall-clock figures: the only part of the report that
+	// differs between two runs with the same inputs and seed.
+	Timing Timing `json:"timing"`
+}
+
+// Model identifies the attacked ONNX model.
+type Model struct {
+	// Path is the model file as given in the config.
+	Path string `json:"path"`
+	// SHA256 is the hex SHA-256 of the model file.
+	SHA256 string `json:"sha256"`
+	// Opset is the default-domain ONNX opset the model imports.
+	Opset int64 `json:"opset"`
+	// Producer is the producer name and version recorded in the model.
+	Producer string `json:"producer"`
+	// EndsWithSoftmax is true when the graph's output is a Softmax; attacks
+	// then work on the logits feeding it.
+	EndsWithSoftmax bool `json:"ends_with_softmax"`
+}
+
+// Data identifies the evaluated dataset.
+type Data struct {
+	// Path is the data file as given in the config.
+	Path string `json:"path"`
+	// LabelsPath is the labels file, empty when labels come with the data.
+	LabelsPath string `json:"labels_path,omitempty"`
+	// SHA256 is the hex SHA-256 of the data file.
+	SHA256 string `json:"sha256"`
+	// LabelsSHA256 is the hex SHA-256 of the labels file, empty when there
+	// is none.
+	LabelsSHA256 string `json:"labels_sha256,omitempty"`
+	// N is the number of samples in the files, before any limit.
+	N int `json:"n"`
+}
+
+// NormStats is the mean and median of a perturbation norm, or of a query
+// count, over the samples an attack fooled.
+type NormStats struct {
+	// Mean is the arithmetic mean (0 when there are no values).
+	Mean float64 `json:"mean"`
+	// Median is the middle value, the mean of the two middle values for an
+	// even count (0 when there are no values).
+	Median float64 `json:"median"`
+}
+
+// Perturbation holds the size of the successful perturbations x_adv - x,
+// measured in input space.
+type Perturbation struct {
+	// L0 counts the changed input elements.
+	L0 NormStats `json:"l0"`
+	// L2 is the Euclidean norm.
+	L2 NormStats `json:"l2"`
+	// Linf is the largest absolute change.
+	Linf NormStats `json:"linf"`
+}
+
+// AttackResult is the outcome of one attack of the pool.
+type AttackResult struct {
+	// Name is the attack's registry name (fgsm, pgd, ...).
+	Name string `json:"name"`
+	// Key identifies the attack across runs: Name and its canonical params
+	// (see Key). Baseline comparison matches attacks by Key.
+	Key string `json:"key"`
+	// Params are the attack's resolved parameters, values as strings.
+	Params map[string]string `json:"params"`
+	// Norm is the threat model's norm: linf, l2, l1 or l0; empty for
+	// attacks that minimise the perturbation without a fixed budget.
+	Norm string `json:"norm,omitempty"`
+	// Eps is the perturbation budget in input space; 0 when unbounded.
+	Eps float64 `json:"eps"`
+	// Targeted is true for targeted attacks.
+	Targeted bool `json:"targeted"`
+	// SuccessRate is NFooled/NCleanCorrect (0 when NCleanCorrect is 0, and
+	// then SRUndefined is true).
+	SuccessRate float64 `json:"success_rate"`
+	// SRUndefined is true when no sample was clean-correct, so that the
+	// success rate is not defined and reads as 0.
+	SRUndefined bool `json:"sr_undefined"`
+	// RobustAccuracy is the fraction of the N samples still classified
+	// correctly after the attack.
+	RobustAccuracy float64 `json:"robust_accuracy"`
+	// N is the number of samples evaluated.
+	N int `json:"n"`
+	// NCleanCorrect is the number of clean-correct samples, those attacked.
+	NCleanCorrect int `json:"n_clean_correct"`
+	// NFooled is the number of clean-correct samples the attack fooled.
+	NFooled int `json:"n_fooled"`
+	// Perturbation is the size of the successful perturbations.
+	Perturbation Perturbation `json:"perturbation"`
+	// GradientEvals is the number of per-sample input-gradient evaluations
+	// the attack used.
+	GradientEvals int64 `json:"gradient_evals"`
+	// Queries is the number of model queries to success, for black-box
+	// attacks; nil for attacks that do not count queries.
+	Queries *NormStats `json:"queries,omitempty"`
+	// Seconds is the wall-clock time the attack took; a timing figure,
+	// zeroed by Report.ZeroTimings.
+	Seconds float64 `json:"seconds"`
+	// Gate is this attack's verdict.
+	Gate AttackGate `json:"gate"`
+}
+
+// AttackGate is the verdict of the per-attack gates.
+type AttackGate struct {
+	// MaxSR is the attack's success rate ceiling; nil when it has none.
+	MaxSR *float64 `json:"max_sr"`
+	// BaselineSR is the success rate of the same attack in the baseline;
+	// nil without a baseline or when the baseline lacks the attack.
+	BaselineSR *float64 `json:"baseline_sr,omitempty"`
+	// New is true when a baseline was given and does not hold this attack.
+	New bool `json:"new,omitempty"`
+	// Passed is false when the attack exceeded MaxSR or regressed against
+	// the baseline by more than the allowed margin.
+	Passed bool `json:"passed"`
+	// Reasons says why the attack failed its gates; empty when it passed.
+	Reasons []string `json:"reasons"`
+}
+
+// WorstCase summarises the pool: a sample counts as fooled if any attack
+// fooled it.
+type WorstCase struct {
+	// SuccessRate is NFooled over the clean-correct samples.
+	SuccessRate float64 `json:"success_rate"`
+	// SRUndefined is true when no sample was clean-correct.
+	SRUndefined bool `json:"sr_undefined"`
+	// RobustAccuracy is the fraction of all samples that no attack fooled
+	// and that were clean-correct.
+	RobustAccuracy float64 `json:"robust_accuracy"`
+	// NFooled is the number of clean-correct samples fooled by at least one
+	// attack.
+	NFooled int `json:"n_fooled"`
+	// Gate is the verdict of the pool-wide gates (fail_above, worst-case
+	// regression, completeness).
+	Gate WorstCaseGate `json:"gate"`
+}
+
+// WorstCaseGate is the verdict of the pool-wide gates.
+type WorstCaseGate struct {
+	// FailAbove is the worst-case success rate ceiling; nil when unset.
+	FailAbove *float64 `json:"fail_above"`
+	// BaselineSR is the baseline's worst-case success rate, set only when
+	// the baseline ran the same pool (the same attack keys).
+	BaselineSR *float64 `json:"baseline_sr,omitempty"`
+	// Passed is false when a pool-wide gate failed.
+	Passed bool `json:"passed"`
+	// Reasons says why; empty when it passed.
+	Reasons []string `json:"reasons"`
+}
+
+// SweepRow is one point of a success rate against eps sweep.
+type SweepRow struct {
+	// Attack is the swept attack's key.
+	Attack string `json:"attack"`
+	// Eps is the budget of this point.
+	Eps float64 `json:"eps"`
+	// SuccessRate is the attack's success rate at Eps.
+	SuccessRate float64 `json:"success_rate"`
+	// RobustAccuracy is the robust accuracy at Eps.
+	RobustAccuracy float64 `json:"robust_accuracy"`
+	// NFooled is the number of fooled clean-correct samples at Eps.
+	NFooled int `json:"n_fooled"`
+}
+
+// Harden records the attack, defend, measure loop.
+type Harden struct {
+	// UntilSR is the worst-case success rate target of the loop.
+	UntilSR float64 `json:"until_sr"`
+	// Reached is true when the last accepted round met UntilSR.
+	Reached bool `json:"reached"`
+	// Rounds are the rounds in the order they ran; round 0 is the model as
+	// given.
+	Rounds []HardenRound `json:"rounds"`
+}
+
+// HardenRound is one round of the harden loop.
+type HardenRound struct {
+	// Round numbers the rounds from 0 (no defence).
+	Round int `json:"round"`
+	// Defence is the defence applied in this round; empty for round 0.
+	Defence string `json:"defence"`
+	// Params are the defence's parameters, values as strings.
+	Params map[string]string `json:"params,omitempty"`
+	// CleanAccuracy is the clean accuracy after the defence.
+	CleanAccuracy float64 `json:"clean_accuracy"`
+	// WorstCaseSR is the pool's worst-case success rate after the defence.
+	WorstCaseSR float64 `json:"worst_case_sr"`
+	// AttackSR maps each attack key to its success rate after the defence.
+	AttackSR map[string]float64 `json:"attack_sr"`
+	// Seconds is the wall-clock time of the round; a timing figure.
+	Seconds float64 `json:"seconds"`
+	// Accepted is true when the round's model was kept (it lowered the
+	// success rate without losing more clean accuracy than allowed).
+	Accepted bool `json:"accepted"`
+}
+
+// GateResult is the verdict over the whole run.
+type GateResult struct {
+	// Passed is true when no gate failed; the process exits 0 exactly then.
+	Passed bool `json:"passed"`
+	// Reasons lists every failed gate, one sentence each.
+	Reasons []string `json:"reasons"`
+	// Notes lists facts worth knowing that fail nothing, such as attacks
+	// new since the baseline.
+	Notes []string `json:"notes"`
+	// Baseline names the baseline report compared against; empty if none.
+	Baseline string `json:"baseline,omitempty"`
+	// MaxRegression is the allowed rise of a success rate over the
+	// baseline; meaningful only with a baseline.
+	MaxRegression float64 `json:"max_regression"`
+}
+
+// Timing holds the run's wall-clock figures.
+type Timing struct {
+	// Created is when the run started, RFC 3339 in UTC.
+	Created string `json:"created,omitempty"`
+	// Seconds is the run's total wall-clock time.
+	Seconds float64 `json:"seconds"`
+}
+
+// New returns an empty report of the current schema version whose gates
+// pass until something fails them.
+func New(toolVersion string) *Report {
+	return &Report{
+		SchemaVersion: SchemaVersion,
+		ToolVersion:   toolVersion,
+		Config:        map[string]any{},
+		Attacks:       []AttackResult{},
+		WorstCase:     WorstCase{Gate: WorstCaseGate{Passed: true, Reasons: []string{}}},
+		Gate:          GateResult{Passed: true, Reasons: []string{}, Notes: []string{}},
+	}
+}
+
+// ZeroTimings clears every wall-clock figure (Timing, each attack's
+// Seconds, each harden round's Seconds), so that two runs with the same
+// inputs and seed give byte-identical reports.
+func (r *Report) ZeroTimings() {
+	r.Timing = Timing{}
+	for i := range r.Attacks {
+		r.Attacks[i].Seconds = 0
+	}
+	if r.Harden != nil {
+		for i := range r.Harden.Rounds {
+			r.Harden.Rounds[i].Seconds = 0
+		}
+	}
+}
+
+// normalize replaces nil slices and maps with empty ones so that the JSON
+// form always has arrays and objects where the schema says so.
+func (r *Report) normalize() {
+	if r.Config == nil {
+		r.Config = map[string]any{}
+	}
+	if r.Attacks == nil {
+		r.Attacks = []AttackResult{}
+	}
+	for i := range r.Attacks {
+		a := &r.Attacks[i]
+		if a.Params == nil {
+			a.Params = map[string]string{}
+		}
+		if a.Gate.Reasons == nil {
+			a.Gate.Reasons = []string{}
+		}
+	}
+	if r.WorstCase.Gate.Reasons == nil {
+		r.WorstCase.Gate.Reasons = []string{}
+	}
+	if r.Gate.Reasons == nil {
+		r.Gate.Reasons = []string{}
+	}
+	if r.Gate.Notes == nil {
+		r.Gate.Notes = []string{}
+	}
+	if r.Harden != nil {
+		if r.Harden.Rounds == nil {
+			r.Harden.Rounds = []HardenRound{}
+		}
+		for i := range r.Harden.Rounds {
+			if r.Harden.Rounds[i].AttackSR == nil {
+				r.Harden.Rounds[i].AttackSR = map[string]float64{}
+			}
+		}
+	}
+}
+
+// Validate checks the report's invariants: the schema version, counts that
+// are not negative and nest (fooled <= clean-correct <= n), and rates that
+// are finite and within [0, 1]. It returns the first violation found.
+func (r *Report) Validate() error {
+	if r.SchemaVersion != SchemaVersion {
+		return fmt.Errorf("report: schema_version %q is not supported (this advtest reads %q)", r.SchemaVersion, SchemaVersion)
+	}
+	if err := counts("", r.N, r.NCleanCorrect, 0); err != nil {
+		return err
+	}
+	if err := rate("clean_accuracy", r.CleanAccuracy); err != nil {
+		return err
+	}
+	if err := counts("worst_case.", r.N, r.NCleanCorrect, r.WorstCase.NFooled); err != nil {
+		return err
+	}
+	if err := rate("worst_case.success_rate", r.WorstCase.SuccessRate); err != nil {
+		return err
+	}
+	if err := rate("worst_case.robust_accuracy", r.WorstCase.RobustAccuracy); err != nil {
+		return err
+	}
+	for i, a := range r.Attacks {
+		p := fmt.Sprintf("attacks[%d].", i)
+		if a.Name == "" {
+			return fmt.Errorf("report: %sname is empty", p)
+		}
+		if err := counts(p, a.N, a.NCleanCorrect, a.NFooled); err != nil {
+			return err
+		}
+		if err := rate(p+"success_rate", a.SuccessRate); err != nil {
+			return err
+		}
+		if err := rate(p+"robust_accuracy", a.RobustAccuracy); err != nil {
+			return err
+		}
+		if math.IsNaN(a.Eps) || math.IsInf(a.Eps, 0) || a.Eps < 0 {
+			return fmt.Errorf("report: %seps: want a finite number >= 0, got %v", p, a.Eps)
+		}
+	}
+	for i, s := range r.Sweep {
+		if err := rate(fmt.Sprintf("sweep[%d].success_rate", i), s.SuccessRate); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func counts(prefix string, n, clean, fooled int) error {
+	if n < 0 || clean < 0 || fooled < 0 {
+		return fmt.Errorf("report: %sn, n_clean_correct and n_fooled must not be negative", prefix)
+	}
+	if clean > n || fooled > clean {
+		return fmt.Errorf("report: %scounts do not nest: want n_fooled (%d) <= n_clean_correct (%d) <= n (%d)", prefix, fooled, clean, n)
+	}
+	return nil
+}
+
+func rate(key string, v float64) error {
+	if math.IsNaN(v) || v < 0 || v > 1 {
+		return fmt.Errorf("report: %s: want a rate in [0, 1], got %v", key, v)
+	}
+	return nil
+}
+
+// Load reads a report written by this package (the JSON format). It refuses
+// files larger than MaxFileSize, reports of another schema version, and
+// reports that fail Validate, with an error that names the file.
+func Load(path string) (*Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	defer f.Close()
+	r, err := Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Read decodes a JSON report from rd, with the checks of Load. Fields this
+// version does not know are ignored, so that a report written by a newer
+// advtest of the same schema version still reads.
+func Read(rd io.Reader) (*Report, error) {
+	data, err := io.ReadAll(io.LimitReader(rd, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("report: reading: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("report: larger than %d MiB, refused", MaxFileSize>>20)
+	}
+	var head struct {
+		SchemaVersion *string `json:"schema_version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("report: not a JSON report: %w", err)
+	}
+	if head.SchemaVersion == nil {
+		return nil, errors.New("report: no schema_version: not an advtest report")
+	}
+	if *head.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("report: schema_version %q is not supported (this advtest reads %q)", *head.SchemaVersion, SchemaVersion)
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("report: decoding: %w", err)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	r.normalize()
+	return &r, nil
+}

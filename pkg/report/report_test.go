@@ -1,0 +1,249 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+func fptr(v float64) *float64 { return &v }
+
+// outcomes builds per-sample outcomes: fooled[i] marks sample i fooled, and
+// fooled samples get norms derived from i so that medians are checkable.
+func outcomes(fooled ...bool) []SampleOutcome {
+	out := make([]SampleOutcome, len(fooled))
+	for i, f := range fooled {
+		if f {
+			out[i] = SampleOutcome{Fooled: true, L0: float64(10 * (i + 1)), L2: 0.5 * float64(i+1), Linf: 0.1, Queries: 100 * (i + 1)}
+		}
+	}
+	return out
+}
+
+// sample builds a deterministic report: 10 samples, 8 clean-correct, an
+// fgsm that fools 2 and a pgd that fools 5 (a superset but for sample 9).
+func sample(t testing.TB) *Report {
+	t.Helper()
+	clean := []bool{true, true, true, true, true, true, true, true, false, false}
+	fgsm := outcomes(true, false, false, true, false, false, false, false, true, false)
+	pgd := outcomes(true, true, true, false, true, false, false, true, false, false)
+	r := New("v0.1.0-test")
+	r.Seed = 1
+	r.Config = map[string]any{"batch_size": 128, "limit": 10}
+	r.Model = Model{Path: "testdata/models/mnist_cnn.onnx", SHA256: strings.Repeat("ab", 32), Opset: 13, Producer: "pytorch 2.3", EndsWithSoftmax: false}
+	r.Data = Data{Path: "testdata/mnist/test-1000-images.npy", LabelsPath: "testdata/mnist/test-1000-labels.npy", SHA256: strings.Repeat("cd", 32), LabelsSHA256: strings.Repeat("ef", 32), N: 1000}
+	r.SetClean(clean)
+	a1, err := NewAttackResult(AttackSpec{Name: "fgsm", Params: map[string]string{"eps": "0.1"}, Norm: "linf", Eps: 0.1, MaxSR: fptr(0.5)}, clean, fgsm, Cost{GradientEvals: 8, Seconds: 0.25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := NewAttackResult(AttackSpec{Name: "pgd", Params: map[string]string{"eps": "0.1", "norm": "linf", "steps": "40"}, Norm: "linf", Eps: 0.1}, clean, pgd, Cost{GradientEvals: 320, Seconds: 3.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Attacks = []AttackResult{a1, a2}
+	r.WorstCase, err = WorstCaseOf(clean, [][]SampleOutcome{fgsm, pgd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Sweep = []SweepRow{{Attack: a2.Key, Eps: 0.05, SuccessRate: 0.25, RobustAccuracy: 0.6, NFooled: 2}}
+	r.Timing = Timing{Created: "2025-01-02T03:04:05Z", Seconds: 4}
+	return r
+}
+
+func TestMetrics(t *testing.T) {
+	r := sample(t)
+	if r.N != 10 || r.NCleanCorrect != 8 || r.CleanAccuracy != 0.8 {
+		t.Fatalf("clean stats: n %d clean %d acc %v, want 10 8 0.8", r.N, r.NCleanCorrect, r.CleanAccuracy)
+	}
+	f := r.Attacks[0]
+	// fgsm fooled samples 0 and 3 (sample 8 is not clean-correct): SR 2/8,
+	// robust accuracy (8-2)/10.
+	if f.NFooled != 2 || f.SuccessRate != 0.25 || f.RobustAccuracy != 0.6 {
+		t.Errorf("fgsm: fooled %d SR %v RA %v, want 2 0.25 0.6", f.NFooled, f.SuccessRate, f.RobustAccuracy)
+	}
+	// L2 of samples 0 and 3: 0.5 and 2, mean 1.25 = median.
+	if f.Perturbation.L2 != (NormStats{Mean: 1.25, Median: 1.25}) {
+		t.Errorf("fgsm L2 %+v, want mean=median=1.25", f.Perturbation.L2)
+	}
+	if f.Queries != nil {
+		t.Errorf("fgsm counts no queries, got %+v", f.Queries)
+	}
+	p := r.Attacks[1]
+	// pgd fooled 0,1,2,4,7: L0 10,20,30,50,80: mean 38, median 30.
+	if p.NFooled != 5 || p.Perturbation.L0 != (NormStats{Mean: 38, Median: 30}) {
+		t.Errorf("pgd: fooled %d L0 %+v, want 5 {38 30}", p.NFooled, p.Perturbation.L0)
+	}
+	if p.Key != "pgd{eps=0.1,norm=linf,steps=40}" {
+		t.Errorf("pgd key %q", p.Key)
+	}
+	// Worst case: union {0,1,2,3,4,7} = 6 of 8.
+	w := r.WorstCase
+	if w.NFooled != 6 || w.SuccessRate != 0.75 || w.RobustAccuracy != 0.2 {
+		t.Errorf("worst case %+v, want 6 fooled, SR 0.75, RA 0.2", w)
+	}
+}
+
+func TestNoCleanCorrect(t *testing.T) {
+	clean := []bool{false, false}
+	a, err := NewAttackResult(AttackSpec{Name: "fgsm", CountsQueries: true}, clean, outcomes(true, true), Cost{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.SRUndefined || a.SuccessRate != 0 || a.NFooled != 0 || a.RobustAccuracy != 0 {
+		t.Errorf("got %+v, want undefined SR 0", a)
+	}
+	if a.Queries == nil || *a.Queries != (NormStats{}) {
+		t.Errorf("queries %+v, want zero stats", a.Queries)
+	}
+	w, err := WorstCaseOf(nil, nil)
+	if err != nil || !w.SRUndefined || w.SuccessRate != 0 {
+		t.Errorf("empty worst case %+v %v", w, err)
+	}
+	if _, _, acc := CleanStats(nil); acc != 0 {
+		t.Errorf("clean accuracy of nothing: %v", acc)
+	}
+}
+
+func TestMetricsErrors(t *testing.T) {
+	clean := []bool{true}
+	bad := []SampleOutcome{{Fooled: true, L2: -1}}
+	for name, f := range map[string]func() error{
+		"length": func() error { _, err := NewAttackResult(AttackSpec{Name: "x"}, clean, nil, Cost{}); return err },
+		"name":   func() error { _, err := NewAttackResult(AttackSpec{}, clean, outcomes(false), Cost{}); return err },
+		"norm":   func() error { _, err := NewAttackResult(AttackSpec{Name: "x"}, clean, bad, Cost{}); return err },
+		"eps": func() error {
+			_, err := NewAttackResult(AttackSpec{Name: "x", Eps: -1}, clean, outcomes(false), Cost{})
+			return err
+		},
+		"seconds": func() error {
+			_, err := NewAttackResult(AttackSpec{Name: "x"}, clean, outcomes(false), Cost{Seconds: -1})
+			return err
+		},
+		"worstlen": func() error { _, err := WorstCaseOf(clean, [][]SampleOutcome{nil}); return err },
+	} {
+		if f() == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func TestStats(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want NormStats
+	}{
+		{nil, NormStats{}},
+		{[]float64{3}, NormStats{3, 3}},
+		{[]float64{4, 1, 2}, NormStats{7.0 / 3, 2}},
+		{[]float64{4, 1, 2, 3}, NormStats{2.5, 2.5}},
+	} {
+		in := append([]float64(nil), c.in...)
+		if got := Stats(c.in); got != c.want {
+			t.Errorf("Stats(%v) = %+v, want %+v", c.in, got, c.want)
+		}
+		for i := range in {
+			if in[i] != c.in[i] {
+				t.Errorf("Stats modified its input")
+			}
+		}
+	}
+}
+
+func TestKey(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		params map[string]string
+		want   string
+	}{
+		{"deepfool", nil, "deepfool"},
+		{"pgd", map[string]string{"steps": "40", "eps": "0.10", "norm": "LInf"}, "pgd{eps=0.1,norm=linf,steps=40}"},
+		{"pgd", map[string]string{"eps": "1e-1"}, "pgd{eps=0.1}"},
+	} {
+		if got := Key(c.name, c.params); got != c.want {
+			t.Errorf("Key(%s, %v) = %q, want %q", c.name, c.params, got, c.want)
+		}
+	}
+}
+
+func TestZeroTimingsDeterministic(t *testing.T) {
+	a, b := sample(t), sample(t)
+	b.Timing = Timing{Created: "2030-01-01T00:00:00Z", Seconds: 99}
+	b.Attacks[0].Seconds = 7
+	a.ZeroTimings()
+	b.ZeroTimings()
+	var ja, jb bytes.Buffer
+	if err := Render(&ja, "json", a); err != nil {
+		t.Fatal(err)
+	}
+	if err := Render(&jb, "json", b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ja.Bytes(), jb.Bytes()) {
+		t.Error("reports that differ only in timings differ after ZeroTimings")
+	}
+}
+
+func TestGolden(t *testing.T) {
+	pass := sample(t)
+	pass.ApplyGate(Gate{FailAbove: fptr(0.9)})
+	fail := sample(t)
+	base := sample(t)
+	base.Attacks[1].SuccessRate = 0.5
+	base.Attacks = append(base.Attacks, AttackResult{Name: "deepfool", Key: "deepfool", N: 10, NCleanCorrect: 8})
+	fail.Incomplete, fail.IncompleteReason = true, "interrupted after 2 of 3 attacks"
+	fail.ApplyGate(Gate{FailAbove: fptr(0.5), MaxSR: map[string]float64{"fgsm": 0.2}, Baseline: base, BaselineName: "baseline.json", MaxRegression: 0.05})
+	for _, c := range []struct {
+		name string
+		r    *Report
+	}{{"pass", pass}, {"fail", fail}} {
+		for _, format := range []string{"table", "json", "junit", "markdown"} {
+			ext := map[string]string{"table": "txt", "json": "json", "junit": "xml", "markdown": "md"}[format]
+			t.Run(c.name+"/"+format, func(t *testing.T) {
+				var buf bytes.Buffer
+				if err := Render(&buf, format, c.r); err != nil {
+					t.Fatal(err)
+				}
+				golden := filepath.Join("testdata", c.name+"."+ext)
+				if *update {
+					if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test -update to create it)", err)
+				}
+				if !bytes.Equal(buf.Bytes(), want) {
+					t.Errorf("%s differs from %s (go test -update rewrites it):\n%s", format, golden, buf.String())
+				}
+			})
+		}
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	r := sample(t)
+	r.ApplyGate(Gate{FailAbove: fptr(0.9)})
+	var buf bytes.Buffer
+	if err := Render(&buf, "json", r); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Read(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again bytes.Buffer
+	if err := Render(&again, "json", back); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
+		t.Errorf("JSON changed on a round trip:\n%s\n---\n%s", buf.String(), again.String())
+	}
+}

@@ -1,0 +1,56 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// writeTable writes the report for a terminal or a CI log: a summary line,
+// an ASCII table with one row per attack and a worst-case row, and the
+// gate's verdict with its reasons and notes.
+func writeTable(w io.Writer, r *Report) error {
+	r = normalized(r)
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, summaryLine(r))
+	header, rows := tableRows(r)
+	t := tablewriter.NewTable(bw,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Symbols: tw.NewSymbols(tw.StyleASCII),
+		})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{
+			Global:    tw.AlignRight,
+			PerColumn: []tw.Align{tw.AlignLeft, tw.AlignLeft},
+		}),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+	)
+	t.Header(header)
+	if err := t.Bulk(rows); err != nil {
+		return fmt.Errorf("report: table: %w", err)
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("report: table: %w", err)
+	}
+	if r.Incomplete {
+		fmt.Fprintf(bw, "INCOMPLETE: %s\n", orDash(r.IncompleteReason))
+	}
+	if r.Gate.Passed {
+		fmt.Fprintln(bw, "gate: PASS")
+	} else {
+		fmt.Fprintln(bw, "gate: FAIL")
+		for _, s := range r.Gate.Reasons {
+			fmt.Fprintf(bw, "  - %s\n", s)
+		}
+	}
+	for _, s := range r.Gate.Notes {
+		fmt.Fprintf(bw, "note: %s\n", s)
+	}
+	return bw.Flush()
+}
