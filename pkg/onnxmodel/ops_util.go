@@ -7,7 +7,6 @@ package onnxmodel
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/advtest/advtest/pkg/tensor"
 )
@@ -302,37 +301,38 @@ func (p *LoopPlan) Parallel(fn func(off [maxLoopOps]int, n int)) {
 }
 
 // stridedCopy copies the elements of src that the plan's operand 1 visits
-// into dst at the offsets of operand 0.
-func stridedCopy[T float32 | int64](p *LoopPlan, dst, src []T) {
+// (offset by sBase) to the locations of dst that operand 0 visits (offset by
+// dBase). Strides may be negative (Slice with negative steps).
+func stridedCopy[T float32 | int64](p *LoopPlan, dst []T, dBase int, src []T, sBase int) {
 	s := p.Inner()
 	p.Parallel(func(off [maxLoopOps]int, n int) {
-		d := dst[off[0] : off[0]+(n-1)*s[0]+1]
-		o := off[1]
-		if s[0] == 1 && s[1] == 1 {
-			copy(d, src[o:o+n])
-			return
-		}
-		if s[0] == 1 && s[1] == 0 {
-			v := src[o]
+		o0, o1 := off[0]+dBase, off[1]+sBase
+		switch {
+		case s[0] == 1 && s[1] == 1:
+			copy(dst[o0:o0+n], src[o1:o1+n])
+		case s[0] == 1 && s[1] == 0:
+			v := src[o1]
+			d := dst[o0 : o0+n]
 			for i := range d {
 				d[i] = v
 			}
-			return
-		}
-		for i := 0; i < n; i++ {
-			d[i*s[0]] = src[o]
-			o += s[1]
+		default:
+			for i := 0; i < n; i++ {
+				dst[o0] = src[o1]
+				o0 += s[0]
+				o1 += s[1]
+			}
 		}
 	})
 }
 
 // copyTensor copies src's elements (of either type) into dst through plan p
-// (operand 0 is dst, operand 1 is src).
-func copyTensor(p *LoopPlan, dst, src *tensor.Tensor) {
+// (operand 0 is dst, offset by dBase; operand 1 is src, offset by sBase).
+func copyTensor(p *LoopPlan, dst *tensor.Tensor, dBase int, src *tensor.Tensor, sBase int) {
 	if src.DType == tensor.Int64 {
-		stridedCopy(p, dst.I, src.I)
+		stridedCopy(p, dst.I, dBase, src.I, sBase)
 	} else {
-		stridedCopy(p, dst.F, src.F)
+		stridedCopy(p, dst.F, dBase, src.F, sBase)
 	}
 }
 
@@ -340,7 +340,7 @@ func copyTensor(p *LoopPlan, dst, src *tensor.Tensor) {
 // The caller has checked that the shapes broadcast.
 func BroadcastTo(dst, src *tensor.Tensor) {
 	p := NewLoopPlan(dst.Shape, tensor.Strides(dst.Shape), BroadcastStrides(src.Shape, dst.Shape))
-	copyTensor(p, dst, src)
+	copyTensor(p, dst, 0, src, 0)
 }
 
 // sumBuckets is the fixed number of partial sums a large reduction is split
@@ -419,6 +419,3 @@ func reduceTo(rc *RunContext, g *tensor.Tensor, target []int, owned bool, scale 
 	SumInto(r.F, target, g.F, g.Shape, scale)
 	return r
 }
-
-// float32Max is the largest finite float32, used for clamping.
-const float32Max = math.MaxFloat32
