@@ -2,66 +2,9 @@ package tensor
 
 import "golang.org/x/sys/cpu"
 
+// The micro-kernels are in gemm_amd64.s, declared in gemm_kernels_amd64.go;
+// both are written by gemm_asmgen.go, which also states their contract.
 //go:generate go run gemm_asmgen.go
-
-// The micro-kernels in gemm_amd64.s; see gemm_asmgen.go for their contract.
-// gemmKernelAVX512xH computes a tile of H rows × 32 columns and stores the
-// columns enabled in mask; gemmKernelAVX2xH computes H rows × 16 columns and
-// stores all of them.
-
-//go:noescape
-func gemmKernelAVX512x1(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX512x2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX512x3(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX512x4(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX512x5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX512x6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX512x7(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX512x8(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX512x9(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX512x10(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX512x11(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX512x12(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX2x1(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX2x2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX2x3(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX2x4(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX2x5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
-
-//go:noescape
-func gemmKernelAVX2x6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
 
 // archGemmKernels returns the micro-kernels this CPU can run, fastest first.
 func archGemmKernels() []*gemmKernel {
@@ -69,22 +12,15 @@ func archGemmKernels() []*gemmKernel {
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, &gemmKernel{
 			name: "avx512", mr: 12, nr: 32, masked: true,
-			mc: 144, kc: 256, nc: 2048,
-			fn: []gemmKernelFunc{
-				gemmKernelAVX512x1, gemmKernelAVX512x2, gemmKernelAVX512x3, gemmKernelAVX512x4,
-				gemmKernelAVX512x5, gemmKernelAVX512x6, gemmKernelAVX512x7, gemmKernelAVX512x8,
-				gemmKernelAVX512x9, gemmKernelAVX512x10, gemmKernelAVX512x11, gemmKernelAVX512x12,
-			},
+			mc: 144, kc: 256, nc: 2048, directAMaxN: 64, directBMaxK: 64,
+			fn: gemmAVX512Packed, fnD: gemmAVX512Direct,
 		})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, &gemmKernel{
 			name: "avx2", mr: 6, nr: 16,
-			mc: 144, kc: 256, nc: 2048,
-			fn: []gemmKernelFunc{
-				gemmKernelAVX2x1, gemmKernelAVX2x2, gemmKernelAVX2x3,
-				gemmKernelAVX2x4, gemmKernelAVX2x5, gemmKernelAVX2x6,
-			},
+			mc: 144, kc: 256, nc: 2048, directAMaxN: 32, directBMaxK: 64,
+			fn: gemmAVX2Packed, fnD: gemmAVX2Direct,
 		})
 	}
 	return ks

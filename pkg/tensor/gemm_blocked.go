@@ -8,20 +8,26 @@ import (
 
 // gemmKernelFunc is the signature of a micro-kernel: it computes an h×nr
 // tile C = alpha·Ap·Bp + beta·C, where Ap is a packed panel of A (h floats
-// per step of k), Bp a panel of B (nr floats per step, ldb floats apart) and
-// C has row stride ldc. With beta ±0 C is not read. Kernels that store
-// partial tiles (gemmKernel.masked) write only the columns set in mask.
-type gemmKernelFunc func(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32)
+// per step of k; or, for the direct variants, h rows of A lda floats apart),
+// Bp a panel of B (nr floats per step, ldb floats apart) and C has row
+// stride ldc. With beta ±0 C is not read. Kernels that store partial tiles
+// (gemmKernel.masked) write only the columns set in mask.
+type gemmKernelFunc func(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
 
 // gemmKernel describes one micro-kernel family and its cache blocking.
 type gemmKernel struct {
 	name   string
 	mr, nr int  // tile size: mr rows (the tallest kernel) × nr columns
 	masked bool // stores partial-width tiles directly (under a column mask)
-	// fn[h-1] computes tiles of height h.
-	fn []gemmKernelFunc
+	// fn[h-1] computes tiles of height h from packed A; fnD[h-1] reads a
+	// row-major A in place.
+	fn, fnD []gemmKernelFunc
 	// Blocking: a kc×nc block of B and an mc×kc block of A are packed at a time.
 	mc, kc, nc int
+	// A row-major A is read in place when n is at most directAMaxN (its
+	// packing would be reused by few micro-panels of B); a row-major B is
+	// read in place when k is at most directBMaxK.
+	directAMaxN, directBMaxK int
 }
 
 // gemmKernels lists the kernels this CPU can run, fastest first;
@@ -42,7 +48,6 @@ func firstKernel(ks []*gemmKernel) *gemmKernel {
 const (
 	gemmTinyMax     = 4096    // below: plain loops, no packing
 	gemmParallelMin = 1 << 18 // from here: split over GOMAXPROCS goroutines
-	gemmDirectMaxK  = 64      // k up to this with row-major B: B is read in place, not packed
 )
 
 // gemmOperand is a strided view of a matrix: element (i, j) is d[i*rs+j*cs].
@@ -158,52 +163,91 @@ func (kn *gemmKernel) gemm(m, n, k int, A, B, C gemmOperand, alpha, beta float32
 func (kn *gemmKernel) serial(m, n, k int, A, B, C gemmOperand, alpha, beta float32, w *gemmWork) {
 	mr, nr := kn.mr, kn.nr
 	full := colMask(nr)
-	for jc := 0; jc < n; jc += kn.nc {
-		ncur := min(kn.nc, n-jc)
-		for pc := 0; pc < k; pc += kn.kc {
-			kcur := min(kn.kc, k-pc)
+	// Blocks of each dimension are of (nearly) equal size, so that no
+	// thin remainder block is left: a short k block costs a pass over C,
+	// a short m block a pass over the packed B.
+	nc := evenBlock(n, kn.nc, nr)
+	kc := evenBlock(k, kn.kc, 1)
+	mc := evenBlock(m, kn.mc, 1)
+	// Row-major operands may be read in place instead of packed (see
+	// directAMaxN, directBMaxK); only a partial last panel of B is then
+	// packed, to w.b.
+	directA := A.cs == 1 && kn.fnD != nil && n <= kn.directAMaxN
+	directB := B.cs == 1 && k <= kn.directBMaxK
+	fn := kn.fn
+	if directA {
+		fn = kn.fnD
+	}
+	for jc := 0; jc < n; jc += nc {
+		ncur := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kc {
+			kcur := min(kc, k-pc)
 			bet := beta
 			if pc > 0 {
 				bet = 1
 			}
-			// Small k with row-major B: full micro-panels of B are read in
-			// place; only a partial last one is packed (to w.b).
-			direct := B.cs == 1 && k <= gemmDirectMaxK && kcur == k
-			if direct {
+			if directB {
 				if rem := ncur % nr; rem != 0 {
 					packB(w.b, B, pc, kcur, jc+ncur-rem, rem, nr)
 				}
 			} else {
 				packB(w.b, B, pc, kcur, jc, ncur, nr)
 			}
-			for ic := 0; ic < m; ic += kn.mc {
-				mcur := min(kn.mc, m-ic)
-				packA(w.a, A, ic, mcur, pc, kcur, mr)
+			for ic := 0; ic < m; ic += mc {
+				mcur := min(mc, m-ic)
+				if !directA {
+					packA(w.a, A, ic, mcur, pc, kcur, mr)
+				}
 				for jr := 0; jr < ncur; jr += nr {
 					wd := min(nr, ncur-jr)
 					bp, ldb := &w.b[jr*kcur], nr
-					if direct {
+					if directB {
 						if wd == nr {
 							bp, ldb = &B.d[pc*B.rs+jc+jr], B.rs
 						} else {
 							bp = &w.b[0]
 						}
 					}
-					for ir := 0; ir < mcur; ir += mr {
-						h := min(mr, mcur-ir)
+					np, hBase, hExtra := panels(mcur, mr)
+					for i, ir := 0, 0; i < np; i++ {
+						h := hBase
+						if i < hExtra {
+							h++
+						}
 						ap := &w.a[ir*kcur]
+						if directA {
+							ap = &A.d[(ic+ir)*A.rs+pc]
+						}
 						ci := (ic+ir)*C.rs + (jc+jr)*C.cs
 						if C.cs == 1 && (wd == nr || kn.masked) {
-							kn.fn[h-1](kcur, ap, bp, ldb, &C.d[ci], C.rs, alpha, bet, colMask(wd))
-							continue
+							fn[h-1](kcur, ap, bp, ldb, &C.d[ci], C.rs, alpha, bet, colMask(wd), A.rs)
+						} else {
+							fn[h-1](kcur, ap, bp, ldb, &w.t[0], nr, alpha, 0, full, A.rs)
+							scatterTile(w.t, nr, h, wd, C, ci, bet)
 						}
-						kn.fn[h-1](kcur, ap, bp, ldb, &w.t[0], nr, alpha, 0, full)
-						scatterTile(w.t, nr, h, wd, C, ci, bet)
+						ir += h
 					}
 				}
 			}
 		}
 	}
+}
+
+// evenBlock returns the size of the blocks (a multiple of unit, at most
+// max(limit, unit)) that split n into as few blocks as possible of nearly
+// equal size.
+func evenBlock(n, limit, unit int) int {
+	limit = max(limit/unit*unit, unit)
+	nb := (n + limit - 1) / limit
+	b := (n + nb - 1) / nb
+	return (b + unit - 1) / unit * unit
+}
+
+// panels splits mcur rows into np micro-panels of at most mr rows and nearly
+// equal height: the first extra panels have base+1 rows, the others base.
+func panels(mcur, mr int) (np, base, extra int) {
+	np = (mcur + mr - 1) / mr
+	return np, mcur / np, mcur % np
 }
 
 // scatterTile adds the h×wd scratch tile t (row stride nr) to C at offset ci:
@@ -224,20 +268,33 @@ func scatterTile(t []float32, nr, h, wd int, C gemmOperand, ci int, beta float32
 	}
 }
 
-// packA copies rows i0..i0+mcur, columns p0..p0+kcur of A into dst as
-// panels of mr rows (the last one possibly shorter), each stored k-major:
-// the panel starting at row ir is dst[ir*kcur:], h floats per step of k.
+// packA copies rows i0..i0+mcur, columns p0..p0+kcur of A into dst as the
+// micro-panels that panels(mcur, mr) describes, each stored k-major: the
+// panel of height h starting at row ir is dst[ir*kcur:], h floats per step.
 func packA(dst []float32, A gemmOperand, i0, mcur, p0, kcur, mr int) {
-	for ir := 0; ir < mcur; ir += mr {
-		h := min(mr, mcur-ir)
+	np, hBase, hExtra := panels(mcur, mr)
+	for i, ir := 0, 0; i < np; i++ {
+		h := hBase
+		if i < hExtra {
+			h++
+		}
 		panel := dst[ir*kcur : (ir+h)*kcur]
 		base := (i0+ir)*A.rs + p0*A.cs
+		ir += h
 		switch {
 		case A.cs == 1:
-			for r := 0; r < h; r++ {
-				src := A.d[base+r*A.rs:][:kcur]
-				for p, v := range src {
-					panel[p*h+r] = v
+			// Row-major A: gather one element of each of the h rows per
+			// step. The bounds are checked once, then walked unchecked.
+			_ = A.d[base+(h-1)*A.rs+kcur-1]
+			src := unsafe.Pointer(&A.d[base])
+			d := unsafe.Pointer(&panel[0])
+			rs := uintptr(A.rs) * 4
+			for p := 0; p < kcur; p++ {
+				s := unsafe.Add(src, p*4)
+				for r := 0; r < h; r++ {
+					*(*float32)(d) = *(*float32)(s)
+					s = unsafe.Add(s, rs)
+					d = unsafe.Add(d, 4)
 				}
 			}
 		case A.rs == 1:

@@ -21,9 +21,16 @@ func gemmPaths() []gemmPath {
 	var ps []gemmPath
 	for _, kn := range gemmKernels {
 		ps = append(ps, gemmPath{kn.name, kn, 0})
+		// Tiny blocks (mc not a multiple of mr on purpose), nothing read
+		// in place.
 		small := *kn
-		small.mc, small.kc, small.nc = 2*kn.mr+1, 7, 3*kn.nr // mc: not a multiple of mr on purpose
+		small.mc, small.kc, small.nc = 2*kn.mr+1, 7, 3*kn.nr
+		small.directAMaxN, small.directBMaxK = -1, -1
 		ps = append(ps, gemmPath{kn.name + "-smallblocks", &small, 0})
+		// Tiny blocks, every row-major operand read in place.
+		direct := small
+		direct.directAMaxN, direct.directBMaxK = math.MaxInt, math.MaxInt
+		ps = append(ps, gemmPath{kn.name + "-direct", &direct, 0})
 	}
 	ps = append(ps, gemmPath{"portable", nil, 0}, gemmPath{"tiny", nil, math.MaxInt})
 	return ps
@@ -159,9 +166,15 @@ func TestGemmPanics(t *testing.T) {
 		name string
 		f    func()
 	}{
-		{"short c", func() { Gemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 3), 2) }},
-		{"short lda", func() { Gemm(false, false, 2, 2, 3, 1, make([]float32, 6), 2, make([]float32, 6), 2, 0, make([]float32, 4), 2) }},
-		{"short a (trans)", func() { Gemm(true, false, 3, 2, 2, 1, make([]float32, 5), 3, make([]float32, 4), 2, 0, make([]float32, 6), 2) }},
+		{"short c", func() {
+			Gemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 3), 2)
+		}},
+		{"short lda", func() {
+			Gemm(false, false, 2, 2, 3, 1, make([]float32, 6), 2, make([]float32, 6), 2, 0, make([]float32, 4), 2)
+		}},
+		{"short a (trans)", func() {
+			Gemm(true, false, 3, 2, 2, 1, make([]float32, 5), 3, make([]float32, 4), 2, 0, make([]float32, 6), 2)
+		}},
 		{"negative", func() { Gemm(false, false, -1, 2, 2, 1, nil, 2, nil, 2, 0, nil, 2) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
