@@ -383,3 +383,30 @@ func (m *Model) findLogits() {
 		}
 	}
 }
+
+// ReadProto reads and decodes an ONNX file without compiling it, for tools
+// that describe models the engine may not run.
+func ReadProto(path string) (*onnxpb.ModelProto, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s: is a folder, want an .onnx file", path)
+	}
+	if st.Size() > MaxModelBytes {
+		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte model limit", path, st.Size(), MaxModelBytes)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	mp := &onnxpb.ModelProto{}
+	if err := (proto.UnmarshalOptions{RecursionLimit: 64}).Unmarshal(data, mp); err != nil {
+		return nil, fmt.Errorf("%s: not a valid ONNX model (protobuf decoding failed: %v)", path, err)
+	}
+	if mp.GetGraph() == nil {
+		return nil, fmt.Errorf("%s: not a valid ONNX model: no graph", path)
+	}
+	return mp, nil
+}

@@ -1,0 +1,119 @@
+// Package eval runs models and attack pools over datasets and computes the
+// figures advtest reports: clean accuracy, and per attack and worst case
+// the success rate, robust accuracy and perturbation sizes.
+package eval
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/advtest/advtest/pkg/tensor"
+)
+
+// Logitser is anything that maps a batch to [N, C] logits.
+type Logitser interface {
+	Logits(ctx context.Context, x *tensor.Tensor) (*tensor.Tensor, error)
+}
+
+// ClassAccuracy is one class's share of correct predictions.
+type ClassAccuracy struct {
+	Class    int     `json:"class"`
+	N        int     `json:"n"`
+	Correct  int     `json:"correct"`
+	Accuracy float64 `json:"accuracy"`
+}
+
+// CleanResult is a model's accuracy on unperturbed data.
+type CleanResult struct {
+	N        int
+	Pred     []int
+	Correct  []bool
+	NCorrect int
+	// Accuracy is NCorrect / N.
+	Accuracy float64
+	PerClass []ClassAccuracy
+	Seconds  float64
+}
+
+// SamplesPerSecond is N over the wall time of the forward passes.
+func (r *CleanResult) SamplesPerSecond() float64 {
+	if r.Seconds <= 0 {
+		return 0
+	}
+	return float64(r.N) / r.Seconds
+}
+
+// Argmax returns the index of the largest logit of each row of [N, C]
+// logits (the first one on ties, as numpy and PyTorch do). NaN logits never
+// win over numbers.
+func Argmax(logits *tensor.Tensor) []int {
+	n, c := logits.Shape[0], logits.Shape[1]
+	out := make([]int, n)
+	for i := 0; i < n; i++ {
+		row := logits.F[i*c : (i+1)*c]
+		best := 0
+		for j := 1; j < c; j++ {
+			if row[j] > row[best] || (row[best] != row[best] && row[j] == row[j]) {
+				best = j
+			}
+		}
+		out[i] = best
+	}
+	return out
+}
+
+// Clean classifies x in batches of batchSize and compares with y.
+func Clean(ctx context.Context, m Logitser, x *tensor.Tensor, y []int, batchSize int) (*CleanResult, error) {
+	n := x.Shape[0]
+	if n != len(y) {
+		return nil, fmt.Errorf("eval: %d samples but %d labels", n, len(y))
+	}
+	if batchSize <= 0 {
+		return nil, fmt.Errorf("eval: batch size %d, want > 0", batchSize)
+	}
+	per := x.Len() / max(n, 1)
+	r := &CleanResult{N: n, Pred: make([]int, n), Correct: make([]bool, n)}
+	start := time.Now()
+	for lo := 0; lo < n; lo += batchSize {
+		hi := min(lo+batchSize, n)
+		xb := tensor.FromFloat32(x.F[lo*per:hi*per], append([]int{hi - lo}, x.Shape[1:]...)...)
+		logits, err := m.Logits(ctx, xb)
+		if err != nil {
+			return nil, err
+		}
+		copy(r.Pred[lo:hi], Argmax(logits))
+	}
+	r.Seconds = time.Since(start).Seconds()
+	classes := 0
+	for i, p := range r.Pred {
+		if y[i]+1 > classes {
+			classes = y[i] + 1
+		}
+		if p+1 > classes {
+			classes = p + 1
+		}
+	}
+	r.PerClass = make([]ClassAccuracy, classes)
+	for c := range r.PerClass {
+		r.PerClass[c].Class = c
+	}
+	for i, p := range r.Pred {
+		pc := &r.PerClass[y[i]]
+		pc.N++
+		if p == y[i] {
+			r.Correct[i] = true
+			r.NCorrect++
+			pc.Correct++
+		}
+	}
+	for c := range r.PerClass {
+		if r.PerClass[c].N > 0 {
+			r.PerClass[c].Accuracy = float64(r.PerClass[c].Correct) / float64(r.PerClass[c].N)
+		}
+	}
+	if n > 0 {
+		r.Accuracy = float64(r.NCorrect) / float64(n)
+	}
+	return r, nil
+}
