@@ -1,0 +1,468 @@
+package onnxmodel
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/advtest/advtest/pkg/tensor"
+)
+
+// This file holds the pooling ops: MaxPool, AveragePool (1-D and 2-D
+// windows), GlobalAveragePool and GlobalMaxPool (any spatial rank). They run
+// one (sample, channel) plane at a time, parallel over the planes.
+
+func init() {
+	register("MaxPool", buildMaxPoolOp)
+	register("AveragePool", buildAveragePoolOp)
+	register("GlobalAveragePool", buildGlobalPoolOp(false))
+	register("GlobalMaxPool", buildGlobalPoolOp(true))
+}
+
+// nnPlaneChunk is the least number of planes one pooling worker takes.
+const nnPlaneChunk = 16
+
+// poolSetup is what Forward and Backward of a windowed pool derive.
+type poolSetup struct {
+	x          *tensor.Tensor
+	planes     int
+	g          tensor.ConvGeom // C == 1
+	padB, padR int
+	outShape   []int
+}
+
+func poolResolve(sp *nnSpatial, in []*tensor.Tensor) (*poolSetup, error) {
+	x, err := nnFloatInput(in, 0, "X")
+	if err != nil {
+		return nil, err
+	}
+	if x.Rank() < 3 || x.Rank() > 2+nnMaxSpatial {
+		return nil, fmt.Errorf("X has shape %v: expected [N, C, W] or [N, C, H, W] (3-D pooling is not supported)", x.Shape)
+	}
+	r := x.Rank() - 2
+	if sp.kernel == nil || len(sp.kernel) != r {
+		return nil, fmt.Errorf("attribute kernel_shape %v does not fit X's %d spatial axes (shape %v)", sp.kernel, r, x.Shape)
+	}
+	win, err := sp.resolve(x.Shape[2:], sp.kernel)
+	if err != nil {
+		return nil, err
+	}
+	s := &poolSetup{x: x, planes: x.Shape[0] * x.Shape[1], g: win.geom(1)}
+	if r == 1 {
+		s.padR = win.pe[0]
+	} else {
+		s.padB, s.padR = win.pe[0], win.pe[1]
+	}
+	s.outShape = append([]int{x.Shape[0], x.Shape[1]}, win.out...)
+	return s, nil
+}
+
+// ---------------------------------------------------------------- MaxPool
+
+// maxPoolOp is ONNX MaxPool; its optional Indices output holds flat
+// row-major indices into X (storage_order 0).
+type maxPoolOp struct {
+	name        string
+	sp          *nnSpatial
+	wantIndices bool
+}
+
+// maxPoolSaved carries each output's argmax (an index into its input plane,
+// -1 for a window that covers only padding) from Forward to Backward.
+type maxPoolSaved struct {
+	arg []int32
+}
+
+func buildMaxPoolOp(n *NodeInfo) (Op, error) {
+	sp, err := nnParseSpatial(n, true, true)
+	if err != nil {
+		return nil, err
+	}
+	so, err := n.Int("storage_order", 0)
+	if err != nil {
+		return nil, err
+	}
+	if so != 0 && so != 1 {
+		return nil, n.errorf("attribute storage_order: expected 0 or 1, got %d", so)
+	}
+	op := &maxPoolOp{name: n.Name, sp: sp}
+	op.wantIndices = len(n.Outputs) > 1 && n.Outputs[1] != ""
+	if op.wantIndices && so == 1 {
+		return nil, n.errorf("the Indices output with storage_order 1 (column-major) is not supported; use storage_order 0")
+	}
+	if len(n.Inputs) < 1 || n.Inputs[0] == "" {
+		return nil, n.errorf("expected input X")
+	}
+	return op, nil
+}
+
+// Forward computes Y (and Indices when the node asks for it).
+func (o *maxPoolOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
+	s, err := poolResolve(o.sp, in)
+	if err != nil {
+		return nil, nil, fmt.Errorf("MaxPool %q: %w", o.name, err)
+	}
+	y := rc.Alloc(s.outShape...)
+	g := s.g
+	ohw, hw := g.OH*g.OW, g.H*g.W
+	if hw > math.MaxInt32 {
+		return nil, nil, fmt.Errorf("MaxPool %q: input plane of %d elements is too large", o.name, hw)
+	}
+	saved := &maxPoolSaved{arg: make([]int32, s.planes*ohw)}
+	tensor.ParallelFor(s.planes, nnPlaneChunk, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			maxPoolPlane(&g, s.x.F[p*hw:(p+1)*hw], y.F[p*ohw:(p+1)*ohw], saved.arg[p*ohw:(p+1)*ohw])
+		}
+	})
+	out := []*tensor.Tensor{y}
+	if o.wantIndices {
+		idx := rc.AllocInt(s.outShape...)
+		for p := 0; p < s.planes; p++ {
+			for j, a := range saved.arg[p*ohw : (p+1)*ohw] {
+				if a >= 0 {
+					idx.I[p*ohw+j] = int64(p*hw) + int64(a)
+				} else {
+					idx.I[p*ohw+j] = -1
+				}
+			}
+		}
+		out = append(out, idx)
+	}
+	return out, saved, nil
+}
+
+// maxPoolPlane pools one plane x (H×W) into y (OH×OW), recording argmaxes.
+func maxPoolPlane(g *tensor.ConvGeom, x, y []float32, arg []int32) {
+	for oh := 0; oh < g.OH; oh++ {
+		h0 := oh*g.SH - g.PadT
+		for ow := 0; ow < g.OW; ow++ {
+			w0 := ow*g.SW - g.PadL
+			best := float32(-math.MaxFloat32)
+			bi := int32(-1)
+			for ki := 0; ki < g.KH; ki++ {
+				ih := h0 + ki*g.DH
+				if ih < 0 || ih >= g.H {
+					continue
+				}
+				row := x[ih*g.W : (ih+1)*g.W]
+				for kj := 0; kj < g.KW; kj++ {
+					iw := w0 + kj*g.DW
+					if iw < 0 || iw >= g.W {
+						continue
+					}
+					if v := row[iw]; v > best || bi < 0 {
+						best, bi = v, int32(ih*g.W+iw)
+					}
+				}
+			}
+			y[oh*g.OW+ow] = best
+			arg[oh*g.OW+ow] = bi
+		}
+	}
+}
+
+// Backward routes each output gradient to its window's argmax.
+func (o *maxPoolOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
+	grads := make([]*tensor.Tensor, len(in))
+	if !nnNeed(need, 0) {
+		return grads, nil
+	}
+	sv, ok := saved.(*maxPoolSaved)
+	if !ok || len(in) == 0 || in[0] == nil {
+		return nil, fmt.Errorf("MaxPool %q: backward without its forward state", o.name)
+	}
+	x := in[0]
+	dx := rc.Alloc(x.Shape...)
+	grads[0] = dx
+	dy, err := nnGradOut(gOut, out[0])
+	if err != nil || dy == nil {
+		return grads, err
+	}
+	planes := x.Shape[0] * x.Shape[1]
+	hw := x.Len() / max(planes, 1)
+	ohw := dy.Len() / max(planes, 1)
+	if len(sv.arg) != planes*ohw {
+		return nil, fmt.Errorf("MaxPool %q: forward state does not match the output gradient %v", o.name, dy.Shape)
+	}
+	tensor.ParallelFor(planes, nnPlaneChunk, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			dxp := dx.F[p*hw : (p+1)*hw]
+			for j, a := range sv.arg[p*ohw : (p+1)*ohw] {
+				if a >= 0 {
+					dxp[a] += dy.F[p*ohw+j]
+				}
+			}
+		}
+	})
+	return grads, nil
+}
+
+// ---------------------------------------------------------------- AveragePool
+
+// averagePoolOp is ONNX AveragePool. With count_include_pad 0 (the default)
+// a window's sum is divided by the number of input elements it covers; with
+// 1, by the number of elements it covers within the padded input.
+type averagePoolOp struct {
+	name       string
+	sp         *nnSpatial
+	includePad bool
+}
+
+func buildAveragePoolOp(n *NodeInfo) (Op, error) {
+	sp, err := nnParseSpatial(n, true, true)
+	if err != nil {
+		return nil, err
+	}
+	cip, err := n.Int("count_include_pad", 0)
+	if err != nil {
+		return nil, err
+	}
+	if cip != 0 && cip != 1 {
+		return nil, n.errorf("attribute count_include_pad: expected 0 or 1, got %d", cip)
+	}
+	if len(n.Inputs) < 1 || n.Inputs[0] == "" {
+		return nil, n.errorf("expected input X")
+	}
+	return &averagePoolOp{name: n.Name, sp: sp, includePad: cip == 1}, nil
+}
+
+// avgAxis returns, for output position o on one axis, the number of window
+// taps inside the input and inside the padded input.
+func avgAxis(o, stride, pad, k, dil, size, padEnd int) (valid, padded int) {
+	start := o*stride - pad
+	for t := 0; t < k; t++ {
+		i := start + t*dil
+		if i >= 0 && i < size {
+			valid++
+		}
+		if i >= -pad && i < size+padEnd {
+			padded++
+		}
+	}
+	return valid, padded
+}
+
+// divisor returns the averaging divisor of output (oh, ow).
+func (s *poolSetup) divisor(oh, ow int, includePad bool) float32 {
+	g := &s.g
+	vh, ph := avgAxis(oh, g.SH, g.PadT, g.KH, g.DH, g.H, s.padB)
+	vw, pw := avgAxis(ow, g.SW, g.PadL, g.KW, g.DW, g.W, s.padR)
+	d := vh * vw
+	if includePad {
+		d = ph * pw
+	}
+	if d == 0 {
+		return 0
+	}
+	return 1 / float32(d)
+}
+
+// Forward computes Y.
+func (o *averagePoolOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
+	s, err := poolResolve(o.sp, in)
+	if err != nil {
+		return nil, nil, fmt.Errorf("AveragePool %q: %w", o.name, err)
+	}
+	y := rc.Alloc(s.outShape...)
+	g := s.g
+	ohw, hw := g.OH*g.OW, g.H*g.W
+	inv := o.invDivisors(s)
+	tensor.ParallelFor(s.planes, nnPlaneChunk, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			x := s.x.F[p*hw : (p+1)*hw]
+			yp := y.F[p*ohw : (p+1)*ohw]
+			for oh := 0; oh < g.OH; oh++ {
+				h0 := oh*g.SH - g.PadT
+				for ow := 0; ow < g.OW; ow++ {
+					w0 := ow*g.SW - g.PadL
+					var sum float32
+					for ki := 0; ki < g.KH; ki++ {
+						ih := h0 + ki*g.DH
+						if ih < 0 || ih >= g.H {
+							continue
+						}
+						row := x[ih*g.W : (ih+1)*g.W]
+						for kj := 0; kj < g.KW; kj++ {
+							if iw := w0 + kj*g.DW; iw >= 0 && iw < g.W {
+								sum += row[iw]
+							}
+						}
+					}
+					yp[oh*g.OW+ow] = sum * inv[oh*g.OW+ow]
+				}
+			}
+		}
+	})
+	return []*tensor.Tensor{y}, nil, nil
+}
+
+// invDivisors returns 1/divisor for every output position of a plane.
+func (o *averagePoolOp) invDivisors(s *poolSetup) []float32 {
+	inv := make([]float32, s.g.OH*s.g.OW)
+	for oh := 0; oh < s.g.OH; oh++ {
+		for ow := 0; ow < s.g.OW; ow++ {
+			inv[oh*s.g.OW+ow] = s.divisor(oh, ow, o.includePad)
+		}
+	}
+	return inv
+}
+
+// Backward spreads each output gradient evenly over its window.
+func (o *averagePoolOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
+	grads := make([]*tensor.Tensor, len(in))
+	if !nnNeed(need, 0) {
+		return grads, nil
+	}
+	s, err := poolResolve(o.sp, in)
+	if err != nil {
+		return nil, fmt.Errorf("AveragePool %q: %w", o.name, err)
+	}
+	dx := rc.Alloc(s.x.Shape...)
+	grads[0] = dx
+	dy, err := nnGradOut(gOut, out[0])
+	if err != nil || dy == nil {
+		return grads, err
+	}
+	g := s.g
+	ohw, hw := g.OH*g.OW, g.H*g.W
+	inv := o.invDivisors(s)
+	tensor.ParallelFor(s.planes, nnPlaneChunk, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			dxp := dx.F[p*hw : (p+1)*hw]
+			dyp := dy.F[p*ohw : (p+1)*ohw]
+			for oh := 0; oh < g.OH; oh++ {
+				h0 := oh*g.SH - g.PadT
+				for ow := 0; ow < g.OW; ow++ {
+					w0 := ow*g.SW - g.PadL
+					v := dyp[oh*g.OW+ow] * inv[oh*g.OW+ow]
+					for ki := 0; ki < g.KH; ki++ {
+						ih := h0 + ki*g.DH
+						if ih < 0 || ih >= g.H {
+							continue
+						}
+						row := dxp[ih*g.W : (ih+1)*g.W]
+						for kj := 0; kj < g.KW; kj++ {
+							if iw := w0 + kj*g.DW; iw >= 0 && iw < g.W {
+								row[iw] += v
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+	return grads, nil
+}
+
+// ---------------------------------------------------------------- Global pools
+
+// globalPoolOp is ONNX GlobalAveragePool or GlobalMaxPool: it reduces all
+// spatial axes of an [N, C, ...] tensor to size 1.
+type globalPoolOp struct {
+	name  string
+	isMax bool
+}
+
+func buildGlobalPoolOp(isMax bool) builder {
+	return func(n *NodeInfo) (Op, error) {
+		if len(n.Inputs) < 1 || n.Inputs[0] == "" {
+			return nil, n.errorf("expected input X")
+		}
+		return &globalPoolOp{name: n.Name, isMax: isMax}, nil
+	}
+}
+
+func (o *globalPoolOp) opName() string {
+	if o.isMax {
+		return "GlobalMaxPool"
+	}
+	return "GlobalAveragePool"
+}
+
+// Forward computes Y of shape [N, C, 1, ...].
+func (o *globalPoolOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
+	x, err := nnFloatInput(in, 0, "X")
+	if err == nil && x.Rank() < 3 {
+		err = fmt.Errorf("X has shape %v: expected [N, C, spatial...] with at least one spatial axis", x.Shape)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %q: %w", o.opName(), o.name, err)
+	}
+	shape := make([]int, x.Rank())
+	shape[0], shape[1] = x.Shape[0], x.Shape[1]
+	for i := 2; i < len(shape); i++ {
+		shape[i] = 1
+	}
+	y := rc.Alloc(shape...)
+	planes := x.Shape[0] * x.Shape[1]
+	sz := tensor.Numel(x.Shape[2:])
+	if sz == 0 {
+		return nil, nil, fmt.Errorf("%s %q: X has shape %v: empty spatial axes", o.opName(), o.name, x.Shape)
+	}
+	var arg []int32
+	if o.isMax {
+		if sz > math.MaxInt32 {
+			return nil, nil, fmt.Errorf("%s %q: plane of %d elements is too large", o.opName(), o.name, sz)
+		}
+		arg = make([]int32, planes)
+	}
+	tensor.ParallelFor(planes, nnPlaneChunk, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			xp := x.F[p*sz : (p+1)*sz]
+			if o.isMax {
+				best, bi := xp[0], 0
+				for j, v := range xp {
+					if v > best {
+						best, bi = v, j
+					}
+				}
+				y.F[p], arg[p] = best, int32(bi)
+				continue
+			}
+			var s float32
+			for _, v := range xp {
+				s += v
+			}
+			y.F[p] = s / float32(sz)
+		}
+	})
+	if o.isMax {
+		return []*tensor.Tensor{y}, &maxPoolSaved{arg: arg}, nil
+	}
+	return []*tensor.Tensor{y}, nil, nil
+}
+
+// Backward spreads (average) or routes (max) the gradient back.
+func (o *globalPoolOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
+	grads := make([]*tensor.Tensor, len(in))
+	if !nnNeed(need, 0) {
+		return grads, nil
+	}
+	x := in[0]
+	dx := rc.Alloc(x.Shape...)
+	grads[0] = dx
+	dy, err := nnGradOut(gOut, out[0])
+	if err != nil || dy == nil {
+		return grads, err
+	}
+	planes := x.Shape[0] * x.Shape[1]
+	sz := tensor.Numel(x.Shape[2:])
+	if o.isMax {
+		sv, ok := saved.(*maxPoolSaved)
+		if !ok || len(sv.arg) != planes {
+			return nil, fmt.Errorf("%s %q: backward without its forward state", o.opName(), o.name)
+		}
+		for p, a := range sv.arg {
+			dx.F[p*sz+int(a)] = dy.F[p]
+		}
+		return grads, nil
+	}
+	inv := 1 / float32(sz)
+	for p := 0; p < planes; p++ {
+		v := dy.F[p] * inv
+		row := dx.F[p*sz : (p+1)*sz]
+		for j := range row {
+			row[j] = v
+		}
+	}
+	return grads, nil
+}
