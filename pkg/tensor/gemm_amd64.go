@@ -12,14 +12,14 @@ func archGemmKernels() []*gemmKernel {
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, &gemmKernel{
 			name: "avx512", mr: 12, nr: 32, masked: true,
-			mc: 144, kc: 256, nc: 2048, directAMaxN: 64, directBMaxK: 64,
+			mc: 144, kc: 256, nc: 2048, directAMaxN: 1024, directBMaxK: 64,
 			fn: gemmAVX512Packed, fnD: gemmAVX512Direct,
 		})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, &gemmKernel{
 			name: "avx2", mr: 6, nr: 16,
-			mc: 144, kc: 256, nc: 2048, directAMaxN: 32, directBMaxK: 64,
+			mc: 144, kc: 256, nc: 2048, directAMaxN: 1024, directBMaxK: 64,
 			fn: gemmAVX2Packed, fnD: gemmAVX2Direct,
 		})
 	}

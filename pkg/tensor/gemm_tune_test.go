@@ -1,3 +1,5 @@
+//go:build linux
+
 package tensor
 
 import (
@@ -9,11 +11,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestGemmTune is a tuning aid, skipped unless GEMM_TUNE is set: it reports
 // the best of several short runs (robust on a shared machine) for the
-// blocking parameters given as GEMM_TUNE="kernel mr mc kc nc;..." on the
+// blocking parameters given as GEMM_TUNE="kernel mr mc kc nc directAMaxN directBMaxK;..." on the
 // shapes in GEMM_SHAPES="m,n,k;...".
 func TestGemmTune(t *testing.T) {
 	spec := os.Getenv("GEMM_TUNE")
@@ -24,6 +28,8 @@ func TestGemmTune(t *testing.T) {
 	if procs > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	rng := rand.New(rand.NewSource(1))
 	for _, sh := range strings.Split(os.Getenv("GEMM_SHAPES"), ";") {
 		var m, n, k int
@@ -31,8 +37,8 @@ func TestGemmTune(t *testing.T) {
 		a, b, c := randSlice(rng, m*k), randSlice(rng, k*n), make([]float32, m*n)
 		for _, cfg := range strings.Split(spec, ";") {
 			var name string
-			var mr, mc, kc, nc int
-			fmt.Sscanf(cfg, "%s %d %d %d %d", &name, &mr, &mc, &kc, &nc)
+			var mr, mc, kc, nc, dA, dB int
+			fmt.Sscanf(cfg, "%s %d %d %d %d %d %d", &name, &mr, &mc, &kc, &nc, &dA, &dB)
 			var kn *gemmKernel
 			for _, x := range gemmKernels {
 				if x.name == name {
@@ -42,19 +48,21 @@ func TestGemmTune(t *testing.T) {
 			}
 			if kn != nil {
 				kn.mr, kn.mc, kn.kc, kn.nc = mr, mc, kc, nc
+				kn.directAMaxN, kn.directBMaxK = dA, dB
 			}
-			best := 0.0
+			best, bestCPU := 0.0, 0.0
 			for rep := 0; rep < 9; rep++ {
-				start := time.Now()
+				start, cpu0 := time.Now(), threadCPU()
 				iters := 0
 				for time.Since(start) < 40*time.Millisecond {
 					gemmDispatch(kn, gemmTinyMax, false, false, m, n, k, 1, a, k, b, n, 0, c, n)
 					iters++
 				}
-				g := 2 * float64(m*n*k) * float64(iters) / time.Since(start).Seconds() / 1e9
-				best = max(best, g)
+				g := 2 * float64(m*n*k) * float64(iters) / 1e9
+				best = max(best, g/time.Since(start).Seconds())
+				bestCPU = max(bestCPU, g/(threadCPU()-cpu0).Seconds())
 			}
-			t.Logf("%-22s %-28s best %6.1f GFLOP/s", sh, cfg, best)
+			t.Logf("%-22s %-32s best %6.1f GFLOP/s (per CPU-second on this thread %6.1f)", sh, cfg, best, bestCPU)
 		}
 	}
 }
@@ -84,4 +92,12 @@ func TestGemmKernelPeak(t *testing.T) {
 			t.Logf("%s h=%d: %.1f GFLOP/s", kn.name, h, best)
 		}
 	}
+}
+
+// threadCPU is the CPU time the calling OS thread has used (only meaningful
+// for single-threaded runs).
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
+	return time.Duration(ts.Nano())
 }
