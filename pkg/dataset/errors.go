@@ -6,7 +6,7 @@ import (
 )
 
 // Kinds of error that Load returns, to be tested with errors.Is. Every error
-// from Load is a *FileError that wraps one of them.
+// about a file's content is a *FileError that wraps one of them.
 var (
 	// ErrFormat: the file is malformed or uses a feature (dtype, version,
 	// layout) that the loader does not support.

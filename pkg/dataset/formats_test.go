@@ -264,7 +264,7 @@ func TestNPZErrors(t *testing.T) {
 		{"no arrays", npzRaw(t, false), ErrInvalid, "d.npz: the archive holds no arrays"},
 		{"not npy", npzRaw(t, false, member{"x.npy", []byte("hello")}, member{"y.npy", labels3()}), ErrFormat, "d.npz: x.npy: member is not an NPY array"},
 		{"bad y", npzRaw(t, true, member{"x.npy", x}, member{"y.npy", npy1("<f4", "(3,)", f32le(0, 0.5, 1))}), ErrInvalid, "d.npz: y.npy: label 1 is 0.5, not an integer class id"},
-		{"short y", npzRaw(t, true, member{"x.npy", x}, member{"y.npy", npy1("<i8", "(2,)", i64le(0, 1))}), ErrInvalid, "d.npz: 3 samples, but d.npz: y.npy has 2 labels"},
+		{"short y", npzRaw(t, true, member{"x.npy", x}, member{"y.npy", npy1("<i8", "(2,)", i64le(0, 1))}), ErrInvalid, "d.npz: 3 samples, but its member y.npy has 2 labels"},
 		{"truncated member", npzRaw(t, true, member{"x.npy", x[:len(x)-4]}, member{"y.npy", labels3()}), ErrTruncated, "d.npz: x.npy: truncated"},
 		{"NaN", npzRaw(t, true, member{"x.npy", npy1("<f4", "(3,)", f32le(0, 1, float32(-1*zero()/zero())))}, member{"y.npy", labels3()}), ErrInvalid, "sample 2 (element 2) is NaN"},
 		{"corrupt zip", []byte("PK\x03\x04garbage"), ErrFormat, "d.npz: not a readable .npz (zip) archive"},

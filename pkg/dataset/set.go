@@ -93,7 +93,8 @@ type Set struct {
 // its labels; with a CSV it is an error). The format is recognised by the
 // file's magic bytes (.npy, zip for .npz, IDX, gzip around any of .npy, IDX
 // or CSV), else by a .csv, .tsv or .txt extension (.tsv is tab-separated).
-// Every error is a *FileError naming the file.
+// An error about a file's content is a *FileError naming the file; a file
+// that cannot be opened gives the *fs.PathError from os.Open, wrapped.
 func Load(dataPath, labelsPath string, opts Options) (*Set, error) {
 	if opts.Limit < 0 {
 		return nil, fmt.Errorf("dataset: limit %d is negative (want 0 for all samples, or n > 0)", opts.Limit)
@@ -178,7 +179,11 @@ func (s *Set) fill(x, y *decoded, yName string, opts *Options) error {
 		return errf(yName, ErrInvalid, "labels have shape %s; want one class id per sample, shape (N,) or (N, 1)", shapeTuple(y.shape))
 	}
 	if x.shape[0] != y.shape[0] {
-		return errf(xName, ErrInvalid, "%d samples, but %s has %d labels; want one label per sample", x.shape[0], yName, y.shape[0])
+		yDesc := yName
+		if m, ok := strings.CutPrefix(yName, xName+": "); ok {
+			yDesc = "its member " + m
+		}
+		return errf(xName, ErrInvalid, "%d samples, but %s has %d labels; want one label per sample", x.shape[0], yDesc, y.shape[0])
 	}
 	per := 1
 	for _, d := range x.shape[1:] {
