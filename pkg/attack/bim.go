@@ -1,0 +1,92 @@
+package attack
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+)
+
+// BIM is the Basic Iterative Method of Kurakin, Goodfellow & Bengio,
+// "Adversarial Examples in the Physical World" (ICLR workshop 2017,
+// arXiv:1607.02533, Sec. 2.2):
+//
+//	X₀ = X,  Xₙ₊₁ = Clip_{X,ε}{Xₙ + α·sign(∇ₓ J(Xₙ, y))}
+//
+// with no random start. The paper's schedule is α = 1 and
+// N = ⌊min(ε+4, 1.25ε)⌋ on the 0–255 pixel scale; here it is taken
+// relative to the clip range: α = (max−min)/255 and
+// steps = ⌊min(eps/α + 4, 1.25·eps/α)⌋ (at least 1). norm=l2 uses the
+// normalised-gradient step. Iterates are kept as in PGD.
+//
+// Defaults: norm=linf, eps=0.3, step and steps from the paper's schedule,
+// loss=ce, early_stop=true, clip range [0, 1].
+type BIM struct {
+	ball
+	step      float64
+	steps     int
+	loss      string
+	earlyStop bool
+}
+
+func (a *BIM) bind() *binder {
+	b := newBinder("bim")
+	b.norm("norm", &a.norm, Linf, []Norm{Linf, L2}, "norm of the ball")
+	b.float("eps", &a.eps, 0.3, "", "radius of the ball in input space")
+	b.autoFloat("step", &a.step, "(max-min)/255", "step size per iteration (auto: one pixel level)")
+	b.autoInt("steps", &a.steps, "min(eps/step+4, 1.25*eps/step)", "iterations (auto: Kurakin et al.'s schedule)")
+	b.enum("loss", &a.loss, "ce", lossNames, "loss to ascend")
+	b.bool("early_stop", &a.earlyStop, true, "stop working on a sample once an iterate fools it")
+	b.bounds(&a.bounds)
+	return b
+}
+
+func (a *BIM) stepSize() float64 {
+	if a.step > 0 {
+		return a.step
+	}
+	return float64(a.bounds.Max-a.bounds.Min) / 255
+}
+
+func (a *BIM) numSteps() int {
+	if a.steps > 0 {
+		return a.steps
+	}
+	r := a.eps / a.stepSize()
+	return max(1, int(math.Floor(math.Min(r+4, 1.25*r))))
+}
+
+func (a *BIM) validate() error {
+	if err := a.ball.validate("bim", true); err != nil {
+		return err
+	}
+	if a.step < 0 {
+		return paramErr("bim", "step", a.step, "a positive number or auto")
+	}
+	if a.steps < 0 {
+		return paramErr("bim", "steps", a.steps, "a positive integer or auto")
+	}
+	return nil
+}
+
+// Name returns "bim".
+func (a *BIM) Name() string { return "bim" }
+
+// Params returns the resolved parameters (step and steps resolved).
+func (a *BIM) Params() map[string]any {
+	m := a.bind().values()
+	m["step"] = a.stepSize()
+	m["steps"] = a.numSteps()
+	return m
+}
+
+// Run attacks a batch (untargeted or targeted).
+func (a *BIM) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand) (*Outcome, error) {
+	return runIterative(ctx, clf, b, rng, iterSpec{
+		name: "bim", norm: a.norm, eps: a.eps, step: a.stepSize(), steps: a.numSteps(),
+		restarts: 1, loss: a.loss, earlyStop: a.earlyStop, bounds: a.bounds,
+	})
+}
+
+func init() {
+	mustRegister("bim", factoryFor("Basic Iterative Method (Kurakin et al. 2016)", func() configurable { return &BIM{} }))
+}

@@ -1,0 +1,93 @@
+package attack
+
+import (
+	"context"
+	"math/rand/v2"
+)
+
+// PGD is Projected Gradient Descent of Madry, Makelov, Schmidt, Tsipras &
+// Vladu, "Towards Deep Learning Models Resistant to Adversarial Attacks"
+// (ICLR 2018, Sec. 2 and Appendix): from a point drawn uniformly in the
+// eps-ball around x, iterate
+//
+//	Linf: xᵗ⁺¹ = Π(xᵗ + step·sign(∇ₓ L(xᵗ)))
+//	L2:   xᵗ⁺¹ = Π(xᵗ + step·∇ₓ L(xᵗ)/‖∇ₓ L(xᵗ)‖₂)
+//
+// where Π projects onto the ball and the clip range. Every iterate is
+// checked; a sample counts as fooled as soon as one iterate fools it, and
+// that iterate is kept (early_stop=true stops working on the sample; with
+// early_stop=false the sample keeps iterating and the fooling iterate with
+// the highest loss is kept). Each restart re-runs the samples not yet
+// fooled from a new random start; for samples never fooled the iterate
+// with the highest loss is reported. Targeted, it ascends −CE(x, t).
+//
+// Defaults: norm=linf, eps=0.3 (Madry's MNIST setting, ART's default),
+// steps=40 (Madry MNIST), step=2.5·eps/steps (the rule of Madry et al.'s
+// robustness library), restarts=1, random_start=true, loss=ce,
+// early_stop=true, clip range [0, 1].
+type PGD struct {
+	ball
+	step        float64
+	steps       int
+	restarts    int
+	randomStart bool
+	loss        string
+	earlyStop   bool
+}
+
+func (a *PGD) bind() *binder {
+	b := newBinder("pgd")
+	b.norm("norm", &a.norm, Linf, []Norm{Linf, L2}, "norm of the ball")
+	b.float("eps", &a.eps, 0.3, "", "radius of the ball in input space")
+	b.autoFloat("step", &a.step, "2.5*eps/steps", "step size per iteration (auto: 2.5·eps/steps)")
+	b.int("steps", &a.steps, 40, "", "iterations per restart")
+	b.int("restarts", &a.restarts, 1, "", "random restarts; each runs on the samples not yet fooled")
+	b.bool("random_start", &a.randomStart, true, "start from a uniform random point of the ball")
+	b.enum("loss", &a.loss, "ce", lossNames, "loss to ascend: cross-entropy, C&W logit margin or DLR")
+	b.bool("early_stop", &a.earlyStop, true, "stop working on a sample once an iterate fools it (the success rate is the same)")
+	b.bounds(&a.bounds)
+	return b
+}
+
+func (a *PGD) stepSize() float64 {
+	if a.step > 0 {
+		return a.step
+	}
+	return 2.5 * a.eps / float64(a.steps)
+}
+
+func (a *PGD) validate() error {
+	if err := a.ball.validate("pgd", true); err != nil {
+		return err
+	}
+	if a.step < 0 {
+		return paramErr("pgd", "step", a.step, "a positive number or auto")
+	}
+	if err := positiveInt("pgd", "steps", a.steps); err != nil {
+		return err
+	}
+	return positiveInt("pgd", "restarts", a.restarts)
+}
+
+// Name returns "pgd".
+func (a *PGD) Name() string { return "pgd" }
+
+// Params returns the resolved parameters (step resolved from auto).
+func (a *PGD) Params() map[string]any {
+	m := a.bind().values()
+	m["step"] = a.stepSize()
+	return m
+}
+
+// Run attacks a batch (untargeted or targeted).
+func (a *PGD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand) (*Outcome, error) {
+	return runIterative(ctx, clf, b, rng, iterSpec{
+		name: "pgd", norm: a.norm, eps: a.eps, step: a.stepSize(), steps: a.steps,
+		restarts: a.restarts, randomStart: a.randomStart, loss: a.loss,
+		earlyStop: a.earlyStop, bounds: a.bounds,
+	})
+}
+
+func init() {
+	mustRegister("pgd", factoryFor("Projected Gradient Descent with random start and restarts (Madry et al. 2018)", func() configurable { return &PGD{} }))
+}

@@ -1,0 +1,157 @@
+package attack
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// ParamDoc documents one attack parameter for listings (CLI help, docs).
+type ParamDoc struct {
+	// Name is the key accepted by New, e.g. "eps".
+	Name string
+	// Type is the accepted value type: "float", "int", "bool", "norm" or
+	// "string", with the allowed values for enumerations, e.g.
+	// "string (ce|dlr|cw)".
+	Type string
+	// Default is the default value as it would be written in a spec, or a
+	// formula such as "2.5*eps/steps" for derived defaults.
+	Default string
+	// Doc is a one-line description.
+	Doc string
+}
+
+// Factory builds an attack of one kind from string parameters and
+// documents it.
+type Factory struct {
+	// Summary is a one-line description naming the paper the attack follows.
+	Summary string
+	// Params documents the accepted parameters, in listing order.
+	Params []ParamDoc
+	// New builds the attack. Keys not in Params and values that do not
+	// parse are errors that name the attack, the key and what was expected.
+	New func(params map[string]string) (Attack, error)
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Factory{}
+)
+
+// Register adds a factory under name (lower case, no spaces or colons). It
+// returns an error when the name is malformed, already taken, or the
+// factory has no New function.
+func Register(name string, f Factory) error {
+	if name == "" || name != strings.ToLower(name) || strings.ContainsAny(name, " :,=\t") {
+		return fmt.Errorf("attack: malformed attack name %q", name)
+	}
+	if f.New == nil {
+		return fmt.Errorf("attack: factory %q has no New function", name)
+	}
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, ok := registry[name]; ok {
+		return fmt.Errorf("attack: %q registered twice", name)
+	}
+	registry[name] = f
+	return nil
+}
+
+// mustRegister registers a built-in attack; a failure is a programming
+// error in this package, caught by its tests.
+func mustRegister(name string, f Factory) {
+	if err := Register(name, f); err != nil {
+		panic(err)
+	}
+}
+
+// Lookup returns the factory registered under name.
+func Lookup(name string) (Factory, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	f, ok := registry[strings.ToLower(name)]
+	return f, ok
+}
+
+// Names returns the registered attack names, sorted.
+func Names() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// New builds the attack registered under name with the given parameters
+// (string values, as written in a spec or YAML). Missing parameters take
+// their documented defaults.
+func New(name string, params map[string]string) (Attack, error) {
+	f, ok := Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("unknown attack %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	return f.New(params)
+}
+
+// Spec is a parsed attack specification such as "pgd:norm=linf,eps=0.3".
+type Spec struct {
+	Name   string
+	Params map[string]string
+}
+
+// String formats the spec back as name:key=value,... with sorted keys.
+func (s Spec) String() string {
+	if len(s.Params) == 0 {
+		return s.Name
+	}
+	keys := make([]string, 0, len(s.Params))
+	for k := range s.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + s.Params[k]
+	}
+	return s.Name + ":" + strings.Join(parts, ",")
+}
+
+// ParseSpec parses "name" or "name:key=value,key=value". Names and keys are
+// lower-cased; spaces around them are ignored. A repeated key, a pair
+// without "=" or an empty name is an error.
+func ParseSpec(s string) (Spec, error) {
+	name, rest, hasParams := strings.Cut(s, ":")
+	name = strings.ToLower(strings.TrimSpace(name))
+	if name == "" {
+		return Spec{}, fmt.Errorf("attack spec %q: empty attack name", s)
+	}
+	sp := Spec{Name: name, Params: map[string]string{}}
+	if !hasParams || strings.TrimSpace(rest) == "" {
+		return sp, nil
+	}
+	for _, kv := range strings.Split(rest, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if !ok || k == "" {
+			return Spec{}, fmt.Errorf("attack spec %q: %q is not key=value", s, strings.TrimSpace(kv))
+		}
+		if _, dup := sp.Params[k]; dup {
+			return Spec{}, fmt.Errorf("attack spec %q: key %q given twice", s, k)
+		}
+		sp.Params[k] = strings.TrimSpace(v)
+	}
+	return sp, nil
+}
+
+// NewFromSpec parses a spec with ParseSpec and builds its attack with New.
+func NewFromSpec(s string) (Attack, error) {
+	sp, err := ParseSpec(s)
+	if err != nil {
+		return nil, err
+	}
+	return New(sp.Name, sp.Params)
+}
