@@ -259,7 +259,6 @@ const nnBatchChunk = 1
 
 // convOp is ONNX Conv: Y = X ⋆ W + B over 1-D or 2-D NC... tensors.
 type convOp struct {
-	name  string
 	sp    *nnSpatial
 	group int
 }
@@ -279,7 +278,7 @@ func buildConvOp(n *NodeInfo) (Op, error) {
 	if len(n.Inputs) < 2 || n.Inputs[0] == "" || n.Inputs[1] == "" {
 		return nil, n.errorf("expected inputs X and W (and optional B), got %d inputs", len(n.Inputs))
 	}
-	return &convOp{name: n.Name, sp: sp, group: int(g)}, nil
+	return &convOp{sp: sp, group: int(g)}, nil
 }
 
 // convSetup is what Forward and Backward of a convolution both derive.
@@ -346,7 +345,7 @@ func (o *convOp) setup(in []*tensor.Tensor) (*convSetup, error) {
 func (o *convOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
 	s, err := o.setup(in)
 	if err != nil {
-		return nil, nil, fmt.Errorf("Conv %q: %w", o.name, err)
+		return nil, nil, err
 	}
 	y := rc.Alloc(s.outShape...)
 	xs, ys := s.c*s.inHW, s.m*s.oHW
@@ -385,12 +384,12 @@ func (o *convOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 func (o *convOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	s, err := o.setup(in)
 	if err != nil {
-		return nil, fmt.Errorf("Conv %q: %w", o.name, err)
+		return nil, err
 	}
 	grads := make([]*tensor.Tensor, len(in))
 	dy, err := nnGradOut(gOut, out[0])
 	if err != nil {
-		return nil, fmt.Errorf("Conv %q: %w", o.name, err)
+		return nil, err
 	}
 	needX, needW, needB := nnNeed(need, 0), nnNeed(need, 1), nnNeed(need, 2) && s.b != nil
 	var dx, dw *tensor.Tensor
@@ -485,7 +484,6 @@ func nnBiasGrad(dy []float32, n, m, hw int, db []float32) {
 // convTransposeOp is ONNX ConvTranspose, the adjoint of Conv with respect
 // to its input (plus bias): W is [C, M/group, k...].
 type convTransposeOp struct {
-	name        string
 	sp          *nnSpatial
 	group       int
 	outPadding  []int
@@ -504,7 +502,7 @@ func buildConvTransposeOp(n *NodeInfo) (Op, error) {
 	if g < 1 || g > 1<<30 {
 		return nil, n.errorf("attribute group: expected a positive int, got %d", g)
 	}
-	op := &convTransposeOp{name: n.Name, sp: sp, group: int(g)}
+	op := &convTransposeOp{sp: sp, group: int(g)}
 	if op.outPadding, err = nnIntsAttr(n, "output_padding", 0); err != nil {
 		return nil, err
 	}
@@ -600,14 +598,18 @@ func (o *convTransposeOp) setup(in []*tensor.Tensor) (*convSetup, error) {
 			t = inSp[i] * win.s[i]
 		}
 		if t >= 0 {
+			// A negative total (an output_shape larger than the full
+			// output) pads with negative amounts: the extra positions get
+			// only the bias. Halves round down, as ONNX's reference does.
 			total := full - t
-			if total < 0 {
-				return nil, fmt.Errorf("output_shape %v is larger than the largest output %d on spatial axis %d", target, full, i)
+			half := total / 2
+			if total < 0 && total%2 != 0 {
+				half--
 			}
 			if o.sp.autoPad == "SAME_UPPER" {
-				win.pb[i], win.pe[i] = total/2, total-total/2
+				win.pb[i], win.pe[i] = half, total-half
 			} else {
-				win.pb[i], win.pe[i] = total-total/2, total/2
+				win.pb[i], win.pe[i] = total-half, half
 			}
 			win.in[i] = t
 		} else {
@@ -634,7 +636,7 @@ func (o *convTransposeOp) setup(in []*tensor.Tensor) (*convSetup, error) {
 func (o *convTransposeOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
 	s, err := o.setup(in)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ConvTranspose %q: %w", o.name, err)
+		return nil, nil, err
 	}
 	y := rc.Alloc(s.outShape...)
 	xs, ys := s.c*s.oHW, s.m*s.inHW
@@ -675,12 +677,12 @@ func (o *convTransposeOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tenso
 func (o *convTransposeOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	s, err := o.setup(in)
 	if err != nil {
-		return nil, fmt.Errorf("ConvTranspose %q: %w", o.name, err)
+		return nil, err
 	}
 	grads := make([]*tensor.Tensor, len(in))
 	dy, err := nnGradOut(gOut, out[0])
 	if err != nil {
-		return nil, fmt.Errorf("ConvTranspose %q: %w", o.name, err)
+		return nil, err
 	}
 	needX, needW, needB := nnNeed(need, 0), nnNeed(need, 1), nnNeed(need, 2) && s.b != nil
 	var dx, dw *tensor.Tensor

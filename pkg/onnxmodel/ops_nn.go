@@ -18,7 +18,6 @@ func init() {
 // gemmOp is ONNX Gemm: Y = alpha·op(A)·op(B) + beta·C, with C broadcast
 // unidirectionally to [M, N].
 type gemmOp struct {
-	name           string
 	alpha, beta    float32
 	transA, transB bool
 }
@@ -54,7 +53,7 @@ func buildGemmOp(n *NodeInfo) (Op, error) {
 	if len(n.Inputs) < 2 || n.Inputs[0] == "" || n.Inputs[1] == "" {
 		return nil, n.errorf("expected inputs A and B (and optional C), got %d inputs", len(n.Inputs))
 	}
-	return &gemmOp{name: n.Name, alpha: alpha, beta: beta, transA: ta == 1, transB: tb == 1}, nil
+	return &gemmOp{alpha: alpha, beta: beta, transA: ta == 1, transB: tb == 1}, nil
 }
 
 // gemmSetup holds Gemm's derived shapes.
@@ -119,7 +118,7 @@ func (o *gemmOp) setup(in []*tensor.Tensor) (*gemmSetup, error) {
 func (o *gemmOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
 	s, err := o.setup(in)
 	if err != nil {
-		return nil, nil, fmt.Errorf("Gemm %q: %w", o.name, err)
+		return nil, nil, err
 	}
 	y := rc.Alloc(s.m, s.n)
 	beta := float32(0)
@@ -152,12 +151,12 @@ func (o *gemmOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 func (o *gemmOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	s, err := o.setup(in)
 	if err != nil {
-		return nil, fmt.Errorf("Gemm %q: %w", o.name, err)
+		return nil, err
 	}
 	grads := make([]*tensor.Tensor, len(in))
 	dy, err := nnGradOut(gOut, out[0])
 	if err != nil {
-		return nil, fmt.Errorf("Gemm %q: %w", o.name, err)
+		return nil, err
 	}
 	m, n, k := s.m, s.n, s.k
 	if nnNeed(need, 0) {
@@ -215,15 +214,13 @@ func (o *gemmOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut 
 // matMulOp is ONNX MatMul with numpy semantics: 1-D operands are promoted
 // (a leading or trailing 1 that is removed again) and leading batch axes
 // broadcast.
-type matMulOp struct {
-	name string
-}
+type matMulOp struct{}
 
 func buildMatMulOp(n *NodeInfo) (Op, error) {
 	if len(n.Inputs) < 2 || n.Inputs[0] == "" || n.Inputs[1] == "" {
 		return nil, n.errorf("expected inputs A and B, got %d inputs", len(n.Inputs))
 	}
-	return &matMulOp{name: n.Name}, nil
+	return &matMulOp{}, nil
 }
 
 // matMulSetup holds MatMul's derived shapes: batch matrices out[i] =
@@ -317,7 +314,7 @@ func (o *matMulOp) setup(in []*tensor.Tensor) (*matMulSetup, error) {
 func (o *matMulOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
 	s, err := o.setup(in)
 	if err != nil {
-		return nil, nil, fmt.Errorf("MatMul %q: %w", o.name, err)
+		return nil, nil, err
 	}
 	y := rc.Alloc(s.outShape...)
 	m, n, k := s.m, s.n, s.k
@@ -335,12 +332,12 @@ func (o *matMulOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tenso
 func (o *matMulOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	s, err := o.setup(in)
 	if err != nil {
-		return nil, fmt.Errorf("MatMul %q: %w", o.name, err)
+		return nil, err
 	}
 	grads := make([]*tensor.Tensor, len(in))
 	dy, err := nnGradOut(gOut, out[0])
 	if err != nil {
-		return nil, fmt.Errorf("MatMul %q: %w", o.name, err)
+		return nil, err
 	}
 	m, n, k := s.m, s.n, s.k
 	if nnNeed(need, 0) {

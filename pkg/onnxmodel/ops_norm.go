@@ -1,6 +1,7 @@
 package onnxmodel
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -27,7 +28,6 @@ func init() {
 // variance as PyTorch does. A node with training_mode 1 also uses batch
 // statistics but updates nothing unless the run trains.
 type batchNormOp struct {
-	name         string
 	eps          float32
 	momentum     float32
 	trainingMode bool
@@ -84,7 +84,7 @@ func buildBatchNormOp(n *NodeInfo) (Op, error) {
 			nOut = i + 1
 		}
 	}
-	return &batchNormOp{name: n.Name, eps: eps, momentum: mom, trainingMode: tm == 1, nOut: max(nOut, 1), opset: n.Opset}, nil
+	return &batchNormOp{eps: eps, momentum: mom, trainingMode: tm == 1, nOut: max(nOut, 1), opset: n.Opset}, nil
 }
 
 func (o *batchNormOp) setup(in []*tensor.Tensor) (x *tensor.Tensor, p [4]*tensor.Tensor, err error) {
@@ -110,7 +110,7 @@ func (o *batchNormOp) setup(in []*tensor.Tensor) (x *tensor.Tensor, p [4]*tensor
 func (o *batchNormOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
 	x, p, err := o.setup(in)
 	if err != nil {
-		return nil, nil, fmt.Errorf("BatchNormalization %q: %w", o.name, err)
+		return nil, nil, err
 	}
 	scale, bias, rMean, rVar := p[0].F, p[1].F, p[2].F, p[3].F
 	n, c := x.Shape[0], x.Shape[1]
@@ -197,11 +197,11 @@ func (o *batchNormOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Te
 func (o *batchNormOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	x, p, err := o.setup(in)
 	if err != nil {
-		return nil, fmt.Errorf("BatchNormalization %q: %w", o.name, err)
+		return nil, err
 	}
 	sv, ok := saved.(*batchNormSaved)
 	if !ok {
-		return nil, fmt.Errorf("BatchNormalization %q: backward without its forward state", o.name)
+		return nil, errors.New("backward without its forward state")
 	}
 	grads := make([]*tensor.Tensor, len(in))
 	for i := 0; i < len(in) && i < 5; i++ {
@@ -282,7 +282,6 @@ func (o *batchNormOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved a
 // and B must have the normalised axes' shape (leading 1s allowed) or a
 // single element.
 type layerNormOp struct {
-	name string
 	axis int
 	eps  float32
 	nOut int
@@ -321,7 +320,7 @@ func buildLayerNormOp(n *NodeInfo) (Op, error) {
 			nOut = i + 1
 		}
 	}
-	return &layerNormOp{name: n.Name, axis: int(axis), eps: eps, nOut: max(nOut, 1)}, nil
+	return &layerNormOp{axis: int(axis), eps: eps, nOut: max(nOut, 1)}, nil
 }
 
 func (o *layerNormOp) setup(in []*tensor.Tensor) (x, scale, bias *tensor.Tensor, axis, rows, d int, err error) {
@@ -359,7 +358,7 @@ func (o *layerNormOp) setup(in []*tensor.Tensor) (x, scale, bias *tensor.Tensor,
 func (o *layerNormOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
 	x, scale, bias, axis, rows, d, err := o.setup(in)
 	if err != nil {
-		return nil, nil, fmt.Errorf("LayerNormalization %q: %w", o.name, err)
+		return nil, nil, err
 	}
 	y := rc.Alloc(x.Shape...)
 	sv := &layerNormSaved{mean: make([]float32, rows), invStd: make([]float32, rows)}
@@ -411,11 +410,11 @@ func (o *layerNormOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Te
 func (o *layerNormOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	x, scale, bias, _, rows, d, err := o.setup(in)
 	if err != nil {
-		return nil, fmt.Errorf("LayerNormalization %q: %w", o.name, err)
+		return nil, err
 	}
 	sv, ok := saved.(*layerNormSaved)
 	if !ok || len(sv.mean) != rows {
-		return nil, fmt.Errorf("LayerNormalization %q: backward without its forward state", o.name)
+		return nil, errors.New("backward without its forward state")
 	}
 	grads := make([]*tensor.Tensor, len(in))
 	if nnNeed(need, 0) {

@@ -1,6 +1,7 @@
 package onnxmodel
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -59,11 +60,12 @@ func poolResolve(sp *nnSpatial, in []*tensor.Tensor) (*poolSetup, error) {
 // ---------------------------------------------------------------- MaxPool
 
 // maxPoolOp is ONNX MaxPool; its optional Indices output holds flat
-// row-major indices into X (storage_order 0).
+// indices into X, row-major within each plane (storage_order 0) or
+// column-major (storage_order 1).
 type maxPoolOp struct {
-	name        string
 	sp          *nnSpatial
 	wantIndices bool
+	colMajor    bool // storage_order 1: Indices count down columns first
 }
 
 // maxPoolSaved carries each output's argmax (an index into its input plane,
@@ -84,11 +86,9 @@ func buildMaxPoolOp(n *NodeInfo) (Op, error) {
 	if so != 0 && so != 1 {
 		return nil, n.errorf("attribute storage_order: expected 0 or 1, got %d", so)
 	}
-	op := &maxPoolOp{name: n.Name, sp: sp}
+	op := &maxPoolOp{sp: sp}
 	op.wantIndices = len(n.Outputs) > 1 && n.Outputs[1] != ""
-	if op.wantIndices && so == 1 {
-		return nil, n.errorf("the Indices output with storage_order 1 (column-major) is not supported; use storage_order 0")
-	}
+	op.colMajor = so == 1
 	if len(n.Inputs) < 1 || n.Inputs[0] == "" {
 		return nil, n.errorf("expected input X")
 	}
@@ -99,13 +99,13 @@ func buildMaxPoolOp(n *NodeInfo) (Op, error) {
 func (o *maxPoolOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
 	s, err := poolResolve(o.sp, in)
 	if err != nil {
-		return nil, nil, fmt.Errorf("MaxPool %q: %w", o.name, err)
+		return nil, nil, err
 	}
 	y := rc.Alloc(s.outShape...)
 	g := s.g
 	ohw, hw := g.OH*g.OW, g.H*g.W
 	if hw > math.MaxInt32 {
-		return nil, nil, fmt.Errorf("MaxPool %q: input plane of %d elements is too large", o.name, hw)
+		return nil, nil, fmt.Errorf("input plane of %d elements is too large", hw)
 	}
 	saved := &maxPoolSaved{arg: make([]int32, s.planes*ohw)}
 	tensor.ParallelFor(s.planes, nnPlaneChunk, func(lo, hi int) {
@@ -119,6 +119,9 @@ func (o *maxPoolOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tens
 		for p := 0; p < s.planes; p++ {
 			for j, a := range saved.arg[p*ohw : (p+1)*ohw] {
 				if a >= 0 {
+					if o.colMajor {
+						a = a%int32(g.W)*int32(g.H) + a/int32(g.W)
+					}
 					idx.I[p*ohw+j] = int64(p*hw) + int64(a)
 				} else {
 					idx.I[p*ohw+j] = -1
@@ -168,7 +171,7 @@ func (o *maxPoolOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any
 	}
 	sv, ok := saved.(*maxPoolSaved)
 	if !ok || len(in) == 0 || in[0] == nil {
-		return nil, fmt.Errorf("MaxPool %q: backward without its forward state", o.name)
+		return nil, errors.New("backward without its forward state")
 	}
 	x := in[0]
 	dx := rc.Alloc(x.Shape...)
@@ -181,7 +184,7 @@ func (o *maxPoolOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any
 	hw := x.Len() / max(planes, 1)
 	ohw := dy.Len() / max(planes, 1)
 	if len(sv.arg) != planes*ohw {
-		return nil, fmt.Errorf("MaxPool %q: forward state does not match the output gradient %v", o.name, dy.Shape)
+		return nil, fmt.Errorf("forward state does not match the output gradient %v", dy.Shape)
 	}
 	tensor.ParallelFor(planes, nnPlaneChunk, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
@@ -202,7 +205,6 @@ func (o *maxPoolOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any
 // a window's sum is divided by the number of input elements it covers; with
 // 1, by the number of elements it covers within the padded input.
 type averagePoolOp struct {
-	name       string
 	sp         *nnSpatial
 	includePad bool
 }
@@ -222,7 +224,7 @@ func buildAveragePoolOp(n *NodeInfo) (Op, error) {
 	if len(n.Inputs) < 1 || n.Inputs[0] == "" {
 		return nil, n.errorf("expected input X")
 	}
-	return &averagePoolOp{name: n.Name, sp: sp, includePad: cip == 1}, nil
+	return &averagePoolOp{sp: sp, includePad: cip == 1}, nil
 }
 
 // avgAxis returns, for output position o on one axis, the number of window
@@ -260,7 +262,7 @@ func (s *poolSetup) divisor(oh, ow int, includePad bool) float32 {
 func (o *averagePoolOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
 	s, err := poolResolve(o.sp, in)
 	if err != nil {
-		return nil, nil, fmt.Errorf("AveragePool %q: %w", o.name, err)
+		return nil, nil, err
 	}
 	y := rc.Alloc(s.outShape...)
 	g := s.g
@@ -314,7 +316,7 @@ func (o *averagePoolOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any
 	}
 	s, err := poolResolve(o.sp, in)
 	if err != nil {
-		return nil, fmt.Errorf("AveragePool %q: %w", o.name, err)
+		return nil, err
 	}
 	dx := rc.Alloc(s.x.Shape...)
 	grads[0] = dx
@@ -358,7 +360,6 @@ func (o *averagePoolOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any
 // globalPoolOp is ONNX GlobalAveragePool or GlobalMaxPool: it reduces all
 // spatial axes of an [N, C, ...] tensor to size 1.
 type globalPoolOp struct {
-	name  string
 	isMax bool
 }
 
@@ -367,15 +368,8 @@ func buildGlobalPoolOp(isMax bool) builder {
 		if len(n.Inputs) < 1 || n.Inputs[0] == "" {
 			return nil, n.errorf("expected input X")
 		}
-		return &globalPoolOp{name: n.Name, isMax: isMax}, nil
+		return &globalPoolOp{isMax: isMax}, nil
 	}
-}
-
-func (o *globalPoolOp) opName() string {
-	if o.isMax {
-		return "GlobalMaxPool"
-	}
-	return "GlobalAveragePool"
 }
 
 // Forward computes Y of shape [N, C, 1, ...].
@@ -385,7 +379,7 @@ func (o *globalPoolOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.T
 		err = fmt.Errorf("X has shape %v: expected [N, C, spatial...] with at least one spatial axis", x.Shape)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s %q: %w", o.opName(), o.name, err)
+		return nil, nil, err
 	}
 	shape := make([]int, x.Rank())
 	shape[0], shape[1] = x.Shape[0], x.Shape[1]
@@ -396,12 +390,12 @@ func (o *globalPoolOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.T
 	planes := x.Shape[0] * x.Shape[1]
 	sz := tensor.Numel(x.Shape[2:])
 	if sz == 0 {
-		return nil, nil, fmt.Errorf("%s %q: X has shape %v: empty spatial axes", o.opName(), o.name, x.Shape)
+		return nil, nil, fmt.Errorf("X has shape %v: empty spatial axes", x.Shape)
 	}
 	var arg []int32
 	if o.isMax {
 		if sz > math.MaxInt32 {
-			return nil, nil, fmt.Errorf("%s %q: plane of %d elements is too large", o.opName(), o.name, sz)
+			return nil, nil, fmt.Errorf("plane of %d elements is too large", sz)
 		}
 		arg = make([]int32, planes)
 	}
@@ -449,7 +443,7 @@ func (o *globalPoolOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved 
 	if o.isMax {
 		sv, ok := saved.(*maxPoolSaved)
 		if !ok || len(sv.arg) != planes {
-			return nil, fmt.Errorf("%s %q: backward without its forward state", o.opName(), o.name)
+			return nil, errors.New("backward without its forward state")
 		}
 		for p, a := range sv.arg {
 			dx.F[p*sz+int(a)] = dy.F[p]
