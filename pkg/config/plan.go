@@ -1,0 +1,185 @@
+package config
+
+import (
+	"encoding/json"
+)
+
+// Default values of the keys that have one.
+const (
+	DefaultSeed            = 1
+	DefaultBatchSize       = 128
+	DefaultScale           = 1.0
+	DefaultClipMin         = 0.0
+	DefaultClipMax         = 1.0
+	DefaultLayout          = "NCHW"
+	DefaultFormat          = "table"
+	DefaultMaxRounds       = 5
+	DefaultMaxCleanDrop    = 0.02
+	DefaultValidationSplit = 0.1
+)
+
+// Plan is a run of advtest, typed and validated: what to attack, with
+// what, and how to judge and report it. The json tags are the config keys.
+type Plan struct {
+	// Model is the ONNX model file.
+	Model string `json:"model"`
+	// Data is the evaluation data file (.npy, .npz, IDX, CSV or an image
+	// folder).
+	Data string `json:"data"`
+	// Labels is the labels file; empty when the labels come with Data.
+	Labels string `json:"labels"`
+	// Limit evaluates only the first Limit samples; 0 evaluates all.
+	Limit int `json:"limit"`
+	// Seed drives all randomness of the run; the default is 1, and any
+	// value (0 included) is a fixed seed.
+	Seed uint64 `json:"seed"`
+	// BatchSize is the number of samples per forward/backward pass.
+	BatchSize int `json:"batch_size"`
+	// Preprocessing maps the data files' values to the model's input.
+	Preprocessing Preprocessing `json:"preprocessing"`
+	// Attacks is the attack pool, run in this order.
+	Attacks []Attack `json:"attacks"`
+	// Sweep reruns one attack of the pool over several budgets.
+	Sweep Sweep `json:"sweep"`
+	// Gate holds the pass/fail thresholds.
+	Gate Gate `json:"gate"`
+	// Output says where the report goes and in which formats.
+	Output Outputs `json:"output"`
+	// Harden configures the attack, defend, measure loop.
+	Harden Harden `json:"harden"`
+	// Train names the training data that trainer defences use.
+	Train Train `json:"train"`
+}
+
+// Preprocessing maps the data files' values to the model's input. Scale
+// takes raw values to input space (where eps is measured and Clip applies);
+// Mean and Std normalise input space for the model inside the
+// differentiable pipeline, never on the data before an attack.
+type Preprocessing struct {
+	// Scale multiplies the loaded values into input space (the dataset
+	// loader already divides uint8 data by 255).
+	Scale float64 `json:"scale"`
+	// Mean is subtracted per channel; one value applies to every channel.
+	Mean []float64 `json:"mean"`
+	// Std divides per channel after Mean; the same length as Mean.
+	Std []float64 `json:"std"`
+	// ClipMin is the lowest valid value in input space.
+	ClipMin float64 `json:"clip_min"`
+	// ClipMax is the highest valid value in input space.
+	ClipMax float64 `json:"clip_max"`
+	// Layout is the model's input layout, NCHW or NHWC.
+	Layout string `json:"layout"`
+}
+
+// Attack is one attack of the pool.
+type Attack struct {
+	// Name is the attack's registry name (fgsm, pgd, deepfool, ...).
+	Name string `json:"name"`
+	// Params are the attack's parameters, values as strings; the attack
+	// registry checks them against the attack's own list.
+	Params map[string]string `json:"params"`
+	// MaxSR fails the run when this attack's success rate is above it;
+	// nil for no ceiling.
+	MaxSR *float64 `json:"max_sr"`
+}
+
+// Sweep reruns one attack of the pool with each budget in Eps, for a
+// success rate against eps curve. It is off when Attack is empty.
+type Sweep struct {
+	// Attack is the name of an attack in the pool (it must name exactly
+	// one).
+	Attack string `json:"attack"`
+	// Eps lists the budgets, each > 0.
+	Eps []float64 `json:"eps"`
+}
+
+// Gate holds the pass/fail thresholds of a run.
+type Gate struct {
+	// FailAbove fails the run when the worst-case success rate is above
+	// it; nil disables the check.
+	FailAbove *float64 `json:"fail_above"`
+	// Baseline is a JSON report of an earlier run to compare against;
+	// empty disables the regression checks.
+	Baseline string `json:"baseline"`
+	// MaxRegression is how much a success rate may rise over the
+	// baseline's (an absolute difference); 0 fails any rise.
+	MaxRegression float64 `json:"max_regression"`
+}
+
+// Output is one report output: a format and where it goes.
+type Output struct {
+	// Format is a report format name (table, json, junit, markdown, ...).
+	Format string `json:"format"`
+	// Path is the file to write; "", "-" or "stdout" mean standard output
+	// and "stderr" standard error.
+	Path string `json:"path"`
+}
+
+// Outputs says where the report goes: the main output, and further ones
+// in other formats (golangci-lint style), written in the same run.
+type Outputs struct {
+	// Format is the main output's format.
+	Format string `json:"format"`
+	// Path is the main output's destination (standard output by default).
+	Path string `json:"path"`
+	// Extra lists further outputs.
+	Extra []Output `json:"extra"`
+}
+
+// Harden configures the attack, defend, measure loop. It is parsed and
+// validated here; the harden command gives it meaning.
+type Harden struct {
+	// UntilSR is the worst-case success rate to reach; nil when unset (the
+	// harden command requires it).
+	UntilSR *float64 `json:"until_sr"`
+	// MaxRounds bounds the number of defence rounds.
+	MaxRounds int `json:"max_rounds"`
+	// MaxCleanDrop is the most clean accuracy a round may lose (absolute).
+	MaxCleanDrop float64 `json:"max_clean_drop"`
+	// Defences are tried in this order.
+	Defences []Defence `json:"defences"`
+}
+
+// Defence is one defence of the harden loop.
+type Defence struct {
+	// Name is the defence's registry name.
+	Name string `json:"name"`
+	// Params are its parameters, values as strings.
+	Params map[string]string `json:"params"`
+}
+
+// Train names the training data that trainer defences use.
+type Train struct {
+	// Data is the training data file.
+	Data string `json:"data"`
+	// Labels is the training labels file; empty when they come with Data.
+	Labels string `json:"labels"`
+	// ValidationSplit is the fraction of the training data held out, in
+	// [0, 1).
+	ValidationSplit float64 `json:"validation_split"`
+}
+
+// AllOutputs returns the main output followed by the extra ones.
+func (p *Plan) AllOutputs() []Output {
+	out := []Output{{Format: p.Output.Format, Path: p.Output.Path}}
+	return append(out, p.Output.Extra...)
+}
+
+// IsStdout reports whether path means standard output.
+func IsStdout(path string) bool { return path == "" || path == "-" || path == "stdout" }
+
+// Map returns the plan as a JSON-compatible map under its config keys, for
+// recording in a report.
+func (p *Plan) Map() map[string]any {
+	b, err := json.Marshal(p)
+	if err != nil {
+		// A Plan holds only strings, numbers, slices and maps of them; a
+		// non-finite number is refused by Validate.
+		return map[string]any{"error": err.Error()}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	return m
+}

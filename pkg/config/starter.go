@@ -1,0 +1,88 @@
+package config
+
+// StarterConfig returns a fully commented starter config, valid as
+// written, for `advtest init`. Its paths are placeholders to edit.
+func StarterConfig() string { return starter }
+
+const starter = `# advtest config. Every key is shown with its default unless noted.
+# Precedence: command-line flags > environment (ADVTEST_<KEY>, dots as
+# underscores, e.g. ADVTEST_GATE_FAIL_ABOVE) > this file > defaults.
+# Relative paths are relative to the directory advtest runs in.
+
+# The ONNX classifier to attack (required).
+model: model.onnx
+# Evaluation data (required): .npy, .npz (x and y inside), IDX(.gz), CSV or
+# an image folder.
+data: data.npy
+# Labels, when they are not inside the data file. Default: none.
+labels: labels.npy
+# Evaluate only the first N samples; 0 evaluates all.
+limit: 0
+# One seed drives all randomness; the same inputs and seed give the same
+# figures. Any integer >= 0.
+seed: 1
+# Samples per forward/backward pass.
+batch_size: 128
+
+# How the loaded values become model input. scale multiplies them into
+# input space, where eps is measured and values are clipped to [clip_min,
+# clip_max] (the loader already divides uint8 data by 255); mean/std
+# normalise per channel inside the model pipeline, never before the attack
+# (one value applies to all channels; both empty for none).
+preprocessing:
+  scale: 1          # e.g. 0.00392156862745098 for float data in 0..255
+  mean: []          # e.g. [0.485, 0.456, 0.406]
+  std: []           # e.g. [0.229, 0.224, 0.225]
+  clip_min: 0
+  clip_max: 1
+  layout: NCHW      # NCHW or NHWC
+
+# The attack pool, run in order. Attacks: fgsm, bim, pgd, mifgsm, cw,
+# deepfool, jsma, lbfgs, apgd-ce, apgd-dlr, autoattack. Common params:
+# norm (linf|l2), eps, steps, step_size, restarts, targeted. max_sr fails
+# the run when that attack's success rate is above it (default: none).
+attacks:
+  - name: fgsm
+    params: {norm: linf, eps: 0.03}
+  - name: pgd
+    params: {norm: linf, eps: 0.03, steps: 40, step_size: 0.0075}
+    max_sr: 0.9
+  - name: deepfool
+
+# Success rate against eps for one attack of the pool (off while attack is
+# empty).
+sweep:
+  attack: ""        # e.g. pgd
+  eps: []           # e.g. [0.01, 0.02, 0.03, 0.05]
+
+# Pass/fail. Exit 1 when a gate fails.
+gate:
+  # Fail when the worst-case success rate over the pool is above this, in
+  # [0, 1]. Default: no threshold.
+  fail_above: 0.9
+  # A JSON report of an earlier run; each attack's success rate may rise by
+  # at most max_regression over the same attack's (same name and params).
+  baseline: ""
+  max_regression: 0
+
+# Where the report goes: the main output (path empty or "-" for standard
+# output), and extra outputs written in the same run.
+output:
+  format: table     # table, json, junit, markdown
+  path: ""
+  extra: []         # e.g. [{format: json, path: advtest.json}]
+
+# The harden loop (advtest harden): attack, defend, measure until the
+# worst-case success rate is at most until_sr.
+harden:
+  until_sr: 0.5     # default: none (advtest harden requires it)
+  max_rounds: 5
+  max_clean_drop: 0.02
+  defences: []      # e.g. [{name: adversarial-training, params: {epochs: 2}}]
+
+# Training data for defences that train the model.
+train:
+  data: ""
+  labels: ""
+  validation_split: 0.1
+`
