@@ -56,9 +56,6 @@ type gemmOperand struct {
 	rs, cs int
 }
 
-// t returns the transposed view.
-func (o gemmOperand) t() gemmOperand { return gemmOperand{o.d, o.cs, o.rs} }
-
 // rows returns the view starting at row i.
 func (o gemmOperand) rows(i int) gemmOperand { return gemmOperand{o.d[i*o.rs:], o.rs, o.cs} }
 
@@ -110,21 +107,9 @@ func colMask(w int) uint32 {
 	return 1<<uint(w) - 1
 }
 
-// colEff is the fraction of useful lanes when x columns are covered by
-// tiles nr wide.
-func colEff(x, nr int) float64 {
-	return float64(x) / float64((x+nr-1)/nr*nr)
-}
-
 // gemm computes C = alpha·A·B + beta·C with kernel kn, where A is m×k, B is
 // k×n and C is m×n (all strided views), on up to GOMAXPROCS goroutines.
 func (kn *gemmKernel) gemm(m, n, k int, A, B, C gemmOperand, alpha, beta float32) {
-	// A problem with few columns and many rows runs transposed
-	// (Cᵀ = Bᵀ·Aᵀ) so that the vector lanes fill up; its tiles are stored
-	// through the scratch tile.
-	if k >= 16 && colEff(m, kn.nr) > colEff(n, kn.nr)+0.25 {
-		m, n, A, B, C = n, m, B.t(), A.t(), C.t()
-	}
 	workers := runtime.GOMAXPROCS(0)
 	if workers == 1 || m*n*k < gemmParallelMin {
 		w := getGemmWork(kn)
