@@ -1,0 +1,137 @@
+package attack
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseSpec(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Spec
+		err  string
+	}{
+		{"pgd", Spec{"pgd", map[string]string{}}, ""},
+		{"PGD:norm=linf, eps=0.3", Spec{"pgd", map[string]string{"norm": "linf", "eps": "0.3"}}, ""},
+		{"pgd:", Spec{"pgd", map[string]string{}}, ""},
+		{":eps=1", Spec{}, "empty attack name"},
+		{"pgd:eps", Spec{}, "not key=value"},
+		{"pgd:eps=1,eps=2", Spec{}, "given twice"},
+	} {
+		got, err := ParseSpec(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q: %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+	if s := (Spec{"pgd", map[string]string{"steps": "10", "eps": "0.1"}}).String(); s != "pgd:eps=0.1,steps=10" {
+		t.Errorf("Spec.String: %s", s)
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		want []string
+	}{
+		{"nosuch", []string{"unknown attack", "nosuch"}},
+		{"pgd:epsilon=1", []string{"pgd", "epsilon", "unknown parameter"}},
+		{"pgd:eps=abc", []string{"pgd", "eps", "number"}},
+		{"pgd:eps=-1", []string{"pgd", "eps", "positive"}},
+		{"pgd:norm=l1", []string{"pgd", "norm", "linf|l2"}},
+		{"pgd:steps=2.5", []string{"pgd", "steps", "integer"}},
+		{"pgd:random_start=maybe", []string{"pgd", "random_start", "true or false"}},
+		{"pgd:loss=mse", []string{"pgd", "loss", "ce|cw|dlr"}},
+		{"pgd:min=1,max=0", []string{"pgd", "min < max"}},
+		{"cw:binary_steps=0", []string{"cw", "binary_steps", "positive"}},
+		{"jsma:gamma=2", []string{"jsma", "gamma"}},
+		{"deepfool:candidates=1", []string{"deepfool", "candidates"}},
+		{"apgd-t:n_targets=0", []string{"apgd-t", "n_targets"}},
+		{"apgd-ce:loss=dlr", []string{"apgd-ce", "unknown parameter", "loss"}},
+	} {
+		_, err := NewFromSpec(tc.spec)
+		if err == nil {
+			t.Errorf("%s: no error", tc.spec)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q lacks %q", tc.spec, err, w)
+			}
+		}
+	}
+}
+
+// TestFactoriesDocumentDefaults checks every registered attack: it builds
+// with no parameters, documents each parameter, and Params reports every
+// documented key; documented literal defaults parse back to the same value.
+func TestFactoriesDocumentDefaults(t *testing.T) {
+	names := Names()
+	if len(names) < 12 {
+		t.Fatalf("only %d attacks registered: %v", len(names), names)
+	}
+	for _, name := range names {
+		f, _ := Lookup(name)
+		if f.Summary == "" || len(f.Params) == 0 {
+			t.Errorf("%s: missing summary or parameter docs", name)
+		}
+		a, err := New(name, nil)
+		if err != nil {
+			t.Errorf("%s with defaults: %v", name, err)
+			continue
+		}
+		if a.Name() != name {
+			t.Errorf("New(%q).Name() = %q", name, a.Name())
+		}
+		p := a.Params()
+		for _, d := range f.Params {
+			if d.Name == "" || d.Type == "" || d.Default == "" || d.Doc == "" {
+				t.Errorf("%s: incomplete doc %+v", name, d)
+			}
+			if _, ok := p[d.Name]; !ok {
+				t.Errorf("%s: Params lacks %q", name, d.Name)
+			}
+			if strings.ContainsAny(d.Default, "*/( ") {
+				continue // a derived default
+			}
+			b, err := New(name, map[string]string{d.Name: d.Default})
+			if err != nil {
+				t.Errorf("%s: documented default %s=%s rejected: %v", name, d.Name, d.Default, err)
+				continue
+			}
+			if !reflect.DeepEqual(b.Params()[d.Name], p[d.Name]) {
+				t.Errorf("%s: %s=%s gives %v, default is %v", name, d.Name, d.Default, b.Params()[d.Name], p[d.Name])
+			}
+		}
+	}
+}
+
+func TestResolvedParams(t *testing.T) {
+	p := mustNew(t, "pgd:eps=0.4,steps=20").Params()
+	if p["step"] != 2.5*0.4/20 || p["norm"] != "linf" || p["restarts"] != 1 || p["random_start"] != true {
+		t.Errorf("pgd params: %v", p)
+	}
+	b := mustNew(t, "bim:eps=0.3").Params()
+	if b["steps"] != 80 || b["step"] != 1.0/255 { // ⌊min(76.5+4, 1.25·76.5)⌋
+		t.Errorf("bim params: steps %v step %v", b["steps"], b["step"])
+	}
+	if a := mustNew(t, "deepfool"); a.Norm() != NormNone || a.Eps() != 0 {
+		t.Errorf("deepfool: norm %s eps %g", a.Norm(), a.Eps())
+	}
+	if a := mustNew(t, "cw:eps=1.5"); a.Norm() != L2 || a.Eps() != 1.5 {
+		t.Errorf("cw with eps: norm %s eps %g", a.Norm(), a.Eps())
+	}
+	aa := mustNew(t, "autoattack").Params()
+	if !reflect.DeepEqual(aa["stages"], []string{"apgd-ce", "apgd-t"}) {
+		t.Errorf("autoattack stages %v", aa["stages"])
+	}
+	if err := Register("pgd", Factory{New: func(map[string]string) (Attack, error) { return nil, nil }}); err == nil {
+		t.Error("duplicate registration accepted")
+	}
+}
