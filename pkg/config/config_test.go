@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/advtest/advtest/pkg/report"
 )
 
 // minimal is the smallest valid config.
@@ -260,5 +262,19 @@ func TestMap(t *testing.T) {
 	}
 	if len(p.AllOutputs()) != 1 || !IsStdout(p.AllOutputs()[0].Path) {
 		t.Errorf("outputs %+v", p.AllOutputs())
+	}
+}
+
+func TestReportGate(t *testing.T) {
+	fa := 0.5
+	g := Gate{FailAbove: &fa, Baseline: "old.json", MaxRegression: 0.02}
+	base := report.New("test")
+	rg := g.ReportGate(base)
+	fa = 0.9 // the report gate holds its own copy
+	if *rg.FailAbove != 0.5 || rg.Baseline != base || rg.BaselineName != "old.json" || rg.MaxRegression != 0.02 {
+		t.Errorf("report gate %+v", rg)
+	}
+	if rg := (Gate{Baseline: "old.json"}).ReportGate(nil); rg.Baseline != nil || rg.BaselineName != "" || rg.FailAbove != nil {
+		t.Errorf("report gate without a baseline %+v", rg)
 	}
 }

@@ -2,6 +2,8 @@ package config
 
 import (
 	"encoding/json"
+
+	"github.com/advtest/advtest/pkg/report"
 )
 
 // Default values of the keys that have one.
@@ -182,4 +184,21 @@ func (p *Plan) Map() map[string]any {
 		return map[string]any{"error": err.Error()}
 	}
 	return m
+}
+
+// ReportGate returns the report gate these settings describe, comparing
+// against baseline (the report loaded from g.Baseline by the caller; nil
+// for none). Per-attack ceilings travel with each attack's result
+// (report.AttackSpec.MaxSR, from Attack.MaxSR), not through this gate.
+func (g Gate) ReportGate(baseline *report.Report) report.Gate {
+	rg := report.Gate{MaxRegression: g.MaxRegression}
+	if g.FailAbove != nil {
+		v := *g.FailAbove
+		rg.FailAbove = &v
+	}
+	if baseline != nil {
+		rg.Baseline = baseline
+		rg.BaselineName = g.Baseline
+	}
+	return rg
 }
