@@ -125,21 +125,81 @@ func (kn *gemmKernel) gemm(m, n, k int, A, B, C gemmOperand, alpha, beta float32
 		p := min(workers, u)
 		return float64(u) / float64((u+p-1)/p*p)
 	}
-	if balance(uN) >= balance(uM) {
-		ParallelFor(uN, 1, func(lo, hi int) {
-			j0, j1 := lo*kn.nr, min(hi*kn.nr, n)
-			w := getGemmWork(kn)
-			kn.serial(m, j1-j0, k, A, B.cols(j0), C.cols(j0), alpha, beta, w)
-			gemmPool.Put(w)
-		})
-		return
+	splitN := balance(uN) >= balance(uM)
+	units, unit := uM, kn.mr
+	if splitN {
+		units, unit = uN, kn.nr
 	}
-	ParallelFor(uM, 1, func(lo, hi int) {
-		i0, i1 := lo*kn.mr, min(hi*kn.mr, m)
-		w := getGemmWork(kn)
-		kn.serial(i1-i0, n, k, A.rows(i0), B, C.rows(i0), alpha, beta, w)
-		gemmPool.Put(w)
-	})
+	parts := min(workers, units)
+	chunk := (units + parts - 1) / parts
+	ensureGemmWorkers(parts - 1)
+	wg := gemmWaitGroups.Get().(*sync.WaitGroup)
+	var own gemmTask
+	for lo := 0; lo < units; lo += chunk {
+		i0, i1 := lo*unit, min(lo+chunk, units)*unit
+		t := gemmTask{kn: kn, m: m, n: n, k: k, A: A, B: B, C: C, alpha: alpha, beta: beta, done: wg}
+		if splitN {
+			i1 = min(i1, n)
+			t.n, t.B, t.C = i1-i0, B.cols(i0), C.cols(i0)
+		} else {
+			i1 = min(i1, m)
+			t.m, t.A, t.C = i1-i0, A.rows(i0), C.rows(i0)
+		}
+		if lo == 0 {
+			own = t
+			continue
+		}
+		wg.Add(1)
+		select {
+		case gemmTasks <- t:
+		default:
+			t.run() // every worker is busy (other Gemm calls): run it here
+		}
+	}
+	own.done = nil
+	own.run()
+	wg.Wait()
+	gemmWaitGroups.Put(wg)
+}
+
+// gemmTask is one part of a split GEMM.
+type gemmTask struct {
+	kn          *gemmKernel
+	m, n, k     int
+	A, B, C     gemmOperand
+	alpha, beta float32
+	done        *sync.WaitGroup // signalled when the part is done (if not nil)
+}
+
+func (t *gemmTask) run() {
+	w := getGemmWork(t.kn)
+	t.kn.serial(t.m, t.n, t.k, t.A, t.B, t.C, t.alpha, t.beta, w)
+	gemmPool.Put(w)
+	if t.done != nil {
+		t.done.Done()
+	}
+}
+
+// The split GEMMs hand their parts to long-lived worker goroutines over
+// gemmTasks (by value, so that a call allocates nothing); there are as many
+// workers as the largest split so far needed.
+var (
+	gemmTasks      = make(chan gemmTask)
+	gemmWaitGroups = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+	gemmWorkersMu  sync.Mutex
+	gemmWorkers    int
+)
+
+func ensureGemmWorkers(n int) {
+	gemmWorkersMu.Lock()
+	for ; gemmWorkers < n; gemmWorkers++ {
+		go func() {
+			for t := range gemmTasks {
+				t.run()
+			}
+		}()
+	}
+	gemmWorkersMu.Unlock()
 }
 
 // serial is the blocked GEMM on one goroutine (Goto/BLIS loop order: a
@@ -268,18 +328,10 @@ func packA(dst []float32, A gemmOperand, i0, mcur, p0, kcur, mr int) {
 		ir += h
 		switch {
 		case A.cs == 1:
-			// Row-major A: gather one element of each of the h rows per
-			// step. The bounds are checked once, then walked unchecked.
-			_ = A.d[base+(h-1)*A.rs+kcur-1]
-			src := unsafe.Pointer(&A.d[base])
-			d := unsafe.Pointer(&panel[0])
-			rs := uintptr(A.rs) * 4
-			for p := 0; p < kcur; p++ {
-				s := unsafe.Add(src, p*4)
-				for r := 0; r < h; r++ {
-					*(*float32)(d) = *(*float32)(s)
-					s = unsafe.Add(s, rs)
-					d = unsafe.Add(d, 4)
+			for r := 0; r < h; r++ {
+				src := A.d[base+r*A.rs:][:kcur]
+				for p, v := range src {
+					panel[p*h+r] = v
 				}
 			}
 		case A.rs == 1:
