@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/report"
 )
 
@@ -276,5 +277,31 @@ func TestReportGate(t *testing.T) {
 	}
 	if rg := (Gate{Baseline: "old.json"}).ReportGate(nil); rg.Baseline != nil || rg.BaselineName != "" || rg.FailAbove != nil {
 		t.Errorf("report gate without a baseline %+v", rg)
+	}
+}
+
+// TestAttacksConstruct checks that every attack in the shipped configs and
+// the starter config is accepted by the attack registry as written.
+func TestAttacksConstruct(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "configs", "*.yaml"))
+	plans := map[string]*Plan{}
+	for _, f := range files {
+		p, err := Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans[filepath.Base(f)] = p
+	}
+	p, err := Load(writeFile(t, StarterConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans["starter"] = p
+	for name, p := range plans {
+		for i, a := range p.Attacks {
+			if _, err := attack.New(a.Name, a.Params); err != nil {
+				t.Errorf("%s: attacks[%d]: %v", name, i, err)
+			}
+		}
 	}
 }

@@ -39,13 +39,14 @@ preprocessing:
 
 # The attack pool, run in order. Attacks: fgsm, bim, pgd, mifgsm, cw,
 # deepfool, jsma, lbfgs, apgd-ce, apgd-dlr, autoattack. Common params:
-# norm (linf|l2), eps, steps, step_size, restarts, targeted. max_sr fails
+# norm (linf|l2), eps, steps, step, restarts; each attack documents its
+# own (advtest attacks). max_sr fails
 # the run when that attack's success rate is above it (default: none).
 attacks:
   - name: fgsm
     params: {norm: linf, eps: 0.03}
   - name: pgd
-    params: {norm: linf, eps: 0.03, steps: 40, step_size: 0.0075}
+    params: {norm: linf, eps: 0.03, steps: 40, step: auto}
     max_sr: 0.9
   - name: deepfool
 
