@@ -169,3 +169,15 @@ func AttrString(name, v string) *onnxpb.AttributeProto {
 	t := onnxpb.AttributeProto_STRING
 	return &onnxpb.AttributeProto{Name: &name, Type: &t, S: []byte(v)}
 }
+
+// AttrTensor returns a tensor attribute (for Constant nodes).
+func AttrTensor(name string, t *tensor.Tensor) *onnxpb.AttributeProto {
+	ty := onnxpb.AttributeProto_TENSOR
+	return &onnxpb.AttributeProto{Name: &name, Type: &ty, T: encodeFloatTensor("", t)}
+}
+
+// ConstantNode returns a Constant node that outputs t under name. Unlike
+// an initializer, a constant is never trained.
+func ConstantNode(name string, t *tensor.Tensor) *onnxpb.NodeProto {
+	return NewNode("Constant", name, nil, []string{name}, AttrTensor("value", t))
+}

@@ -1,0 +1,325 @@
+package cmd
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/advtest/advtest/pkg/attack"
+	"github.com/advtest/advtest/pkg/config"
+	"github.com/advtest/advtest/pkg/dataset"
+	"github.com/advtest/advtest/pkg/eval"
+	"github.com/advtest/advtest/pkg/onnxmodel"
+	"github.com/advtest/advtest/pkg/report"
+)
+
+func init() {
+	extraCommands = append(extraCommands, newAttackCommand)
+}
+
+func newAttackCommand() *cobra.Command {
+	pf := &planFlags{}
+	c := &cobra.Command{
+		Use:   "attack --model m.onnx --data x.npy --labels y.npy [--config advtest.yaml]",
+		Short: "Attack a model with a pool of adversarial attacks and report how often it is fooled",
+		Long: `attack classifies every sample, runs each attack of the pool on the samples the
+model gets right, and reports per attack and for the worst case over the pool
+the success rate (SR), robust accuracy and perturbation sizes.
+
+It exits 1 when a gate fails (--fail-above, max_sr, --baseline with
+--max-regression) and 2 on a usage, config or input error. The report is
+always written before the exit code is decided.`,
+		Example: `  advtest attack --config configs/mnist-cnn.yaml
+  advtest attack -m model.onnx -d x.npy -l y.npy -a pgd:norm=linf,eps=0.1,steps=40 --fail-above 0.5
+  advtest attack --config advtest.yaml --format json -o report.json --baseline last.json --max-regression 0.02`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runAttack(c, pf)
+		},
+	}
+	addPlanFlags(c, pf)
+	return c
+}
+
+// workload is what a plan resolves to: the model as attacks see it (with
+// preprocessing in its graph), the data and the attack pool.
+type workload struct {
+	plan    *config.Plan
+	model   *onnxmodel.Model
+	set     *dataset.Set
+	attacks []attack.Attack
+	specs   []report.AttackSpec
+}
+
+func loadWorkload(plan *config.Plan) (*workload, error) {
+	m, set, err := loadModelAndData(plan.Model, plan.Data, plan.Labels, dataset.Options{Limit: plan.Limit})
+	if err != nil {
+		return nil, err
+	}
+	pre := onnxmodel.Preprocessing{Scale: float32(plan.Preprocessing.Scale), Layout: plan.Preprocessing.Layout}
+	for i := range plan.Preprocessing.Mean {
+		pre.Mean = append(pre.Mean, float32(plan.Preprocessing.Mean[i]))
+		pre.Std = append(pre.Std, float32(plan.Preprocessing.Std[i]))
+	}
+	if m, err = m.WithPreprocessing(pre); err != nil {
+		return nil, fmt.Errorf("%s: %w", plan.Model, err)
+	}
+	lo, hi := float32(plan.Preprocessing.ClipMin), float32(plan.Preprocessing.ClipMax)
+	for i, v := range set.X.F {
+		if v < lo || v > hi {
+			return nil, fmt.Errorf("%s: sample %d has value %g outside the clip range [%g, %g] (set preprocessing.clip_min/clip_max or preprocessing.scale)", set.Path, i/(set.X.Len()/set.Len()), v, lo, hi)
+		}
+	}
+	w := &workload{plan: plan, model: m, set: set}
+	if len(plan.Attacks) == 0 {
+		return nil, errors.New("the attack pool is empty: add `attacks:` to the config or pass --attack")
+	}
+	for i, ca := range plan.Attacks {
+		a, spec, err := buildAttack(ca, plan)
+		if err != nil {
+			return nil, fmt.Errorf("attacks[%d]: %w", i, err)
+		}
+		w.attacks = append(w.attacks, a)
+		w.specs = append(w.specs, spec)
+	}
+	return w, nil
+}
+
+// buildAttack makes an attack from its config, with the plan's clip range
+// unless the attack sets its own.
+func buildAttack(ca config.Attack, plan *config.Plan) (attack.Attack, report.AttackSpec, error) {
+	params := map[string]string{}
+	for k, v := range ca.Params {
+		params[k] = v
+	}
+	if _, ok := params["min"]; !ok {
+		params["min"] = strconv.FormatFloat(plan.Preprocessing.ClipMin, 'g', -1, 64)
+	}
+	if _, ok := params["max"]; !ok {
+		params["max"] = strconv.FormatFloat(plan.Preprocessing.ClipMax, 'g', -1, 64)
+	}
+	a, err := attack.New(ca.Name, params)
+	if err != nil {
+		return nil, report.AttackSpec{}, err
+	}
+	spec := report.AttackSpec{
+		Name: ca.Name, Params: ca.Params, Eps: a.Eps(), MaxSR: ca.MaxSR,
+		Targeted: isTrue(ca.Params["targeted"]),
+	}
+	if a.Norm() != attack.NormNone {
+		spec.Norm = a.Norm().String()
+	}
+	return a, spec, nil
+}
+
+func isTrue(s string) bool {
+	b, err := strconv.ParseBool(s)
+	return err == nil && b
+}
+
+func runAttack(c *cobra.Command, pf *planFlags) error {
+	start := time.Now()
+	plan, err := resolvePlan(c, pf)
+	if err != nil {
+		return usageError(err)
+	}
+	w, err := loadWorkload(plan)
+	if err != nil {
+		return usageError(err)
+	}
+	gate, err := gateOf(plan)
+	if err != nil {
+		return usageError(err)
+	}
+	ctx := c.Context()
+	progress := newProgress(c.ErrOrStderr(), !pf.noProgress)
+	res, err := eval.RunPool(ctx, w.model, w.set.X, w.set.Y, w.attacks, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, Progress: progress.update})
+	progress.finish()
+	if err != nil {
+		return usageError(err)
+	}
+	rep, err := buildReport(w, res)
+	if err != nil {
+		return usageError(err)
+	}
+	if res.Incomplete == nil && plan.Sweep.Attack != "" {
+		if err := runSweep(ctx, w, rep); err != nil {
+			if ctx.Err() == nil {
+				return usageError(err)
+			}
+			rep.Incomplete, rep.IncompleteReason = true, "interrupted during the eps sweep"
+		}
+	}
+	rep.Timing = report.Timing{Created: start.UTC().Format(time.RFC3339), Seconds: time.Since(start).Seconds()}
+	passed := rep.ApplyGate(gate)
+	if err := writeOutputs(c.OutOrStdout(), c.ErrOrStderr(), plan, rep); err != nil {
+		return usageError(err)
+	}
+	if rep.Incomplete && ctx.Err() != nil {
+		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted: the report is marked incomplete")}
+	}
+	if !passed {
+		return &ExitError{Code: ExitGateFailed}
+	}
+	return nil
+}
+
+func gateOf(plan *config.Plan) (report.Gate, error) {
+	g := report.Gate{FailAbove: plan.Gate.FailAbove, MaxRegression: plan.Gate.MaxRegression}
+	if plan.Gate.Baseline != "" {
+		base, err := report.Load(plan.Gate.Baseline)
+		if err != nil {
+			return g, fmt.Errorf("baseline: %w", err)
+		}
+		g.Baseline, g.BaselineName = base, plan.Gate.Baseline
+	}
+	return g, nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// buildReport turns a pool's outcomes into the report.
+func buildReport(w *workload, res *eval.PoolResult) (*report.Report, error) {
+	plan := w.plan
+	rep := report.New(toolVersion())
+	rep.Seed = plan.Seed
+	rep.Config = plan.Map()
+	sum, err := fileSHA256(plan.Model)
+	if err != nil {
+		return nil, err
+	}
+	rep.Model = report.Model{Path: plan.Model, SHA256: sum, Opset: w.model.Opset, Producer: producerOf(w.model), EndsWithSoftmax: w.model.FinalActivation != ""}
+	rep.Data = report.Data{Path: w.set.Path, LabelsPath: w.set.LabelsPath, SHA256: w.set.DataSHA256, LabelsSHA256: w.set.LabelsSHA256, N: w.set.Len()}
+	rep.SetClean(res.Clean.Correct)
+	perAttack := make([][]report.SampleOutcome, len(res.Attacks))
+	for j, run := range res.Attacks {
+		outs := outcomesOf(run)
+		perAttack[j] = outs
+		var gradEvals int64
+		for _, g := range run.GradEvals {
+			gradEvals += int64(g)
+		}
+		ar, err := report.NewAttackResult(w.specs[j], cleanDone(res.Clean.Correct, run), outs, report.Cost{GradientEvals: gradEvals, Seconds: run.Seconds})
+		if err != nil {
+			return nil, err
+		}
+		rep.Attacks = append(rep.Attacks, ar)
+	}
+	wc, err := report.WorstCaseOf(res.Clean.Correct, perAttack)
+	if err != nil {
+		return nil, err
+	}
+	rep.WorstCase = wc
+	if res.Incomplete != nil || len(res.Attacks) < len(w.attacks) {
+		rep.Incomplete = true
+		rep.IncompleteReason = "interrupted: the figures cover only the samples attacked before the stop"
+	}
+	return rep, nil
+}
+
+// cleanDone is the clean-correct mask restricted, for an interrupted
+// attack, to the samples it reached.
+func cleanDone(clean []bool, run *eval.AttackRun) []bool {
+	out := make([]bool, len(clean))
+	for i := range clean {
+		out[i] = clean[i] && run.Attacked[i]
+	}
+	return out
+}
+
+func outcomesOf(run *eval.AttackRun) []report.SampleOutcome {
+	outs := make([]report.SampleOutcome, len(run.Fooled))
+	for i := range outs {
+		outs[i] = report.SampleOutcome{Fooled: run.Fooled[i], L0: run.L0[i], L2: run.L2[i], Linf: run.Linf[i], Queries: run.Queries[i]}
+	}
+	return outs
+}
+
+func producerOf(m *onnxmodel.Model) string {
+	p := m.Proto.GetProducerName()
+	if v := m.Proto.GetProducerVersion(); v != "" {
+		p += " " + v
+	}
+	return p
+}
+
+// runSweep reruns the sweep's attack at each eps on the clean-correct
+// samples and appends SR-vs-eps rows.
+func runSweep(ctx context.Context, w *workload, rep *report.Report) error {
+	plan := w.plan
+	idx := -1
+	for i, a := range plan.Attacks {
+		if a.Name == plan.Sweep.Attack {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return fmt.Errorf("sweep.attack %q is not an attack of the pool", plan.Sweep.Attack)
+	}
+	for _, eps := range plan.Sweep.Eps {
+		ca := plan.Attacks[idx]
+		params := map[string]string{}
+		for k, v := range ca.Params {
+			params[k] = v
+		}
+		params["eps"] = strconv.FormatFloat(eps, 'g', -1, 64)
+		a, spec, err := buildAttack(config.Attack{Name: ca.Name, Params: params}, plan)
+		if err != nil {
+			return fmt.Errorf("sweep eps %g: %w", eps, err)
+		}
+		r, err := eval.RunPool(ctx, w.model, w.set.X, w.set.Y, []attack.Attack{a}, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed})
+		if err != nil {
+			return err
+		}
+		if r.Incomplete != nil {
+			return r.Incomplete
+		}
+		ar, err := report.NewAttackResult(spec, r.Clean.Correct, outcomesOf(r.Attacks[0]), report.Cost{})
+		if err != nil {
+			return err
+		}
+		rep.Sweep = append(rep.Sweep, report.SweepRow{Attack: report.Key(ca.Name, ca.Params), Eps: eps, SuccessRate: ar.SuccessRate, RobustAccuracy: ar.RobustAccuracy, NFooled: ar.NFooled})
+	}
+	return nil
+}
+
+// writeOutputs writes the report in every configured format: files
+// atomically, stdout and stderr directly.
+func writeOutputs(stdout, stderr io.Writer, plan *config.Plan, rep *report.Report) error {
+	for _, o := range plan.AllOutputs() {
+		switch {
+		case config.IsStdout(o.Path):
+			if err := report.Render(stdout, o.Format, rep); err != nil {
+				return err
+			}
+		case o.Path == "stderr":
+			if err := report.Render(stderr, o.Format, rep); err != nil {
+				return err
+			}
+		default:
+			if err := report.WriteFile(o.Path, o.Format, rep); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

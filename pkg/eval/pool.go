@@ -1,0 +1,169 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/advtest/advtest/pkg/attack"
+	"github.com/advtest/advtest/pkg/tensor"
+)
+
+// AttackRun is one attack's outcome over a whole dataset. Slices are
+// indexed by sample; samples that were not clean-correct are never attacked
+// (Attacked false).
+type AttackRun struct {
+	Attack attack.Attack
+	// Attacked marks the clean-correct samples the attack ran on.
+	Attacked []bool
+	// Fooled marks attacked samples whose adversarial example succeeded.
+	Fooled []bool
+	// L0, L2 and Linf are the perturbation norms of each attacked sample's
+	// adversarial example (L0 counts elements that changed by more than 1e-6).
+	L0, L2, Linf []float64
+	// GradEvals and Queries are per-sample counts, as the attack reports them.
+	GradEvals, Queries []int
+	// Seconds is the wall time of the attack over all batches.
+	Seconds float64
+	// Done is the number of clean-correct samples attacked so far; it is
+	// less than the number of clean-correct samples when the run was
+	// interrupted.
+	Done int
+}
+
+// PoolResult is a clean pass plus every attack of a pool over one dataset.
+type PoolResult struct {
+	Clean   *CleanResult
+	Attacks []*AttackRun
+	// Incomplete is set when the run stopped early (interrupted); the
+	// figures then cover the samples done.
+	Incomplete error
+}
+
+// WorstFooled returns, per sample, whether any attack of the pool fooled it.
+func (p *PoolResult) WorstFooled() []bool {
+	out := make([]bool, p.Clean.N)
+	for _, a := range p.Attacks {
+		for i, f := range a.Fooled {
+			if f {
+				out[i] = true
+			}
+		}
+	}
+	return out
+}
+
+// PoolOptions configures RunPool.
+type PoolOptions struct {
+	// BatchSize is the number of samples per attack batch.
+	BatchSize int
+	// Seed drives every random choice of every attack.
+	Seed uint64
+	// Progress, when not nil, is called after each batch with the attack
+	// index, the samples done and the total for that attack.
+	Progress func(attackIndex int, name string, done, total int)
+}
+
+// RunPool classifies every sample, then runs each attack on the
+// clean-correct samples in batches. Each batch of each attack draws from its
+// own generator seeded from (Seed, attack name and parameters, first sample
+// index), so a result does not depend on which other attacks ran. When ctx is cancelled
+// it returns what it has, with Incomplete set.
+func RunPool(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []int, attacks []attack.Attack, opts PoolOptions) (*PoolResult, error) {
+	if opts.BatchSize <= 0 {
+		return nil, fmt.Errorf("eval: batch size %d, want > 0", opts.BatchSize)
+	}
+	clean, err := Clean(ctx, clf, x, y, opts.BatchSize)
+	if err != nil {
+		return nil, err
+	}
+	res := &PoolResult{Clean: clean}
+	var idx []int
+	for i, ok := range clean.Correct {
+		if ok {
+			idx = append(idx, i)
+		}
+	}
+	n := clean.N
+	per := x.Len() / max(n, 1)
+	for ai, a := range attacks {
+		run := &AttackRun{
+			Attack: a, Attacked: make([]bool, n), Fooled: make([]bool, n),
+			L0: make([]float64, n), L2: make([]float64, n), Linf: make([]float64, n),
+			GradEvals: make([]int, n), Queries: make([]int, n),
+		}
+		res.Attacks = append(res.Attacks, run)
+		start := time.Now()
+		for lo := 0; lo < len(idx); lo += opts.BatchSize {
+			if err := ctx.Err(); err != nil {
+				res.Incomplete = err
+				run.Seconds = time.Since(start).Seconds()
+				return res, nil
+			}
+			hi := min(lo+opts.BatchSize, len(idx))
+			ids := idx[lo:hi]
+			xb := tensor.New(append([]int{len(ids)}, x.Shape[1:]...)...)
+			yb := make([]int, len(ids))
+			for j, i := range ids {
+				copy(xb.F[j*per:(j+1)*per], x.F[i*per:(i+1)*per])
+				yb[j] = y[i]
+			}
+			rng := rand.New(rand.NewPCG(opts.Seed, streamID(a, ids[0])))
+			out, err := a.Run(ctx, clf, attack.Batch{X: xb, Y: yb}, rng)
+			if err != nil {
+				if ctx.Err() != nil {
+					res.Incomplete = ctx.Err()
+					run.Seconds = time.Since(start).Seconds()
+					return res, nil
+				}
+				return nil, fmt.Errorf("attack %s: %w", a.Name(), err)
+			}
+			for j, i := range ids {
+				if out.Skipped != nil && out.Skipped[j] {
+					continue
+				}
+				run.Attacked[i] = true
+				run.Fooled[i] = out.Fooled[j]
+				run.L0[i], run.L2[i], run.Linf[i] = norms(xb.F[j*per:(j+1)*per], out.XAdv.F[j*per:(j+1)*per])
+				if out.GradEvals != nil {
+					run.GradEvals[i] = out.GradEvals[j]
+				}
+				if out.Queries != nil {
+					run.Queries[i] = out.Queries[j]
+				}
+			}
+			run.Done = hi
+			if opts.Progress != nil {
+				opts.Progress(ai, a.Name(), hi, len(idx))
+			}
+		}
+		run.Seconds = time.Since(start).Seconds()
+	}
+	return res, nil
+}
+
+// streamID derives a generator stream from the attack's name and resolved
+// parameters (fmt prints maps in key order) and the batch's first sample.
+func streamID(a attack.Attack, firstSample int) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s/%v/%d", a.Name(), a.Params(), firstSample)
+	return h.Sum64()
+}
+
+// norms returns the L0, L2 and Linf norms of adv - x.
+func norms(x, adv []float32) (l0, l2, linf float64) {
+	for i := range x {
+		d := math.Abs(float64(adv[i]) - float64(x[i]))
+		if d > 1e-6 {
+			l0++
+		}
+		l2 += d * d
+		if d > linf {
+			linf = d
+		}
+	}
+	return l0, math.Sqrt(l2), linf
+}
