@@ -24,7 +24,7 @@ import (
 // evaluation per candidate class. It is untargeted only.
 //
 // Defaults (the reference code's and Foolbox's): norm=l2, max_iter=50,
-// overshoot=0.02, candidates=0 (all classes; k > 0 uses the k classes with
+// overshoot=0.02, nb_grads=0 (all classes; k > 0 uses the k classes with
 // the largest clean logits, the true one included), eps=0 (unbounded; a
 // positive eps projects the result onto that ball), clip range [0, 1].
 type DeepFool struct {
@@ -39,7 +39,7 @@ func (a *DeepFool) bind() *binder {
 	b.norm("norm", &a.norm, L2, []Norm{L2, Linf}, "norm of the linearised problem")
 	b.int("max_iter", &a.steps, 50, "", "maximum number of linearisation steps")
 	b.float("overshoot", &a.overshoot, 0.02, "", "relative overshoot of the total perturbation")
-	b.int("candidates", &a.candidates, 0, "0 (all)", "classes considered, by clean logit rank (0: all)")
+	b.int("nb_grads", &a.candidates, 0, "0 (all)", "classes whose gradients are computed, by clean logit rank, the true one included (0: all)")
 	b.float("eps", &a.eps, 0, "0 (unbounded)", "if positive, project the result onto the eps-ball")
 	b.bounds(&a.bounds)
 	return b
@@ -56,7 +56,7 @@ func (a *DeepFool) validate() error {
 		return paramErr("deepfool", "overshoot", a.overshoot, "a non-negative number")
 	}
 	if a.candidates < 0 || a.candidates == 1 {
-		return paramErr("deepfool", "candidates", a.candidates, "0 (all) or at least 2")
+		return paramErr("deepfool", "nb_grads", a.candidates, "0 (all) or at least 2")
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ var propertySpecs = []string{
 	"apgd-dlr:norm=l2,eps=0.5,steps=12",
 	"apgd-t:eps=0.1,steps=10,n_targets=2",
 	"deepfool",
-	"deepfool:norm=linf,eps=0.05,candidates=2",
+	"deepfool:norm=linf,eps=0.05,nb_grads=2",
 	"cw:max_iter=30,binary_steps=3",
 	"cw:max_iter=30,binary_steps=3,eps=0.3,confidence=1",
 	"jsma:gamma=0.5",

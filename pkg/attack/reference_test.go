@@ -263,3 +263,69 @@ func TestCWVersusDeepFoolMLP(t *testing.T) {
 }
 
 func ftoa(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// TestAPGDAtLeastPGDOnAverage compares APGD-CE with PGD at the same number
+// of iterations over several trained MLPs, Linf and L2: the summed SR of
+// APGD must not fall below PGD's, and APGD-T must not fall below APGD-CE's
+// by more than one sample per model.
+func TestAPGDAtLeastPGDOnAverage(t *testing.T) {
+	var sumPGD, sumAPGD, sumT, sumN float64
+	for seed := uint64(20); seed < 23; seed++ {
+		toy := newToyMLP(seed, 30, 48, 5, 60)
+		for _, ball := range []string{"norm=linf,eps=0.15", "norm=l2,eps=0.7"} {
+			pgd := srOf(t, "pgd:steps=25,"+ball, toy.clf, toy.b, seed)
+			apgd := srOf(t, "apgd-ce:steps=25,"+ball, toy.clf, toy.b, seed)
+			apgdt := srOf(t, "apgd-t:steps=25,n_targets=4,"+ball, toy.clf, toy.b, seed)
+			n := float64(toy.b.Len())
+			sumPGD += pgd * n
+			sumAPGD += apgd * n
+			sumT += apgdt * n
+			sumN += n
+			t.Logf("seed %d %s: PGD %.3f APGD-CE %.3f APGD-T %.3f (n=%v)", seed, ball, pgd, apgd, apgdt, n)
+		}
+	}
+	if sumAPGD < sumPGD {
+		t.Errorf("APGD-CE fooled %v samples, PGD %v", sumAPGD, sumPGD)
+	}
+	if sumT < sumAPGD-6 {
+		t.Errorf("APGD-T fooled %v samples, APGD-CE %v", sumT, sumAPGD)
+	}
+	if sumPGD == 0 || sumPGD == sumN {
+		t.Errorf("degenerate comparison: PGD fooled %v of %v", sumPGD, sumN)
+	}
+}
+
+// TestJSMA checks that JSMA fools most samples of a trained MLP within its
+// L0 budget of ⌊gamma·d/2⌋ pairs, and that MI-FGSM is at least as strong as
+// FGSM.
+func TestJSMAAndMIFGSM(t *testing.T) {
+	toy := newToyMLP(13, 30, 48, 4, 40)
+	o := run(t, mustNew(t, "jsma:gamma=0.4"), toy.clf, toy.b, 1)
+	sr, n := o.SuccessRate()
+	l0 := PerturbationNorms(L0, o.XAdv, toy.b.X)
+	for i, v := range l0 {
+		if v > 2*math.Floor(30*0.4/2) {
+			t.Errorf("sample %d: %v features changed", i, v)
+		}
+	}
+	t.Logf("JSMA SR %.3f (n=%d)", sr, n)
+	if sr < 0.5 {
+		t.Errorf("JSMA SR %.3f", sr)
+	}
+	f := srOf(t, "fgsm:eps=0.15", toy.clf, toy.b, 1)
+	mi := srOf(t, "mifgsm:eps=0.15", toy.clf, toy.b, 1)
+	t.Logf("FGSM %.3f MI-FGSM %.3f", f, mi)
+	if mi < f {
+		t.Errorf("MI-FGSM SR %.3f < FGSM %.3f", mi, f)
+	}
+}
+
+// BenchmarkPGDMLP measures PGD (40 steps, Linf) on a 64-sample batch of a
+// 30-48-5 MLP (the toy model dominates; this tracks the attack's overhead).
+func BenchmarkPGDMLP(b *testing.B) {
+	toy := newToyMLP(20, 30, 48, 5, 64)
+	a := mustNew(b, "pgd:eps=0.01,early_stop=false")
+	for b.Loop() {
+		run(b, a, toy.clf, toy.b, 1)
+	}
+}

@@ -51,7 +51,7 @@ func TestNewErrors(t *testing.T) {
 		{"pgd:min=1,max=0", []string{"pgd", "min < max"}},
 		{"cw:binary_steps=0", []string{"cw", "binary_steps", "positive"}},
 		{"jsma:gamma=2", []string{"jsma", "gamma"}},
-		{"deepfool:candidates=1", []string{"deepfool", "candidates"}},
+		{"deepfool:nb_grads=1", []string{"deepfool", "nb_grads"}},
 		{"apgd-t:n_targets=0", []string{"apgd-t", "n_targets"}},
 		{"apgd-ce:loss=dlr", []string{"apgd-ce", "unknown parameter", "loss"}},
 	} {
