@@ -255,6 +255,21 @@ func nnNeed(need []bool, i int) bool { return i < len(need) && need[i] }
 // nnBatchChunk is the least number of samples one worker takes.
 const nnBatchChunk = 1
 
+// nnConvBatchParallel selects how convolutions use the cores: true splits
+// the batch over GOMAXPROCS workers, each running im2col and its own GEMMs
+// on its samples; false runs the samples in turn and leaves the
+// parallelism to tensor.Gemm. BenchmarkConv measures both.
+var nnConvBatchParallel = true
+
+// nnBatchFor runs fn over the samples [0, n) as nnConvBatchParallel says.
+func nnBatchFor(n int, fn func(lo, hi int)) {
+	if nnConvBatchParallel {
+		tensor.ParallelFor(n, nnBatchChunk, fn)
+		return
+	}
+	fn(0, n)
+}
+
 // ---------------------------------------------------------------- Conv
 
 // convOp is ONNX Conv: Y = X ⋆ W + B over 1-D or 2-D NC... tensors.
@@ -349,7 +364,7 @@ func (o *convOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 	}
 	y := rc.Alloc(s.outShape...)
 	xs, ys := s.c*s.inHW, s.m*s.oHW
-	tensor.ParallelFor(s.n, nnBatchChunk, func(lo, hi int) {
+	nnBatchFor(s.n, func(lo, hi int) {
 		var col *[]float32
 		if !s.pointwise {
 			col = nnGetScratch(s.geom.ColLen())
@@ -415,7 +430,7 @@ func (o *convOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut 
 	}
 	xs, ys := s.c*s.inHW, s.m*s.oHW
 	var mu sync.Mutex
-	tensor.ParallelFor(s.n, nnBatchChunk, func(lo, hi int) {
+	nnBatchFor(s.n, func(lo, hi int) {
 		var col, acc *[]float32
 		if !s.pointwise {
 			col = nnGetScratch(s.geom.ColLen())
@@ -640,7 +655,7 @@ func (o *convTransposeOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tenso
 	}
 	y := rc.Alloc(s.outShape...)
 	xs, ys := s.c*s.oHW, s.m*s.inHW
-	tensor.ParallelFor(s.n, nnBatchChunk, func(lo, hi int) {
+	nnBatchFor(s.n, func(lo, hi int) {
 		var col *[]float32
 		if !s.pointwise {
 			col = nnGetScratch(s.geom.ColLen())
@@ -708,7 +723,7 @@ func (o *convTransposeOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ a
 	}
 	xs, ys := s.c*s.oHW, s.m*s.inHW
 	var mu sync.Mutex
-	tensor.ParallelFor(s.n, nnBatchChunk, func(lo, hi int) {
+	nnBatchFor(s.n, func(lo, hi int) {
 		var col, acc *[]float32
 		if !s.pointwise {
 			col = nnGetScratch(s.geom.ColLen())

@@ -326,8 +326,11 @@ func TestConvTranspose(t *testing.T) {
 }
 
 // BenchmarkConv times the two convolutions of the testdata CNN at batch
-// 128: forward, and forward + backward for dX only (what an attack needs).
+// 128: forward, forward + backward for dX only (what an attack needs), and
+// forward + backward for all inputs (training); "batchpar" splits the batch
+// over the cores, "gemmpar" leaves the parallelism to tensor.Gemm.
 func BenchmarkConv(b *testing.B) {
+	defer func(v bool) { nnConvBatchParallel = v }(nnConvBatchParallel)
 	for _, bc := range []struct {
 		name string
 		x, w []int
@@ -341,40 +344,38 @@ func BenchmarkConv(b *testing.B) {
 		op := nnBenchOp(b, "Conv", 3)
 		pool := newBufferPool()
 		rc := &RunContext{pool: pool}
-		b.Run(bc.name+"/forward", func(b *testing.B) {
-			for b.Loop() {
-				if _, _, err := op.Forward(rc, in); err != nil {
-					b.Fatal(err)
+		for _, mode := range []struct {
+			name     string
+			batchPar bool
+		}{{"batchpar", true}, {"gemmpar", false}} {
+			nnConvBatchParallel = mode.batchPar
+			prefix := bc.name + "/" + mode.name
+			b.Run(prefix+"/forward", func(b *testing.B) {
+				for b.Loop() {
+					if _, _, err := op.Forward(rc, in); err != nil {
+						b.Fatal(err)
+					}
+					pool.releaseAll()
 				}
-				pool.releaseAll()
+			})
+			for _, nd := range []struct {
+				name string
+				need []bool
+			}{{"forward_backward_dX", []bool{true, false, false}}, {"forward_backward_all", []bool{true, true, true}}} {
+				b.Run(prefix+"/"+nd.name, func(b *testing.B) {
+					for b.Loop() {
+						out, saved, err := op.Forward(rc, in)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if _, err := op.Backward(rc, in, out, saved, out, nd.need); err != nil {
+							b.Fatal(err)
+						}
+						pool.releaseAll()
+					}
+				})
 			}
-		})
-		b.Run(bc.name+"/forward_backward_dX", func(b *testing.B) {
-			need := []bool{true, false, false}
-			for b.Loop() {
-				out, saved, err := op.Forward(rc, in)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := op.Backward(rc, in, out, saved, out, need); err != nil {
-					b.Fatal(err)
-				}
-				pool.releaseAll()
-			}
-		})
-		b.Run(bc.name+"/forward_backward_all", func(b *testing.B) {
-			need := []bool{true, true, true}
-			for b.Loop() {
-				out, saved, err := op.Forward(rc, in)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := op.Backward(rc, in, out, saved, out, need); err != nil {
-					b.Fatal(err)
-				}
-				pool.releaseAll()
-			}
-		})
+		}
 	}
 }
 

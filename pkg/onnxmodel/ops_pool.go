@@ -133,32 +133,51 @@ func (o *maxPoolOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tens
 	return out, saved, nil
 }
 
-// maxPoolPlane pools one plane x (H×W) into y (OH×OW), recording argmaxes.
+// nnTapRange returns the taps [lo, hi) of a window of k taps, spaced d
+// apart and starting at start, that fall inside [0, size).
+func nnTapRange(start, d, k, size int) (lo, hi int) {
+	if start < 0 {
+		lo = (-start + d - 1) / d
+	}
+	last := size - 1 - start
+	if last < 0 {
+		return 0, 0
+	}
+	hi = last/d + 1
+	if hi > k {
+		hi = k
+	}
+	if lo > hi {
+		lo = hi
+	}
+	return lo, hi
+}
+
+// maxPoolPlane pools one plane x (H×W) into y (OH×OW), recording argmaxes
+// (the first maximum in row-major window order).
 func maxPoolPlane(g *tensor.ConvGeom, x, y []float32, arg []int32) {
 	for oh := 0; oh < g.OH; oh++ {
 		h0 := oh*g.SH - g.PadT
-		for ow := 0; ow < g.OW; ow++ {
+		kiLo, kiHi := nnTapRange(h0, g.DH, g.KH, g.H)
+		yr, ar := y[oh*g.OW:(oh+1)*g.OW], arg[oh*g.OW:(oh+1)*g.OW]
+		for ow := range yr {
 			w0 := ow*g.SW - g.PadL
-			best := float32(-math.MaxFloat32)
-			bi := int32(-1)
-			for ki := 0; ki < g.KH; ki++ {
-				ih := h0 + ki*g.DH
-				if ih < 0 || ih >= g.H {
-					continue
-				}
-				row := x[ih*g.W : (ih+1)*g.W]
-				for kj := 0; kj < g.KW; kj++ {
-					iw := w0 + kj*g.DW
-					if iw < 0 || iw >= g.W {
-						continue
-					}
-					if v := row[iw]; v > best || bi < 0 {
-						best, bi = v, int32(ih*g.W+iw)
+			kjLo, kjHi := nnTapRange(w0, g.DW, g.KW, g.W)
+			if kiLo >= kiHi || kjLo >= kjHi {
+				yr[ow], ar[ow] = float32(-math.MaxFloat32), -1
+				continue
+			}
+			bi := (h0+kiLo*g.DH)*g.W + w0 + kjLo*g.DW
+			best := x[bi]
+			for ki := kiLo; ki < kiHi; ki++ {
+				off := (h0+ki*g.DH)*g.W + w0
+				for kj := kjLo; kj < kjHi; kj++ {
+					if v := x[off+kj*g.DW]; v > best {
+						best, bi = v, off+kj*g.DW
 					}
 				}
 			}
-			y[oh*g.OW+ow] = best
-			arg[oh*g.OW+ow] = bi
+			yr[ow], ar[ow] = best, int32(bi)
 		}
 	}
 }
