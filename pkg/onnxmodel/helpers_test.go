@@ -1,6 +1,7 @@
 package onnxmodel
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -167,3 +168,5 @@ func checkGradients(t *testing.T, op Op, in []*tensor.Tensor, wrt []int, rtol, a
 		}
 	}
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,0 +1,320 @@
+package onnxmodel
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/advtest/advtest/pkg/dataset"
+	"github.com/advtest/advtest/pkg/tensor"
+)
+
+const modelsDir = "../../testdata/models"
+
+// crossEntropyGrad returns d(Σ_i CE(logits_i, y_i))/dlogits.
+func crossEntropyGrad(logits *tensor.Tensor, y []int) *tensor.Tensor {
+	n, c := logits.Shape[0], logits.Shape[1]
+	g := tensor.New(n, c)
+	for i := 0; i < n; i++ {
+		row := logits.F[i*c : (i+1)*c]
+		mx := row[0]
+		for _, v := range row {
+			mx = max(mx, v)
+		}
+		var sum float64
+		for _, v := range row {
+			sum += math.Exp(float64(v - mx))
+		}
+		for j, v := range row {
+			g.F[i*c+j] = float32(math.Exp(float64(v-mx)) / sum)
+		}
+		g.F[i*c+y[i]] -= 1
+	}
+	return g
+}
+
+func refModels(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(modelsDir, "*.onnx"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no models under %s: run testdata/gen/make_models.py", modelsDir)
+	}
+	return files
+}
+
+func loadRef(t *testing.T, model string) map[string]*tensor.Tensor {
+	t.Helper()
+	ref, err := dataset.ReadArrays(strings.TrimSuffix(model, ".onnx")+".ref.npz", dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+func labels(t *tensor.Tensor) []int {
+	y := make([]int, t.Len())
+	for i, v := range t.F {
+		y[i] = int(v)
+	}
+	return y
+}
+
+// TestPyTorchExports checks logits (1e-4 absolute) and input gradients of
+// the summed cross-entropy (1e-3 relative) against PyTorch's, on 64 samples.
+func TestPyTorchExports(t *testing.T) {
+	for _, path := range refModels(t) {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			m, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := loadRef(t, path)
+			x, y := ref["x"], labels(ref["y"])
+			g, err := m.Backprop(context.Background(), x, BackpropOptions{Input: true}, func(l *tensor.Tensor) (*tensor.Tensor, error) {
+				return crossEntropyGrad(l, y), nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sameTensor(g.Logits, ref["logits"], 1e-4, 0); err != nil {
+				t.Errorf("logits: %v", err)
+			}
+			if err := closeRelative(g.Input, ref["grad_x"], 1e-3); err != nil {
+				t.Errorf("input gradient: %v", err)
+			}
+			if m.FinalActivation != "" {
+				out, err := m.Run(context.Background(), map[string]*tensor.Tensor{m.Inputs[0].Name: x})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := sameTensor(out[m.Outputs[0].Name], ref["output"], 1e-5, 1e-4); err != nil {
+					t.Errorf("graph output after %s: %v", m.FinalActivation, err)
+				}
+			}
+		})
+	}
+}
+
+// closeRelative checks ‖got−want‖₂ ≤ tol·‖want‖₂ and, element by element,
+// |got−want| ≤ tol·max|want|.
+func closeRelative(got, want *tensor.Tensor, tol float64) error {
+	if got == nil || got.Len() != want.Len() {
+		return errorf("shape %v, want %v", shapeOf(got), want.Shape)
+	}
+	var diff, norm, peak float64
+	for i, w := range want.F {
+		d := float64(got.F[i] - w)
+		diff += d * d
+		norm += float64(w) * float64(w)
+		peak = math.Max(peak, math.Abs(float64(w)))
+	}
+	if math.Sqrt(diff) > tol*math.Sqrt(norm) {
+		return errorf("relative L2 error %.3g > %g", math.Sqrt(diff/norm), tol)
+	}
+	for i, w := range want.F {
+		if math.Abs(float64(got.F[i]-w)) > tol*peak {
+			return errorf("element %d: %g, want %g (tolerance %.3g)", i, got.F[i], w, tol*peak)
+		}
+	}
+	return nil
+}
+
+func TestParamGradients(t *testing.T) {
+	path := filepath.Join(modelsDir, "mnist_mlp.onnx")
+	m, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := loadRef(t, path)
+	want, err := dataset.ReadArrays(filepath.Join(modelsDir, "mnist_mlp.param_grads.npz"), dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := labels(ref["y"])
+	g, err := m.Backprop(context.Background(), ref["x"], BackpropOptions{Params: true}, func(l *tensor.Tensor) (*tensor.Tensor, error) {
+		return crossEntropyGrad(l, y), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) == 0 {
+		t.Fatal("no reference parameter gradients")
+	}
+	for name, w := range want {
+		got, ok := g.Params[name]
+		if !ok {
+			t.Errorf("no gradient for parameter %s", name)
+			continue
+		}
+		if err := closeRelative(got, w, 1e-3); err != nil {
+			t.Errorf("parameter %s: %v", name, err)
+		}
+	}
+}
+
+// TestCleanAccuracyMatchesPyTorch counts argmax predictions over the whole
+// shipped test set; the counts must equal PyTorch's exactly.
+func TestCleanAccuracyMatchesPyTorch(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(modelsDir, "accuracy.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Models map[string]struct {
+			Correct int `json:"correct"`
+			N       int `json:"n"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	mnist, err := dataset.Load("../../testdata/mnist/test-1000-images.npy", "../../testdata/mnist/test-1000-labels.npy", dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := dataset.Load("../../testdata/tabular/x.npy", "../../testdata/tabular/y.npy", dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range doc.Models {
+		t.Run(file, func(t *testing.T) {
+			m, err := Load(filepath.Join(modelsDir, file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			set := mnist
+			if strings.HasPrefix(file, "tabular") {
+				set = tab
+			}
+			correct := 0
+			for lo := 0; lo < set.Len(); lo += 250 {
+				xb, yb := set.Batch(lo, min(lo+250, set.Len()))
+				logits, err := m.Logits(context.Background(), xb)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := logits.Shape[1]
+				for i, yi := range yb {
+					row := logits.F[i*c : (i+1)*c]
+					best := 0
+					for j := range row {
+						if row[j] > row[best] {
+							best = j
+						}
+					}
+					if best == yi {
+						correct++
+					}
+				}
+			}
+			if correct != want.Correct || set.Len() != want.N {
+				t.Errorf("%d/%d correct, PyTorch %d/%d", correct, set.Len(), want.Correct, want.N)
+			}
+		})
+	}
+}
+
+func TestFixedBatchExportRunsBatched(t *testing.T) {
+	m, err := Load(filepath.Join(modelsDir, "resnet_bn_fixed1_op17.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.PerSample {
+		t.Fatal("the fixed-batch export fell back to per-sample execution")
+	}
+	ref := loadRef(t, filepath.Join(modelsDir, "resnet_bn_fixed1_op17.onnx"))
+	x := ref["x"]
+	all, err := m.Logits(context.Background(), x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := x.Len() / x.Shape[0]
+	c := all.Shape[1]
+	for i := 0; i < 3; i++ {
+		one, err := m.Logits(context.Background(), tensor.FromFloat32(x.F[i*per:(i+1)*per], append([]int{1}, x.Shape[1:]...)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sameTensor(tensor.FromFloat32(all.F[i*c:(i+1)*c], 1, c), one, 1e-5, 1e-5); err != nil {
+			t.Errorf("sample %d: batched vs alone: %v", i, err)
+		}
+	}
+}
+
+func TestSaveReloadAndRewrite(t *testing.T) {
+	path := filepath.Join(modelsDir, "mnist_cnn.onnx")
+	m, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := loadRef(t, path)
+	x := ref["x"]
+	want, err := m.Logits(context.Background(), x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "copy.onnx")
+	if err := m.Save(out); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m2.Logits(context.Background(), x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sameTensor(got, want, 0, 0); err != nil {
+		t.Errorf("reloaded logits: %v", err)
+	}
+
+	// Relu -> Clip(0, 6): saved, reloaded, runs, and differs from Relu only
+	// where an activation exceeded 6.
+	e := m.Edit()
+	n := 0
+	for _, node := range e.Graph().GetNode() {
+		if node.GetOpType() == "Relu" {
+			if node.GetName() == "" {
+				t.Fatal("Relu node without a name")
+			}
+			lo, hi := node.GetName()+"_lo", node.GetName()+"_hi"
+			e.AddInitializer(lo, tensor.FromFloat32([]float32{0})).AddInitializer(hi, tensor.FromFloat32([]float32{6}))
+			e.ReplaceOp(node.GetName(), "Clip", []string{node.GetInput()[0], lo, hi})
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no Relu in the CNN")
+	}
+	clipped, err := e.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpath := filepath.Join(dir, "clipped.onnx")
+	if err := clipped.Save(cpath); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Load(cpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := c2.Logits(context.Background(), x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl.Len() != want.Len() {
+		t.Fatalf("clipped logits shape %v", cl.Shape)
+	}
+	for _, op := range c2.Proto.GetGraph().GetNode() {
+		if op.GetOpType() == "Relu" {
+			t.Errorf("a Relu survived the rewrite")
+		}
+	}
+}
