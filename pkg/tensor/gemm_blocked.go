@@ -3,6 +3,7 @@ package tensor
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -46,8 +47,8 @@ func firstKernel(ks []*gemmKernel) *gemmKernel {
 
 // Thresholds (in multiply-adds, m·n·k) of the drivers.
 const (
-	gemmTinyMax     = 4096    // below: plain loops, no packing
-	gemmParallelMin = 1 << 18 // from here: split over GOMAXPROCS goroutines
+	gemmTinyMax     = 128     // up to this: plain loops, no packing
+	gemmParallelMin = 1 << 21 // from here (about 128³): split over GOMAXPROCS goroutines
 )
 
 // gemmOperand is a strided view of a matrix: element (i, j) is d[i*rs+j*cs].
@@ -117,85 +118,89 @@ func (kn *gemmKernel) gemm(m, n, k int, A, B, C gemmOperand, alpha, beta float32
 		gemmPool.Put(w)
 		return
 	}
-	// Split the dimension that divides most evenly into tiles; on a tie,
-	// split N (each goroutine then packs its own part of B, the larger
-	// operand in the shapes that matter).
-	uM, uN := (m+kn.mr-1)/kn.mr, (n+kn.nr-1)/kn.nr
-	balance := func(u int) float64 {
-		p := min(workers, u)
-		return float64(u) / float64((u+p-1)/p*p)
+	// Split N into pieces of whole micro-panels (each goroutine packs only
+	// its own columns of B; row-major A is read in place), unless N is too
+	// narrow to give every goroutine a few panels: then split M (and each
+	// piece packs all of B). Pieces are handed out dynamically, a few per
+	// goroutine, so that a core slowed by other work takes fewer of them.
+	sp := gemmSplits.Get().(*gemmSplit)
+	*sp = gemmSplit{kn: kn, m: m, n: n, k: k, A: A, B: B, C: C, alpha: alpha, beta: beta}
+	uN := (n + kn.nr - 1) / kn.nr
+	if uN >= 2*workers {
+		sp.splitN, sp.unit, sp.units = true, kn.nr, uN
+		sp.chunk = max((uN+4*workers-1)/(4*workers), min(4, uN/workers))
+	} else {
+		uM := (m + kn.mr - 1) / kn.mr
+		sp.unit, sp.units = kn.mr, uM
+		sp.chunk = max((uM+2*workers-1)/(2*workers), min(8, uM/workers))
 	}
-	splitN := balance(uN) >= balance(uM)
-	units, unit := uM, kn.mr
-	if splitN {
-		units, unit = uN, kn.nr
-	}
-	parts := min(workers, units)
-	chunk := (units + parts - 1) / parts
+	parts := min(workers, (sp.units+sp.chunk-1)/sp.chunk)
 	ensureGemmWorkers(parts - 1)
-	wg := gemmWaitGroups.Get().(*sync.WaitGroup)
-	var own gemmTask
-	for lo := 0; lo < units; lo += chunk {
-		i0, i1 := lo*unit, min(lo+chunk, units)*unit
-		t := gemmTask{kn: kn, m: m, n: n, k: k, A: A, B: B, C: C, alpha: alpha, beta: beta, done: wg}
-		if splitN {
-			i1 = min(i1, n)
-			t.n, t.B, t.C = i1-i0, B.cols(i0), C.cols(i0)
-		} else {
-			i1 = min(i1, m)
-			t.m, t.A, t.C = i1-i0, A.rows(i0), C.rows(i0)
-		}
-		if lo == 0 {
-			own = t
-			continue
-		}
-		wg.Add(1)
+	for i := 1; i < parts; i++ {
+		sp.wg.Add(1)
 		select {
-		case gemmTasks <- t:
+		case gemmTasks <- sp:
 		default:
-			t.run() // every worker is busy (other Gemm calls): run it here
+			sp.wg.Done() // every worker is busy (other Gemm calls): do it here
 		}
 	}
-	own.done = nil
-	own.run()
-	wg.Wait()
-	gemmWaitGroups.Put(wg)
+	sp.work()
+	sp.wg.Wait()
+	*sp = gemmSplit{} // drop the references to the caller's slices
+	gemmSplits.Put(sp)
 }
 
-// gemmTask is one part of a split GEMM.
-type gemmTask struct {
+// gemmSplit is a GEMM shared out in pieces among the caller and workers.
+type gemmSplit struct {
 	kn          *gemmKernel
 	m, n, k     int
 	A, B, C     gemmOperand
 	alpha, beta float32
-	done        *sync.WaitGroup // signalled when the part is done (if not nil)
+	splitN      bool // pieces are columns (else rows)
+	unit        int  // columns or rows per unit: the tile size
+	units       int  // units in all
+	chunk       int  // units per piece
+	next        atomic.Int64
+	wg          sync.WaitGroup // the workers that joined in
 }
 
-func (t *gemmTask) run() {
-	w := getGemmWork(t.kn)
-	t.kn.serial(t.m, t.n, t.k, t.A, t.B, t.C, t.alpha, t.beta, w)
-	gemmPool.Put(w)
-	if t.done != nil {
-		t.done.Done()
+// work computes pieces until none is left.
+func (sp *gemmSplit) work() {
+	w := getGemmWork(sp.kn)
+	for {
+		lo := (int(sp.next.Add(1)) - 1) * sp.chunk
+		if lo >= sp.units {
+			break
+		}
+		i0, i1 := lo*sp.unit, min(lo+sp.chunk, sp.units)*sp.unit
+		if sp.splitN {
+			i1 = min(i1, sp.n)
+			sp.kn.serial(sp.m, i1-i0, sp.k, sp.A, sp.B.cols(i0), sp.C.cols(i0), sp.alpha, sp.beta, w)
+		} else {
+			i1 = min(i1, sp.m)
+			sp.kn.serial(i1-i0, sp.n, sp.k, sp.A.rows(i0), sp.B, sp.C.rows(i0), sp.alpha, sp.beta, w)
+		}
 	}
+	gemmPool.Put(w)
 }
 
-// The split GEMMs hand their parts to long-lived worker goroutines over
-// gemmTasks (by value, so that a call allocates nothing); there are as many
-// workers as the largest split so far needed.
+// Split GEMMs are handed to long-lived worker goroutines over gemmTasks
+// (the gemmSplit comes from a pool, so that a call allocates nothing);
+// there are as many workers as the largest split so far needed.
 var (
-	gemmTasks      = make(chan gemmTask)
-	gemmWaitGroups = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
-	gemmWorkersMu  sync.Mutex
-	gemmWorkers    int
+	gemmTasks     = make(chan *gemmSplit)
+	gemmSplits    = sync.Pool{New: func() any { return new(gemmSplit) }}
+	gemmWorkersMu sync.Mutex
+	gemmWorkers   int
 )
 
 func ensureGemmWorkers(n int) {
 	gemmWorkersMu.Lock()
 	for ; gemmWorkers < n; gemmWorkers++ {
 		go func() {
-			for t := range gemmTasks {
-				t.run()
+			for sp := range gemmTasks {
+				sp.work()
+				sp.wg.Done()
 			}
 		}()
 	}

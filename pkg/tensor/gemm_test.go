@@ -50,6 +50,8 @@ func gemmCases() []gemmCase {
 		{1, 1, 1}, {1, 7, 3}, {5, 1, 9}, {3, 5, 1}, {7, 13, 17}, {12, 32, 8}, {13, 33, 9},
 		{6, 16, 4}, {25, 47, 31}, {32, 676, 9}, {64, 100, 288}, {128, 10, 128}, {10, 128, 64},
 		{100, 3, 70}, {37, 70, 300}, {150, 90, 40}, {70, 80, 50}, {200, 45, 66}, {3, 300, 5},
+		// Large enough to be split over goroutines: by columns, by rows.
+		{45, 1000, 60}, {150, 201, 80}, {300, 40, 200},
 	}
 	var cs []gemmCase
 	ab := [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}, {2, -1}, {0.75, 0}}
@@ -70,6 +72,8 @@ func gemmCases() []gemmCase {
 }
 
 func TestGemm(t *testing.T) {
+	// An odd number of goroutines, to exercise uneven splits.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
 	rng := rand.New(rand.NewSource(1))
 	for _, path := range gemmPaths() {
 		for _, tc := range gemmCases() {
@@ -199,7 +203,7 @@ func TestGemmNoAlloc(t *testing.T) {
 		t.Skip("sync.Pool drops items under the race detector")
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	for _, d := range [][3]int{{40, 50, 60}, {200, 300, 100}, {300, 40, 100}} {
+	for _, d := range [][3]int{{40, 50, 60}, {200, 300, 100}, {300, 40, 200}} {
 		m, n, k := d[0], d[1], d[2]
 		a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
 		f := func() { Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n) }
