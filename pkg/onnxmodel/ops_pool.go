@@ -108,9 +108,13 @@ func (o *maxPoolOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tens
 		return nil, nil, fmt.Errorf("input plane of %d elements is too large", hw)
 	}
 	saved := &maxPoolSaved{arg: make([]int32, s.planes*ohw)}
+	kj := make([]int, 2*g.OW)
+	for ow := 0; ow < g.OW; ow++ {
+		kj[2*ow], kj[2*ow+1] = nnTapRange(ow*g.SW-g.PadL, g.DW, g.KW, g.W)
+	}
 	tensor.ParallelFor(s.planes, nnPlaneChunk, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			maxPoolPlane(&g, s.x.F[p*hw:(p+1)*hw], y.F[p*ohw:(p+1)*ohw], saved.arg[p*ohw:(p+1)*ohw])
+			maxPoolPlane(&g, s.x.F[p*hw:(p+1)*hw], y.F[p*ohw:(p+1)*ohw], saved.arg[p*ohw:(p+1)*ohw], kj)
 		}
 	})
 	out := []*tensor.Tensor{y}
@@ -155,29 +159,73 @@ func nnTapRange(start, d, k, size int) (lo, hi int) {
 
 // maxPoolPlane pools one plane x (H×W) into y (OH×OW), recording argmaxes
 // (the first maximum in row-major window order).
-func maxPoolPlane(g *tensor.ConvGeom, x, y []float32, arg []int32) {
+// kj holds each output column's tap range (lo, hi), precomputed per call.
+func maxPoolPlane(g *tensor.ConvGeom, x, y []float32, arg []int32, kj []int) {
+	if g.KH == 2 && g.KW == 2 && g.DH == 1 && g.DW == 1 && g.PadT == 0 && g.PadL == 0 &&
+		(g.OH-1)*g.SH+1 < g.H && (g.OW-1)*g.SW+1 < g.W {
+		maxPool2x2Plane(g, x, y, arg)
+		return
+	}
 	for oh := 0; oh < g.OH; oh++ {
 		h0 := oh*g.SH - g.PadT
 		kiLo, kiHi := nnTapRange(h0, g.DH, g.KH, g.H)
 		yr, ar := y[oh*g.OW:(oh+1)*g.OW], arg[oh*g.OW:(oh+1)*g.OW]
 		for ow := range yr {
 			w0 := ow*g.SW - g.PadL
-			kjLo, kjHi := nnTapRange(w0, g.DW, g.KW, g.W)
+			kjLo, kjHi := kj[2*ow], kj[2*ow+1]
 			if kiLo >= kiHi || kjLo >= kjHi {
 				yr[ow], ar[ow] = float32(-math.MaxFloat32), -1
 				continue
 			}
-			bi := (h0+kiLo*g.DH)*g.W + w0 + kjLo*g.DW
-			best := x[bi]
+			// Two branch-light passes: the maximum, then the first tap
+			// (row-major) that holds it, scanning backwards so that each
+			// step is a conditional move rather than a mispredicted branch.
+			first := (h0+kiLo*g.DH)*g.W + w0 + kjLo*g.DW
+			best := x[first]
 			for ki := kiLo; ki < kiHi; ki++ {
 				off := (h0+ki*g.DH)*g.W + w0
 				for kj := kjLo; kj < kjHi; kj++ {
-					if v := x[off+kj*g.DW]; v > best {
-						best, bi = v, off+kj*g.DW
+					best = max(best, x[off+kj*g.DW])
+				}
+			}
+			bi := first
+			for ki := kiHi - 1; ki >= kiLo; ki-- {
+				off := (h0+ki*g.DH)*g.W + w0
+				for kj := kjHi - 1; kj >= kjLo; kj-- {
+					if x[off+kj*g.DW] == best {
+						bi = off + kj*g.DW
 					}
 				}
 			}
 			yr[ow], ar[ow] = best, int32(bi)
+		}
+	}
+}
+
+// maxPool2x2Plane is maxPoolPlane for the common 2×2 window without
+// padding or dilation, every window inside the plane.
+func maxPool2x2Plane(g *tensor.ConvGeom, x, y []float32, arg []int32) {
+	w := g.W
+	for oh := 0; oh < g.OH; oh++ {
+		top := oh * g.SH * w
+		r0 := x[top : top+w]
+		r1 := x[top+w : top+2*w]
+		yr, ar := y[oh*g.OW:(oh+1)*g.OW], arg[oh*g.OW:(oh+1)*g.OW]
+		for ow := range yr {
+			j := ow * g.SW
+			a, b, c, d := r0[j], r0[j+1], r1[j], r1[j+1]
+			m := max(max(a, b), max(c, d))
+			k := top + w + j + 1
+			if c == m {
+				k = top + w + j
+			}
+			if b == m {
+				k = top + j + 1
+			}
+			if a == m {
+				k = top + j
+			}
+			yr[ow], ar[ow] = m, int32(k)
 		}
 	}
 }
