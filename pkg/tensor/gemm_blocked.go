@@ -125,14 +125,25 @@ func (kn *gemmKernel) gemm(m, n, k int, A, B, C gemmOperand, alpha, beta float32
 	// goroutine, so that a core slowed by other work takes fewer of them.
 	sp := gemmSplits.Get().(*gemmSplit)
 	*sp = gemmSplit{kn: kn, m: m, n: n, k: k, A: A, B: B, C: C, alpha: alpha, beta: beta}
+	// A piece that must pack the whole of the other operand is kept large
+	// enough to repay it (packing an element costs about as much as 16-40
+	// multiply-adds).
 	uN := (n + kn.nr - 1) / kn.nr
 	if uN >= 2*workers {
 		sp.splitN, sp.unit, sp.units = true, kn.nr, uN
-		sp.chunk = max((uN+4*workers-1)/(4*workers), min(4, uN/workers))
+		minUnits := 16 // 512 columns (AVX-512) per packing of A
+		if A.cs == 1 {
+			minUnits = 4 // A read in place: nothing repacked
+		}
+		sp.chunk = max((uN+4*workers-1)/(4*workers), min(minUnits, (uN+workers-1)/workers))
 	} else {
 		uM := (m + kn.mr - 1) / kn.mr
 		sp.unit, sp.units = kn.mr, uM
-		sp.chunk = max((uM+2*workers-1)/(2*workers), min(8, uM/workers))
+		minUnits := 12 // 144 rows (AVX-512) per packing of B
+		if B.cs == 1 && k <= kn.directBMaxK {
+			minUnits = 4 // B read in place
+		}
+		sp.chunk = max((uM+4*workers-1)/(4*workers), min(minUnits, (uM+workers-1)/workers))
 	}
 	parts := min(workers, (sp.units+sp.chunk-1)/sp.chunk)
 	ensureGemmWorkers(parts - 1)
