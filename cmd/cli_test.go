@@ -111,7 +111,7 @@ func TestBadInputExitCode2(t *testing.T) {
 		{"garbage onnx", []string{"eval", "-m", garbage, "-d", mnistX, "-l", mnistY}, "not a valid ONNX model"},
 		{"truncated onnx", []string{"eval", "-m", truncated, "-d", mnistX, "-l", mnistY}, "not a valid ONNX model"},
 		{"unsupported op", []string{"eval", "-m", unsupported, "-d", mnistX, "-l", mnistY}, "not supported"},
-		{"nan in data", []string{"eval", "-m", cnnModel, "-d", nanNPY, "-l", shortY}, "NaN"},
+		{"nan in data", []string{"eval", "-m", cnnModel, "-d", nanNPY, "-l", writeFile(t, "y2.npy", npyInt64([]int64{1, 2}, 2))}, "NaN"},
 		{"x and y lengths", []string{"eval", "-m", cnnModel, "-d", twoX, "-l", shortY}, "label"},
 		{"unknown dtype", []string{"eval", "-m", cnnModel, "-d", unknownDtype, "-l", shortY}, "<c8"},
 		{"wrong input shape", []string{"eval", "-m", cnnModel, "-d", wrongShape, "-l", writeFile(t, "y2.npy", npyInt64([]int64{1, 2}, 2))}, "expects"},

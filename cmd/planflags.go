@@ -71,19 +71,25 @@ func resolvePlan(c *cobra.Command, pf *planFlags) (*config.Plan, error) {
 	if bindErr != nil {
 		return nil, bindErr
 	}
-	plan, err := config.FromViper(v)
-	if err != nil {
-		return nil, err
-	}
 	if len(pf.attacks) > 0 {
-		plan.Attacks = nil
+		// --attack replaces the config's pool; set it before validation.
+		pool := make([]any, 0, len(pf.attacks))
 		for _, spec := range pf.attacks {
 			a, err := parseAttackFlag(spec)
 			if err != nil {
 				return nil, err
 			}
-			plan.Attacks = append(plan.Attacks, a)
+			params := map[string]any{}
+			for k, val := range a.Params {
+				params[k] = val
+			}
+			pool = append(pool, map[string]any{"name": a.Name, "params": params})
 		}
+		v.Set("attacks", pool)
+	}
+	plan, err := config.FromViper(v)
+	if err != nil {
+		return nil, err
 	}
 	if plan.Model == "" {
 		return nil, fmt.Errorf("no model: set --model or `model:` in the config")

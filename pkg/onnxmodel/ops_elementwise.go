@@ -877,12 +877,12 @@ func (o *unaryOp) forward(y, x []float32) {
 			y[i] = -v
 		}
 	case unRelu:
+		// Branch-free: activations are positive about half the time, so
+		// a branch mispredicts constantly. The mask keeps NaN (v > 0 is
+		// false for NaN, so NaN becomes 0, as the branchy form did).
+		y = y[:len(x)]
 		for i, v := range x {
-			if v > 0 {
-				y[i] = v
-			} else {
-				y[i] = 0
-			}
+			y[i] = math.Float32frombits(math.Float32bits(v) & reluMask(v))
 		}
 	case unLeakyRelu:
 		for i, v := range x {
@@ -1062,10 +1062,9 @@ func (o *unaryOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, 
 	tensor.ParallelFor(len(x.F), parallelGrain, func(lo, hi int) {
 		switch o.kind {
 		case unRelu:
-			for i := lo; i < hi; i++ {
-				if x.F[i] > 0 {
-					gx.F[i] = g.F[i]
-				}
+			xs, gs, gxs := x.F[lo:hi], g.F[lo:hi], gx.F[lo:hi]
+			for i, v := range xs {
+				gxs[i] = math.Float32frombits(math.Float32bits(gs[i]) & reluMask(v))
 			}
 		case unSigmoid:
 			for i := lo; i < hi; i++ {
@@ -1082,4 +1081,14 @@ func (o *unaryOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, 
 		}
 	})
 	return grads, nil
+}
+
+// reluMask is all ones when v > 0 and zero otherwise (NaN included),
+// computed without a branch.
+func reluMask(v float32) uint32 {
+	var b uint32
+	if v > 0 {
+		b = 1
+	}
+	return -b
 }
