@@ -6,6 +6,12 @@ import "golang.org/x/sys/cpu"
 // both are written by gemm_asmgen.go, which also states their contract.
 //go:generate go run gemm_asmgen.go
 
+// gemmTranspose8AVX is in gemm_pack_amd64.s: it transposes 8×8 blocks for
+// packing (see gemmTranspose8).
+//
+//go:noescape
+func gemmTranspose8AVX(src *float32, lds int, dst *float32, ldd int, blocks int)
+
 // archGemmKernels returns the micro-kernels this CPU can run, fastest first.
 func archGemmKernels() []*gemmKernel {
 	var ks []*gemmKernel
@@ -15,6 +21,9 @@ func archGemmKernels() []*gemmKernel {
 			mc: 144, kc: 256, nc: 2048, directAMaxN: 1024, directBMaxK: 64,
 			fn: gemmAVX512Packed, fnD: gemmAVX512Direct,
 		})
+	}
+	if cpu.X86.HasAVX {
+		gemmTranspose8 = gemmTranspose8AVX
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, &gemmKernel{

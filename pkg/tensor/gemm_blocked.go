@@ -31,6 +31,11 @@ type gemmKernel struct {
 	directAMaxN, directBMaxK int
 }
 
+// gemmTranspose8, where the CPU has one, transposes blocks consecutive 8×8
+// blocks: dst[(8b+c)*ldd + r] = src[r*lds + 8b + c] for b < blocks and
+// r, c < 8. The packing routines use it for the transposing copies.
+var gemmTranspose8 func(src *float32, lds int, dst *float32, ldd int, blocks int)
+
 // gemmKernels lists the kernels this CPU can run, fastest first;
 // gemmActive is the one Gemm uses (nil: the portable path).
 var (
@@ -334,6 +339,26 @@ func scatterTile(t []float32, nr, h, wd int, C gemmOperand, ci int, beta float32
 // panel of height h starting at row ir is dst[ir*kcur:], h floats per step.
 func packA(dst []float32, A gemmOperand, i0, mcur, p0, kcur, mr int) {
 	np, hBase, hExtra := panels(mcur, mr)
+	if A.rs == 1 {
+		// Column-major A (transposed): each step of k is a contiguous
+		// column, read once and dealt out to all the panels.
+		for p := 0; p < kcur; p++ {
+			src := A.d[(p0+p)*A.cs+i0:][:mcur]
+			for i, ir := 0, 0; i < np; i++ {
+				h := hBase
+				if i < hExtra {
+					h++
+				}
+				d := dst[ir*kcur+p*h:][:h]
+				s := src[ir:][:h]
+				for r := range d {
+					d[r] = s[r]
+				}
+				ir += h
+			}
+		}
+		return
+	}
 	for i, ir := 0, 0; i < np; i++ {
 		h := hBase
 		if i < hExtra {
@@ -344,15 +369,26 @@ func packA(dst []float32, A gemmOperand, i0, mcur, p0, kcur, mr int) {
 		ir += h
 		switch {
 		case A.cs == 1:
-			for r := 0; r < h; r++ {
+			r := 0
+			if kb := kcur / 8; gemmTranspose8 != nil && kb > 0 {
+				// Rows in groups of 8, steps of k in blocks of 8.
+				for ; r+8 <= h; r += 8 {
+					_ = A.d[base+(r+7)*A.rs+8*kb-1]
+					_ = panel[(8*kb-1)*h+r+7]
+					gemmTranspose8(&A.d[base+r*A.rs], A.rs, &panel[r], h, kb)
+				}
+				for rr := 0; rr < r; rr++ {
+					src := A.d[base+rr*A.rs+8*kb:][:kcur-8*kb]
+					for p, v := range src {
+						panel[(8*kb+p)*h+rr] = v
+					}
+				}
+			}
+			for ; r < h; r++ {
 				src := A.d[base+r*A.rs:][:kcur]
 				for p, v := range src {
 					panel[p*h+r] = v
 				}
-			}
-		case A.rs == 1:
-			for p := 0; p < kcur; p++ {
-				copy(panel[p*h:p*h+h], A.d[base+p*A.cs:][:h])
 			}
 		default:
 			for p := 0; p < kcur; p++ {
@@ -385,7 +421,22 @@ func packB(dst []float32, B gemmOperand, p0, kcur, j0, ncur, nr int) {
 					clear(panel[p*nr+wd : p*nr+nr])
 				}
 			}
-			for j := 0; j < wd; j++ {
+			j := 0
+			if kb := kcur / 8; gemmTranspose8 != nil && kb > 0 {
+				// Columns in groups of 8, steps of k in blocks of 8.
+				for ; j+8 <= wd; j += 8 {
+					_ = B.d[base+(j+7)*B.cs+8*kb-1]
+					_ = panel[(8*kb-1)*nr+j+7]
+					gemmTranspose8(&B.d[base+j*B.cs], B.cs, &panel[j], nr, kb)
+				}
+				for jj := 0; jj < j; jj++ {
+					src := B.d[base+jj*B.cs+8*kb:][:kcur-8*kb]
+					for p, v := range src {
+						panel[(8*kb+p)*nr+jj] = v
+					}
+				}
+			}
+			for ; j < wd; j++ {
 				src := B.d[base+j*B.cs:][:kcur]
 				for p, v := range src {
 					panel[p*nr+j] = v

@@ -22,6 +22,10 @@ func gemmPaths() []gemmPath {
 	var ps []gemmPath
 	for _, kn := range gemmKernels {
 		ps = append(ps, gemmPath{kn.name, kn, 0})
+		// Real blocks, every operand packed.
+		packed := *kn
+		packed.directAMaxN, packed.directBMaxK = -1, -1
+		ps = append(ps, gemmPath{kn.name + "-packed", &packed, 0})
 		// Tiny blocks (mc not a multiple of mr on purpose), nothing read
 		// in place.
 		small := *kn
