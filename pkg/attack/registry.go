@@ -5,22 +5,16 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/advtest/advtest/pkg/params"
 )
 
-// ParamDoc documents one attack parameter for listings (CLI help, docs).
-type ParamDoc struct {
-	// Name is the key accepted by New, e.g. "eps".
-	Name string
-	// Type is the accepted value type: "float", "int", "bool", "norm" or
-	// "string", with the allowed values for enumerations, e.g.
-	// "string (ce|dlr|cw)".
-	Type string
-	// Default is the default value as it would be written in a spec, or a
-	// formula such as "2.5*eps/steps" for derived defaults.
-	Default string
-	// Doc is a one-line description.
-	Doc string
-}
+// ParamDoc documents one attack parameter for listings (CLI help, docs):
+// Name (the key accepted by New, e.g. "eps"), Type ("float", "int",
+// "bool", "norm" or "string", with the allowed values for enumerations),
+// Default (as written in a spec, or a formula such as "2.5*eps/steps") and
+// Doc (one line). Defences share the type (pkg/params).
+type ParamDoc = params.Doc
 
 // Factory builds an attack of one kind from string parameters and
 // documents it.
