@@ -206,7 +206,7 @@ def build_model(name):
             x = self.block1(x)
             x = F.relu(self.down_bn(self.down(x)))
             x = self.block2(x)
-            x = torch.mean(x, dim=(2, 3))  # global average pool -> ReduceMean
+            x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)  # GlobalAveragePool, Flatten
             return self.fc(x)
 
     class ViewSoftmax(nn.Module):

@@ -1,0 +1,52 @@
+"""Checks ONNX files: onnx.checker.check_model(full_check=True) on each, and,
+if onnxruntime is importable, loads each into an InferenceSession and runs it
+once on zeros (dynamic dimensions set to 1).
+
+Usage: /usr/bin/python3 testdata/gen/check_onnx.py MODEL.onnx [MODEL.onnx ...]
+Prints one line per file; exits 1 if any file fails, 2 on a usage error.
+Meant for checking the models that advtest writes (hardened models, rewrites).
+"""
+import sys
+
+
+def check(path, ort):
+    import numpy as np
+    import onnx
+
+    model = onnx.load(path)
+    onnx.checker.check_model(model, full_check=True)
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    ops = sorted({n.op_type for n in model.graph.node})
+    msg = f"opset {opset}, {len(model.graph.node)} nodes, ops {','.join(ops)}"
+    if ort is None:
+        return msg + "; onnxruntime not installed, load skipped"
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    feeds = {}
+    for inp in sess.get_inputs():
+        shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
+        dtype = np.int64 if "int64" in inp.type else np.float32
+        feeds[inp.name] = np.zeros(shape, dtype=dtype)
+    outs = sess.run(None, feeds)
+    return msg + "; onnxruntime ran it: outputs " + ", ".join(str(list(o.shape)) for o in outs)
+
+
+def main(argv):
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        ort = None
+    failed = 0
+    for path in argv:
+        try:
+            print(f"OK   {path}: {check(path, ort)}")
+        except Exception as e:  # any failure of load, check or run counts
+            failed += 1
+            print(f"FAIL {path}: {type(e).__name__}: {e}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
