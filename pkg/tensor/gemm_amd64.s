@@ -5,6 +5,12 @@
 #include "textflag.h"
 
 // func gemmKernelAVX512x1(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 1 (C not read when beta is ±0).
+// A is packed: 1 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z1 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512x1(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -91,6 +97,12 @@ gemmKernelAVX512x1_beta:
 	RET
 
 // func gemmKernelAVX512x2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 2 (C not read when beta is ±0).
+// A is packed: 2 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z3 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512x2(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -211,6 +223,12 @@ gemmKernelAVX512x2_beta:
 	RET
 
 // func gemmKernelAVX512x3(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 3 (C not read when beta is ±0).
+// A is packed: 3 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z5 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512x3(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -365,6 +383,12 @@ gemmKernelAVX512x3_beta:
 	RET
 
 // func gemmKernelAVX512x4(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 4 (C not read when beta is ±0).
+// A is packed: 4 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z7 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512x4(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -553,6 +577,12 @@ gemmKernelAVX512x4_beta:
 	RET
 
 // func gemmKernelAVX512x5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 5 (C not read when beta is ±0).
+// A is packed: 5 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z9 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512x5(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -775,6 +805,12 @@ gemmKernelAVX512x5_beta:
 	RET
 
 // func gemmKernelAVX512x6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 6 (C not read when beta is ±0).
+// A is packed: 6 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z11 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512x6(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -1031,6 +1067,12 @@ gemmKernelAVX512x6_beta:
 	RET
 
 // func gemmKernelAVX512x7(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 7 (C not read when beta is ±0).
+// A is packed: 7 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z13 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512x7(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -1321,6 +1363,12 @@ gemmKernelAVX512x7_beta:
 	RET
 
 // func gemmKernelAVX512x8(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 8 (C not read when beta is ±0).
+// A is packed: 8 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z15 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512x8(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -1645,6 +1693,12 @@ gemmKernelAVX512x8_beta:
 	RET
 
 // func gemmKernelAVX512x9(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 9 (C not read when beta is ±0).
+// A is packed: 9 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z17 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512x9(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -2003,6 +2057,12 @@ gemmKernelAVX512x9_beta:
 	RET
 
 // func gemmKernelAVX512x10(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 10 (C not read when beta is ±0).
+// A is packed: 10 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z19 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512x10(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -2395,6 +2455,12 @@ gemmKernelAVX512x10_beta:
 	RET
 
 // func gemmKernelAVX512x11(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 11 (C not read when beta is ±0).
+// A is packed: 11 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z21 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512x11(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -2821,6 +2887,12 @@ gemmKernelAVX512x11_beta:
 	RET
 
 // func gemmKernelAVX512x12(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 12 (C not read when beta is ±0).
+// A is packed: 12 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z23 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512x12(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -3281,6 +3353,12 @@ gemmKernelAVX512x12_beta:
 	RET
 
 // func gemmKernelAVX2x1(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 1 (C not read when beta is ±0).
+// A is packed: 1 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Y0-Y1 accumulators (row r: Y2r columns 0-7, Y2r+1 columns 8-15); Y12, Y13 a row of B; Y14, Y15 broadcasts of A; store: Y14 alpha, Y15 beta, Y12, Y13 C.
 TEXT ·gemmKernelAVX2x1(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -3361,6 +3439,12 @@ gemmKernelAVX2x1_beta:
 	RET
 
 // func gemmKernelAVX2x2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 2 (C not read when beta is ±0).
+// A is packed: 2 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Y0-Y3 accumulators (row r: Y2r columns 0-7, Y2r+1 columns 8-15); Y12, Y13 a row of B; Y14, Y15 broadcasts of A; store: Y14 alpha, Y15 beta, Y12, Y13 C.
 TEXT ·gemmKernelAVX2x2(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -3473,6 +3557,12 @@ gemmKernelAVX2x2_beta:
 	RET
 
 // func gemmKernelAVX2x3(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 3 (C not read when beta is ±0).
+// A is packed: 3 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Y0-Y5 accumulators (row r: Y2r columns 0-7, Y2r+1 columns 8-15); Y12, Y13 a row of B; Y14, Y15 broadcasts of A; store: Y14 alpha, Y15 beta, Y12, Y13 C.
 TEXT ·gemmKernelAVX2x3(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -3617,6 +3707,12 @@ gemmKernelAVX2x3_beta:
 	RET
 
 // func gemmKernelAVX2x4(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 4 (C not read when beta is ±0).
+// A is packed: 4 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Y0-Y7 accumulators (row r: Y2r columns 0-7, Y2r+1 columns 8-15); Y12, Y13 a row of B; Y14, Y15 broadcasts of A; store: Y14 alpha, Y15 beta, Y12, Y13 C.
 TEXT ·gemmKernelAVX2x4(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -3793,6 +3889,12 @@ gemmKernelAVX2x4_beta:
 	RET
 
 // func gemmKernelAVX2x5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 5 (C not read when beta is ±0).
+// A is packed: 5 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Y0-Y9 accumulators (row r: Y2r columns 0-7, Y2r+1 columns 8-15); Y12, Y13 a row of B; Y14, Y15 broadcasts of A; store: Y14 alpha, Y15 beta, Y12, Y13 C.
 TEXT ·gemmKernelAVX2x5(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -4001,6 +4103,12 @@ gemmKernelAVX2x5_beta:
 	RET
 
 // func gemmKernelAVX2x6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 6 (C not read when beta is ±0).
+// A is packed: 6 floats per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Y0-Y11 accumulators (row r: Y2r columns 0-7, Y2r+1 columns 8-15); Y12, Y13 a row of B; Y14, Y15 broadcasts of A; store: Y14 alpha, Y15 beta, Y12, Y13 C.
 TEXT ·gemmKernelAVX2x6(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -4241,6 +4349,13 @@ gemmKernelAVX2x6_beta:
 	RET
 
 // func gemmKernelAVX512D1(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 1 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z1 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512D1(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -4330,6 +4445,13 @@ gemmKernelAVX512D1_beta:
 	RET
 
 // func gemmKernelAVX512D2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 2 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z3 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512D2(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -4453,6 +4575,13 @@ gemmKernelAVX512D2_beta:
 	RET
 
 // func gemmKernelAVX512D3(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 3 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z5 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512D3(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -4610,6 +4739,13 @@ gemmKernelAVX512D3_beta:
 	RET
 
 // func gemmKernelAVX512D4(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 4 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z7 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512D4(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -4804,6 +4940,13 @@ gemmKernelAVX512D4_beta:
 	RET
 
 // func gemmKernelAVX512D5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 5 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z9 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512D5(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -5032,6 +5175,13 @@ gemmKernelAVX512D5_beta:
 	RET
 
 // func gemmKernelAVX512D6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 6 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z11 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512D6(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -5294,6 +5444,13 @@ gemmKernelAVX512D6_beta:
 	RET
 
 // func gemmKernelAVX512D7(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 7 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z13 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512D7(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -5593,6 +5750,13 @@ gemmKernelAVX512D7_beta:
 	RET
 
 // func gemmKernelAVX512D8(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 8 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z15 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512D8(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -5926,6 +6090,13 @@ gemmKernelAVX512D8_beta:
 	RET
 
 // func gemmKernelAVX512D9(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 9 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z17 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512D9(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -6293,6 +6464,13 @@ gemmKernelAVX512D9_beta:
 	RET
 
 // func gemmKernelAVX512D10(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 10 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z19 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512D10(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -6697,6 +6875,13 @@ gemmKernelAVX512D10_beta:
 	RET
 
 // func gemmKernelAVX512D11(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 11 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z21 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512D11(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -7135,6 +7320,13 @@ gemmKernelAVX512D11_beta:
 	RET
 
 // func gemmKernelAVX512D12(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 12 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Z0-Z23 accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.
 TEXT ·gemmKernelAVX512D12(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -7607,6 +7799,13 @@ gemmKernelAVX512D12_beta:
 	RET
 
 // func gemmKernelAVX2D1(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 1 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Y0-Y1 accumulators (row r: Y2r columns 0-7, Y2r+1 columns 8-15); Y12, Y13 a row of B; Y14, Y15 broadcasts of A; store: Y14 alpha, Y15 beta, Y12, Y13 C.
 TEXT ·gemmKernelAVX2D1(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -7690,6 +7889,13 @@ gemmKernelAVX2D1_beta:
 	RET
 
 // func gemmKernelAVX2D2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 2 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Y0-Y3 accumulators (row r: Y2r columns 0-7, Y2r+1 columns 8-15); Y12, Y13 a row of B; Y14, Y15 broadcasts of A; store: Y14 alpha, Y15 beta, Y12, Y13 C.
 TEXT ·gemmKernelAVX2D2(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -7805,6 +8011,13 @@ gemmKernelAVX2D2_beta:
 	RET
 
 // func gemmKernelAVX2D3(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 3 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Y0-Y5 accumulators (row r: Y2r columns 0-7, Y2r+1 columns 8-15); Y12, Y13 a row of B; Y14, Y15 broadcasts of A; store: Y14 alpha, Y15 beta, Y12, Y13 C.
 TEXT ·gemmKernelAVX2D3(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -7952,6 +8165,13 @@ gemmKernelAVX2D3_beta:
 	RET
 
 // func gemmKernelAVX2D4(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 4 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Y0-Y7 accumulators (row r: Y2r columns 0-7, Y2r+1 columns 8-15); Y12, Y13 a row of B; Y14, Y15 broadcasts of A; store: Y14 alpha, Y15 beta, Y12, Y13 C.
 TEXT ·gemmKernelAVX2D4(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -8134,6 +8354,13 @@ gemmKernelAVX2D4_beta:
 	RET
 
 // func gemmKernelAVX2D5(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 5 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Y0-Y9 accumulators (row r: Y2r columns 0-7, Y2r+1 columns 8-15); Y12, Y13 a row of B; Y14, Y15 broadcasts of A; store: Y14 alpha, Y15 beta, Y12, Y13 C.
 TEXT ·gemmKernelAVX2D5(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -8348,6 +8575,13 @@ gemmKernelAVX2D5_beta:
 	RET
 
 // func gemmKernelAVX2D6(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)
+//
+// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < 6 (C not read when beta is ±0).
+// A is read in place: row r at a + r·lda, one float per step of k.
+// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;
+// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));
+// DX current row of C, R9 ldc in bytes; AX, BX scratch.
+// Vector registers: Y0-Y11 accumulators (row r: Y2r columns 0-7, Y2r+1 columns 8-15); Y12, Y13 a row of B; Y14, Y15 broadcasts of A; store: Y14 alpha, Y15 beta, Y12, Y13 C.
 TEXT ·gemmKernelAVX2D6(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI

@@ -107,8 +107,21 @@ func genDecls() {
 //	DX  current row of C
 //	R9  ldc in bytes
 //	AX, BX  scratch (mask, beta bits, prefetch address)
-func header(name string, h, rowBytes int, direct bool) {
+func header(name string, h, rowBytes int, direct bool, vectors string) {
 	p("// func %s(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint32, lda int)", name)
+	p("//")
+	p("// C[r][j] = alpha·Σ_p A[r][p]·B[p][j] + beta·C[r][j] for r < %d (C not read when beta is ±0).", h)
+	if direct {
+		p("// A is read in place: row r at a + r·lda, one float per step of k.")
+	} else {
+		p("// A is packed: %d floats per step of k.", h)
+	}
+	p("// General registers: CX steps of k left; SI A (row 0); DI B, R8 ldb in bytes;")
+	if direct {
+		p("// R10, R11, R12 rows 3, 6, 9 of A; R13 lda in bytes (rows 3q+1, 3q+2 are (base)(R13*1), (base)(R13*2));")
+	}
+	p("// DX current row of C, R9 ldc in bytes; AX, BX scratch.")
+	p("// Vector registers: %s", vectors)
 	p("TEXT ·%s(SB), NOSPLIT, $0-72", name)
 	p("\tMOVQ k+0(FP), CX")
 	p("\tMOVQ a+8(FP), SI")
@@ -187,7 +200,7 @@ func kernelName(family string, h int, direct bool) string {
 //	in the store phase: Z26 alpha, Z27 beta, Z28/Z29 loaded C; K1/K2 column masks
 func genAVX512(h int, direct bool) {
 	name := kernelName("AVX512", h, direct)
-	header(name, h, 128, direct)
+	header(name, h, 128, direct, fmt.Sprintf("Z0-Z%d accumulators (row r: Z2r columns 0-15, Z2r+1 columns 16-31); Z24, Z25 a row of B; Z26-Z31 broadcasts of A; store: Z26 alpha, Z27 beta, Z28, Z29 C, K1, K2 column masks.", 2*h-1))
 	for i := 0; i < 2*h; i++ {
 		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
 	}
@@ -275,7 +288,7 @@ func genAVX512(h int, direct bool) {
 //	in the store phase: Y14 alpha, Y15 beta, Y12/Y13 loaded C
 func genAVX2(h int, direct bool) {
 	name := kernelName("AVX2", h, direct)
-	header(name, h, 64, direct)
+	header(name, h, 64, direct, fmt.Sprintf("Y0-Y%d accumulators (row r: Y2r columns 0-7, Y2r+1 columns 8-15); Y12, Y13 a row of B; Y14, Y15 broadcasts of A; store: Y14 alpha, Y15 beta, Y12, Y13 C.", 2*h-1))
 	for i := 0; i < 2*h; i++ {
 		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
 	}
