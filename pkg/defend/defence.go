@@ -91,4 +91,8 @@ type Progress struct {
 	Loss float64
 	// LR is the learning rate the batch's step used.
 	LR float64
+	// ValAccuracy is the accuracy on TrainData.Validation, measured after
+	// the last batch of each epoch; −1 for other batches and when there is
+	// no validation data.
+	ValAccuracy float64
 }
