@@ -132,9 +132,12 @@ func ElementCount(shape []int, limit int) (int, error) {
 // ragged nesting, numbers beyond float32's range, the non-JSON tokens NaN
 // and Infinity) is an error. It never panics.
 func ParseFloatData(raw []byte, shape []int) ([]float32, error) {
-	n, err := ElementCount(shape, len(raw))
+	n, err := ElementCount(shape, math.MaxInt)
 	if err != nil {
 		return nil, err
+	}
+	if n > len(raw) {
+		return nil, fmt.Errorf("shape %v holds %d elements; the %d bytes of data cannot hold that many numbers", shape, n, len(raw))
 	}
 	p := dataParser{b: raw, out: make([]float32, 0, n)}
 	p.skipSpace()
