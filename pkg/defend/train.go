@@ -216,7 +216,7 @@ type optimiser struct {
 	eps    float64
 }
 
-func newOptimiser(cfg *TrainConfig, m *onnxmodel.Model, names []string) *optimiser {
+func newOptimiser(cfg *TrainConfig, params map[string]*tensor.Tensor, names []string) *optimiser {
 	o := &optimiser{cfg: cfg, names: names, m: map[string][]float32{}, v: map[string][]float32{},
 		b1: cfg.Beta1, b2: cfg.Beta2, eps: cfg.Eps}
 	if o.b1 == 0 {
@@ -229,7 +229,7 @@ func newOptimiser(cfg *TrainConfig, m *onnxmodel.Model, names []string) *optimis
 		o.eps = 1e-8
 	}
 	for _, n := range names {
-		sz := m.Params[n].Len()
+		sz := params[n].Len()
 		if cfg.Optimiser != SGD || cfg.Momentum > 0 {
 			o.m[n] = make([]float32, sz)
 		}
@@ -319,7 +319,7 @@ func Train(ctx context.Context, m *onnxmodel.Model, data *dataset.Set, cfg Train
 	if len(names) == 0 {
 		return nil, fmt.Errorf("train: the model has no trainable parameters")
 	}
-	opt := newOptimiser(&cfg, m, names)
+	opt := newOptimiser(&cfg, m.Params, names)
 
 	n := data.Len()
 	bs := min(cfg.BatchSize, n)
@@ -455,7 +455,7 @@ func Accuracy(ctx context.Context, m *onnxmodel.Model, set *dataset.Set, batch i
 		}
 		c := logits.Shape[1]
 		for i := range y {
-			if argmax(logits.F[i*c:(i+1)*c]) == y[i] {
+			if argmaxRow(logits.F[i*c:(i+1)*c]) == y[i] {
 				correct++
 			}
 		}
@@ -463,7 +463,7 @@ func Accuracy(ctx context.Context, m *onnxmodel.Model, set *dataset.Set, batch i
 	return float64(correct) / float64(set.Len()), nil
 }
 
-func argmax(z []float32) int {
+func argmaxRow(z []float32) int {
 	best := 0
 	for j, v := range z {
 		if v > z[best] {
