@@ -62,6 +62,9 @@ type gemmOperand struct {
 	rs, cs int
 }
 
+// t returns the transposed view.
+func (o gemmOperand) t() gemmOperand { return gemmOperand{o.d, o.cs, o.rs} }
+
 // rows returns the view starting at row i.
 func (o gemmOperand) rows(i int) gemmOperand { return gemmOperand{o.d[i*o.rs:], o.rs, o.cs} }
 
@@ -116,6 +119,12 @@ func colMask(w int) uint32 {
 // gemm computes C = alpha·A·B + beta·C with kernel kn, where A is m×k, B is
 // k×n and C is m×n (all strided views), on up to GOMAXPROCS goroutines.
 func (kn *gemmKernel) gemm(m, n, k int, A, B, C gemmOperand, alpha, beta float32) {
+	// Few columns of a transposed B: compute Cᵀ = op(B)ᵀ·op(A)ᵀ instead,
+	// whose A (B as stored) is row-major and read in place and whose
+	// columns fill the vector lanes; its tiles go through the scratch tile.
+	if n <= kn.nr/2 && m >= 2*n && k >= 32 && B.rs == 1 && kn.fnD != nil {
+		m, n, A, B, C = n, m, B.t(), A.t(), C.t()
+	}
 	workers := runtime.GOMAXPROCS(0)
 	if workers == 1 || m*n*k < gemmParallelMin {
 		w := getGemmWork(kn)
