@@ -1,0 +1,296 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// MergeInfo says how exact a merged report is.
+type MergeInfo struct {
+	// ApproximateMedians lists the attacks (by key) whose perturbation or
+	// query medians are approximate: more than one shard fooled samples,
+	// and a median of the union cannot be computed from the shards'
+	// medians. Their merged median is the mean of the shards' medians
+	// weighted by n_fooled. Every count, rate and mean is exact.
+	ApproximateMedians []string
+}
+
+// Merge combines the reports of the shards of one run (the same model,
+// data, seed, attack pool and sweep, each over a disjoint part of the
+// samples) into the report one run over all of their samples gives.
+//
+// Counts add up, and rates are recomputed from the summed counts, so that
+// n, n_clean_correct, n_fooled, clean accuracy, success rates, robust
+// accuracies (per attack, worst case and sweep rows) equal the unsharded
+// run's exactly: the worst case is exact because shards hold disjoint
+// samples, so a sample fooled by any attack is counted in one shard only.
+// Perturbation and query means are the n_fooled-weighted means, exact up to
+// rounding; medians are exact only when at most one shard fooled samples
+// (see MergeInfo). Gradient evaluations and attack seconds add up; the
+// run's Timing takes the earliest creation time and the longest shard
+// (shards run side by side).
+//
+// Merge refuses reports of different schema versions, models, data files,
+// labels, seeds, attack pools (keys in order, norms, eps, ceilings),
+// fail_above settings or sweeps, reports with a harden section (a harden
+// loop trains the model and cannot be sharded), and shards whose sample
+// counts add up to more than the data holds. The merged report's gate is
+// re-evaluated with the shards' fail_above and per-attack ceilings; a
+// baseline comparison must be re-applied by the caller (ApplyGate with the
+// baseline loaded), since a report does not hold its baseline's figures.
+// The config is the first shard's, without its "shard" key.
+func Merge(shards []*Report) (*Report, MergeInfo, error) {
+	var info MergeInfo
+	if len(shards) == 0 {
+		return nil, info, errors.New("report: merge: no reports")
+	}
+	for i, s := range shards {
+		if s == nil {
+			return nil, info, fmt.Errorf("report: merge: report %d is nil", i)
+		}
+	}
+	first := shards[0]
+	for i, s := range shards {
+		if err := mergeCompatible(first, s); err != nil {
+			return nil, info, fmt.Errorf("report: merge: report %d cannot be merged with report 0: %w", i, err)
+		}
+	}
+	if err := checkShardKeys(shards); err != nil {
+		return nil, info, err
+	}
+
+	m := New(first.ToolVersion)
+	m.Seed = first.Seed
+	for k, v := range first.Config {
+		if k != "shard" {
+			m.Config[k] = v
+		}
+	}
+	m.Model, m.Data = first.Model, first.Data
+	for _, s := range shards {
+		m.N += s.N
+		m.NCleanCorrect += s.NCleanCorrect
+		m.WorstCase.NFooled += s.WorstCase.NFooled
+	}
+	if first.Data.N > 0 && m.N > first.Data.N {
+		return nil, info, fmt.Errorf("report: merge: the reports evaluated %d samples together, more than the %d the data holds: a shard is given twice, or the shards overlap", m.N, first.Data.N)
+	}
+	m.CleanAccuracy = ratio(m.NCleanCorrect, m.N)
+	m.WorstCase.SuccessRate = ratio(m.WorstCase.NFooled, m.NCleanCorrect)
+	m.WorstCase.SRUndefined = m.NCleanCorrect == 0
+	m.WorstCase.RobustAccuracy = ratio(m.NCleanCorrect-m.WorstCase.NFooled, m.N)
+
+	for j, a := range first.Attacks {
+		parts := make([]AttackResult, len(shards))
+		for i, s := range shards {
+			parts[i] = s.Attacks[j]
+		}
+		ma, approx := mergeAttack(parts)
+		if approx {
+			info.ApproximateMedians = append(info.ApproximateMedians, Key(a.Name, a.Params))
+		}
+		m.Attacks = append(m.Attacks, ma)
+	}
+
+	for j, row := range first.Sweep {
+		fooled := 0
+		for _, s := range shards {
+			fooled += s.Sweep[j].NFooled
+		}
+		m.Sweep = append(m.Sweep, SweepRow{Attack: row.Attack, Eps: row.Eps, NFooled: fooled,
+			SuccessRate:    ratio(fooled, m.NCleanCorrect),
+			RobustAccuracy: ratio(m.NCleanCorrect-fooled, m.N)})
+	}
+
+	var why []string
+	for i, s := range shards {
+		if s.Incomplete {
+			m.Incomplete = true
+			why = append(why, fmt.Sprintf("shard report %d: %s", i, orDash(s.IncompleteReason)))
+		}
+		if s.Timing.Created != "" && (m.Timing.Created == "" || s.Timing.Created < m.Timing.Created) {
+			m.Timing.Created = s.Timing.Created
+		}
+		m.Timing.Seconds = math.Max(m.Timing.Seconds, s.Timing.Seconds)
+	}
+	m.IncompleteReason = strings.Join(why, "; ")
+
+	m.ApplyGate(Gate{FailAbove: copyFloat(first.WorstCase.Gate.FailAbove)})
+	if first.Gate.Baseline != "" {
+		m.Gate.Baseline = first.Gate.Baseline
+		m.Gate.MaxRegression = first.Gate.MaxRegression
+		m.Gate.Notes = append(m.Gate.Notes, fmt.Sprintf("the shards were compared with the baseline %s; the merged figures were not (re-apply it)", first.Gate.Baseline))
+	}
+	if len(info.ApproximateMedians) > 0 {
+		m.Gate.Notes = append(m.Gate.Notes, fmt.Sprintf("merged from %d shards: perturbation and query medians of %s are approximate (n_fooled-weighted means of the shards' medians); counts, rates and means are exact",
+			len(shards), strings.Join(info.ApproximateMedians, ", ")))
+	}
+	if err := m.Validate(); err != nil {
+		return nil, info, fmt.Errorf("report: merge: %w", err)
+	}
+	return m, info, nil
+}
+
+// mergeAttack sums one attack's shard results. approx is true when more
+// than one shard fooled samples, so that the medians are approximate.
+func mergeAttack(parts []AttackResult) (AttackResult, bool) {
+	a := parts[0]
+	m := AttackResult{Name: a.Name, Key: Key(a.Name, a.Params), Params: map[string]string{}, Norm: a.Norm, Eps: a.Eps, Targeted: a.Targeted,
+		Gate: AttackGate{MaxSR: copyFloat(a.Gate.MaxSR), Passed: true, Reasons: []string{}}}
+	for k, v := range a.Params {
+		m.Params[k] = v
+	}
+	withFooled := 0
+	var l0, l2, linf, q statsSum
+	for _, p := range parts {
+		m.N += p.N
+		m.NCleanCorrect += p.NCleanCorrect
+		m.NFooled += p.NFooled
+		m.GradientEvals += p.GradientEvals
+		m.Seconds += p.Seconds
+		if p.NFooled == 0 {
+			continue
+		}
+		withFooled++
+		l0.add(p.Perturbation.L0, p.NFooled)
+		l2.add(p.Perturbation.L2, p.NFooled)
+		linf.add(p.Perturbation.Linf, p.NFooled)
+		if p.Queries != nil {
+			q.add(*p.Queries, p.NFooled)
+		}
+	}
+	m.SuccessRate = ratio(m.NFooled, m.NCleanCorrect)
+	m.SRUndefined = m.NCleanCorrect == 0
+	m.RobustAccuracy = ratio(m.NCleanCorrect-m.NFooled, m.N)
+	m.Perturbation = Perturbation{L0: l0.stats(), L2: l2.stats(), Linf: linf.stats()}
+	if a.Queries != nil {
+		s := q.stats()
+		m.Queries = &s
+	}
+	return m, withFooled > 1
+}
+
+// statsSum accumulates n-weighted means and medians.
+type statsSum struct {
+	mean, median float64
+	n, parts     int
+	only         NormStats // the one part's stats, exact when parts == 1
+}
+
+func (s *statsSum) add(v NormStats, n int) {
+	s.parts++
+	s.only = v
+	s.mean += v.Mean * float64(n)
+	s.median += v.Median * float64(n)
+	s.n += n
+}
+
+func (s *statsSum) stats() NormStats {
+	if s.n == 0 {
+		return NormStats{}
+	}
+	if s.parts == 1 {
+		return s.only
+	}
+	return NormStats{Mean: s.mean / float64(s.n), Median: s.median / float64(s.n)}
+}
+
+// mergeCompatible says why b is not a shard of the same run as a.
+func mergeCompatible(a, b *Report) error {
+	switch {
+	case a.SchemaVersion != b.SchemaVersion:
+		return fmt.Errorf("schema_version %q, not %q", b.SchemaVersion, a.SchemaVersion)
+	case a.Model.SHA256 != b.Model.SHA256:
+		return fmt.Errorf("another model (sha256 %s, not %s)", shortHash(b.Model.SHA256), shortHash(a.Model.SHA256))
+	case a.Data.SHA256 != b.Data.SHA256:
+		return fmt.Errorf("other data (sha256 %s, not %s)", shortHash(b.Data.SHA256), shortHash(a.Data.SHA256))
+	case a.Data.LabelsSHA256 != b.Data.LabelsSHA256:
+		return fmt.Errorf("other labels (sha256 %s, not %s)", shortHash(b.Data.LabelsSHA256), shortHash(a.Data.LabelsSHA256))
+	case a.Data.N != b.Data.N:
+		return fmt.Errorf("data of %d samples, not %d", b.Data.N, a.Data.N)
+	case a.Seed != b.Seed:
+		return fmt.Errorf("seed %d, not %d", b.Seed, a.Seed)
+	case a.Harden != nil || b.Harden != nil:
+		return errors.New("a harden loop cannot be merged (each shard would have trained its own model)")
+	case !sameFloatPtr(a.WorstCase.Gate.FailAbove, b.WorstCase.Gate.FailAbove):
+		return errors.New("another fail_above")
+	}
+	ka, kb := poolKeys(a), poolKeys(b)
+	if !slices.Equal(ka, kb) {
+		return fmt.Errorf("another attack pool: [%s], not [%s]", strings.Join(kb, " "), strings.Join(ka, " "))
+	}
+	for i := range a.Attacks {
+		x, y := a.Attacks[i], b.Attacks[i]
+		if x.Norm != y.Norm || x.Eps != y.Eps || x.Targeted != y.Targeted || (x.Queries == nil) != (y.Queries == nil) {
+			return fmt.Errorf("attack %s: norm, eps, targeted or query counting differ", ka[i])
+		}
+		if !sameFloatPtr(x.Gate.MaxSR, y.Gate.MaxSR) {
+			return fmt.Errorf("attack %s: another max_sr", ka[i])
+		}
+	}
+	if len(a.Sweep) != len(b.Sweep) {
+		return fmt.Errorf("a sweep of %d points, not %d", len(b.Sweep), len(a.Sweep))
+	}
+	for i := range a.Sweep {
+		if a.Sweep[i].Attack != b.Sweep[i].Attack || a.Sweep[i].Eps != b.Sweep[i].Eps {
+			return fmt.Errorf("sweep point %d: %s at eps %v, not %s at eps %v", i, b.Sweep[i].Attack, b.Sweep[i].Eps, a.Sweep[i].Attack, a.Sweep[i].Eps)
+		}
+	}
+	return nil
+}
+
+func poolKeys(r *Report) []string {
+	out := make([]string, len(r.Attacks))
+	for i, a := range r.Attacks {
+		out[i] = Key(a.Name, a.Params)
+	}
+	return out
+}
+
+func sameFloatPtr(a, b *float64) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+// checkShardKeys checks the config's "shard" entries, "i/n" or {index,
+// count}, when the reports have them: every shard of n exactly once.
+func checkShardKeys(shards []*Report) error {
+	var idx []int
+	count := -1
+	for i, s := range shards {
+		v, ok := s.Config["shard"]
+		if !ok {
+			continue
+		}
+		var k, n int
+		switch v := v.(type) {
+		case string:
+			if _, err := fmt.Sscanf(v, "%d/%d", &k, &n); err != nil {
+				return fmt.Errorf("report: merge: report %d: config shard %q: want \"i/n\"", i, v)
+			}
+		case map[string]any:
+			ki, _ := v["index"].(float64)
+			ni, _ := v["count"].(float64)
+			k, n = int(ki), int(ni)
+		default:
+			continue
+		}
+		if n < 1 || k < 0 || k >= n || (count >= 0 && n != count) {
+			return fmt.Errorf("report: merge: report %d is shard %d of %d, which does not fit the others", i, k, n)
+		}
+		count = n
+		if slices.Contains(idx, k) {
+			return fmt.Errorf("report: merge: shard %d of %d is given twice", k, n)
+		}
+		idx = append(idx, k)
+	}
+	if count >= 0 && (len(idx) != len(shards) || len(idx) != count) {
+		return fmt.Errorf("report: merge: %d of the %d shards given (every shard must be merged, once)", len(idx), count)
+	}
+	return nil
+}

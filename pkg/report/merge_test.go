@@ -1,0 +1,173 @@
+package report
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+// runReport builds the report of a run over the samples [lo, hi) of a
+// fixed 12-sample pool: clean-correct flags and two attacks' outcomes (one
+// counting queries) and a sweep of two points, the way cmd/attack builds
+// it.
+func runReport(t *testing.T, lo, hi int) *Report {
+	t.Helper()
+	clean := []bool{true, true, false, true, true, true, true, false, true, true, true, true}
+	fgsm := outcomes(true, false, true, false, false, true, false, false, false, true, false, false)
+	pgd := outcomes(true, true, false, false, true, true, false, true, true, true, false, true)
+	sweep := [][]SampleOutcome{
+		outcomes(false, false, false, false, true, false, false, false, false, true, false, false),
+		outcomes(true, true, true, true, true, true, false, false, true, true, false, true),
+	}
+	clean, fgsm, pgd = clean[lo:hi], fgsm[lo:hi], pgd[lo:hi]
+	r := New("v0.1.0-test")
+	r.Seed = 7
+	r.Model = Model{Path: "m.onnx", SHA256: strings.Repeat("ab", 32)}
+	r.Data = Data{Path: "x.npy", SHA256: strings.Repeat("cd", 32), N: 12}
+	r.Config = map[string]any{"seed": 7}
+	r.SetClean(clean)
+	a1, err := NewAttackResult(AttackSpec{Name: "fgsm", Params: map[string]string{"eps": "0.1"}, Norm: "linf", Eps: 0.1, MaxSR: fptr(0.5)}, clean, fgsm, Cost{GradientEvals: int64(hi - lo), Seconds: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := NewAttackResult(AttackSpec{Name: "square", Params: map[string]string{"eps": "0.1"}, Norm: "linf", Eps: 0.1, CountsQueries: true}, clean, pgd, Cost{Seconds: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Attacks = []AttackResult{a1, a2}
+	if r.WorstCase, err = WorstCaseOf(clean, [][]SampleOutcome{fgsm, pgd}); err != nil {
+		t.Fatal(err)
+	}
+	for i, eps := range []float64{0.05, 0.2} {
+		ar, err := NewAttackResult(AttackSpec{Name: "square", Eps: eps}, clean, sweep[i][lo:hi], Cost{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Sweep = append(r.Sweep, SweepRow{Attack: a2.Key, Eps: eps, SuccessRate: ar.SuccessRate, RobustAccuracy: ar.RobustAccuracy, NFooled: ar.NFooled})
+	}
+	r.ApplyGate(Gate{FailAbove: fptr(0.6)})
+	return r
+}
+
+func TestMergeEqualsUnsharded(t *testing.T) {
+	for _, cuts := range [][]int{{0, 12}, {0, 6, 12}, {0, 5, 12}, {0, 1, 4, 8, 12}} {
+		whole := runReport(t, 0, 12)
+		var shards []*Report
+		for i := 0; i+1 < len(cuts); i++ {
+			shards = append(shards, runReport(t, cuts[i], cuts[i+1]))
+		}
+		m, info, err := Merge(shards)
+		if err != nil {
+			t.Fatalf("cuts %v: %v", cuts, err)
+		}
+		// Counts and rates: exactly equal.
+		if m.N != whole.N || m.NCleanCorrect != whole.NCleanCorrect || m.CleanAccuracy != whole.CleanAccuracy {
+			t.Errorf("cuts %v: clean %d/%d %v, want %d/%d %v", cuts, m.NCleanCorrect, m.N, m.CleanAccuracy, whole.NCleanCorrect, whole.N, whole.CleanAccuracy)
+		}
+		if m.WorstCase.NFooled != whole.WorstCase.NFooled || m.WorstCase.SuccessRate != whole.WorstCase.SuccessRate ||
+			m.WorstCase.RobustAccuracy != whole.WorstCase.RobustAccuracy {
+			t.Errorf("cuts %v: worst case %+v, want %+v", cuts, m.WorstCase, whole.WorstCase)
+		}
+		for j, w := range whole.Attacks {
+			a := m.Attacks[j]
+			if a.Key != w.Key || a.N != w.N || a.NCleanCorrect != w.NCleanCorrect || a.NFooled != w.NFooled ||
+				a.SuccessRate != w.SuccessRate || a.RobustAccuracy != w.RobustAccuracy || a.SRUndefined != w.SRUndefined {
+				t.Errorf("cuts %v: attack %s: %+v, want %+v", cuts, w.Key, a, w)
+			}
+			// Means: equal up to rounding.
+			for _, p := range [][2]NormStats{{a.Perturbation.L0, w.Perturbation.L0}, {a.Perturbation.L2, w.Perturbation.L2}, {a.Perturbation.Linf, w.Perturbation.Linf}} {
+				if math.Abs(p[0].Mean-p[1].Mean) > 1e-12 {
+					t.Errorf("cuts %v: attack %s: mean %v, want %v", cuts, w.Key, p[0].Mean, p[1].Mean)
+				}
+			}
+			if (a.Queries == nil) != (w.Queries == nil) || a.Queries != nil && math.Abs(a.Queries.Mean-w.Queries.Mean) > 1e-9 {
+				t.Errorf("cuts %v: attack %s: queries %v, want %v", cuts, w.Key, a.Queries, w.Queries)
+			}
+			// Medians: exact with one shard.
+			if len(cuts) == 2 && a.Perturbation != w.Perturbation {
+				t.Errorf("one shard: perturbation %+v, want %+v", a.Perturbation, w.Perturbation)
+			}
+		}
+		if len(cuts) > 2 && len(info.ApproximateMedians) != 2 {
+			t.Errorf("cuts %v: approximate medians %v, want both attacks", cuts, info.ApproximateMedians)
+		}
+		for j, w := range whole.Sweep {
+			if m.Sweep[j] != w {
+				t.Errorf("cuts %v: sweep row %+v, want %+v", cuts, m.Sweep[j], w)
+			}
+		}
+		if m.Gate.Passed != whole.Gate.Passed || len(m.Gate.Reasons) != len(whole.Gate.Reasons) {
+			t.Errorf("cuts %v: gate %+v, want %+v", cuts, m.Gate, whole.Gate)
+		}
+	}
+}
+
+func TestMergeRefuses(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(r *Report)
+		want   string
+	}{
+		{"model", func(r *Report) { r.Model.SHA256 = strings.Repeat("00", 32) }, "another model"},
+		{"data", func(r *Report) { r.Data.SHA256 = strings.Repeat("00", 32) }, "other data"},
+		{"seed", func(r *Report) { r.Seed = 8 }, "seed"},
+		{"pool", func(r *Report) { r.Attacks = r.Attacks[:1] }, "attack pool"},
+		{"params", func(r *Report) { r.Attacks[0].Params = map[string]string{"eps": "0.2"} }, "attack pool"},
+		{"sweep", func(r *Report) { r.Sweep = r.Sweep[:1] }, "sweep"},
+		{"harden", func(r *Report) { r.Harden = &Harden{} }, "harden"},
+		{"fail_above", func(r *Report) { r.WorstCase.Gate.FailAbove = nil }, "fail_above"},
+		{"max_sr", func(r *Report) { r.Attacks[0].Gate.MaxSR = fptr(0.9) }, "max_sr"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, b := runReport(t, 0, 6), runReport(t, 6, 12)
+			c.change(b)
+			_, _, err := Merge([]*Report{a, b})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one about %q", err, c.want)
+			}
+		})
+	}
+	a := runReport(t, 0, 8)
+	if _, _, err := Merge([]*Report{a, a}); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("the same shard twice: %v", err)
+	}
+	if _, _, err := Merge(nil); err == nil {
+		t.Error("no reports: no error")
+	}
+	// Shard keys in the config: every shard once.
+	x, y := runReport(t, 0, 6), runReport(t, 6, 12)
+	x.Config["shard"], y.Config["shard"] = "0/3", "1/3"
+	if _, _, err := Merge([]*Report{x, y}); err == nil || !strings.Contains(err.Error(), "2 of the 3") {
+		t.Errorf("missing shard: %v", err)
+	}
+	y.Config["shard"] = "0/3"
+	if _, _, err := Merge([]*Report{x, y}); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("repeated shard: %v", err)
+	}
+	y.Config["shard"] = map[string]any{"index": 1.0, "count": 2.0}
+	x.Config["shard"] = "0/2"
+	m, _, err := Merge([]*Report{x, y})
+	if err != nil {
+		t.Fatalf("complete shards: %v", err)
+	}
+	if _, ok := m.Config["shard"]; ok {
+		t.Error("the merged config keeps a shard key")
+	}
+}
+
+func TestMergeIncompleteAndBaseline(t *testing.T) {
+	a, b := runReport(t, 0, 6), runReport(t, 6, 12)
+	b.Incomplete, b.IncompleteReason = true, "interrupted"
+	a.Gate.Baseline = "last.json"
+	m, _, err := Merge([]*Report{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Incomplete || !strings.Contains(m.IncompleteReason, "interrupted") || m.Gate.Passed {
+		t.Errorf("merged incomplete %v %q passed %v, want an incomplete, failed run", m.Incomplete, m.IncompleteReason, m.Gate.Passed)
+	}
+	if !strings.Contains(strings.Join(m.Gate.Notes, "\n"), "last.json") {
+		t.Errorf("notes %q do not say the baseline was not re-applied", m.Gate.Notes)
+	}
+}
