@@ -331,7 +331,9 @@ func TestTrainErrors(t *testing.T) {
 		func(c *TrainConfig) { c.Optimiser = "rmsprop" },
 		func(c *TrainConfig) { c.Schedule = "warmup" },
 		func(c *TrainConfig) { c.LR = math.NaN() },
-		func(c *TrainConfig) { c.Hook = func(context.Context, *onnxmodel.Model, *TrainBatch, *rand.Rand) error { return errors.New("boom") } },
+		func(c *TrainConfig) {
+			c.Hook = func(context.Context, *onnxmodel.Model, *TrainBatch, *rand.Rand) error { return errors.New("boom") }
+		},
 		func(c *TrainConfig) { c.LR = 1e30 },
 	}
 	for i, f := range bad {
