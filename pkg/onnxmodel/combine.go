@@ -172,7 +172,7 @@ func Combine(models []*Model, how Aggregate) (*Model, error) {
 		logits = append(logits, ren(m.LogitsName))
 	}
 
-	b := &nodeBuf{prefix: "ensemble/"}
+	b := &nodeBuf{prefix: "ensemble/", opset: opset}
 	var out string
 	switch how {
 	case MeanLogits:
@@ -268,6 +268,7 @@ func numClassesOf(m *Model) int {
 // nodeBuf collects nodes with unique names under a prefix.
 type nodeBuf struct {
 	prefix string
+	opset  int64
 	n      int
 	nodes  []*onnxpb.NodeProto
 }
@@ -314,8 +315,12 @@ func (b *nodeBuf) meanProbs(logits []string) string {
 func (b *nodeBuf) logMeanProbs(logits []string) string {
 	m := b.meanProbs(logits)
 	fl, lg := b.name("floor"), b.name("log")
-	b.add(NewNode("Max", fl, []string{m, b.constFloat(1e-30)}, []string{fl}),
-		NewNode("Log", lg, []string{fl}, []string{lg}))
+	if b.opset >= 8 {
+		b.add(NewNode("Max", fl, []string{m, b.constFloat(1e-30)}, []string{fl}))
+	} else { // Max broadcasts from opset 8; Clip's attribute form is older
+		b.add(NewNode("Clip", fl, []string{m}, []string{fl}, AttrFloat("min", 1e-30)))
+	}
+	b.add(NewNode("Log", lg, []string{fl}, []string{lg}))
 	return lg
 }
 
