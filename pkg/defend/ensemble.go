@@ -17,7 +17,8 @@ import (
 // log-probability attacks use as logits) or vote (majority vote; its
 // gradient is that of the mean probabilities, see onnxmodel.Vote). Members
 // must share the input shape, the class count and the opset (mixed opsets
-// are refused).
+// are refused), and carry no preprocessor defence (apply squeeze to the
+// ensemble instead, so that its BPDA mark survives).
 //
 // Ensembles of independently trained models are the baseline of
 // Tramèr et al. 2018 ("Ensemble Adversarial Training") and of He et al.
@@ -104,6 +105,13 @@ func (d *Ensemble) Apply(ctx context.Context, m *onnxmodel.Model, _ TrainData, _
 			return nil, fmt.Errorf("ensemble: member: %w", err)
 		}
 		models = append(models, mm)
+	}
+	for i, mm := range models {
+		// A member's preprocessor mark would not survive the merge, and the
+		// ensemble would then hide Round's zero gradient from BPDA.
+		if _, ok := mm.Metadata(PreprocessorKey); ok {
+			return nil, fmt.Errorf("ensemble: member %d has a preprocessor defence in its graph; build the ensemble first and apply the preprocessor (squeeze) to it, so that BPDA can attack the result", i)
+		}
 	}
 	e, err := onnxmodel.Combine(models, how)
 	if err != nil {
