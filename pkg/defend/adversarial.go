@@ -71,7 +71,7 @@ func (p *ballParams) bounds() attack.Bounds { return attack.Bounds{Min: p.min, M
 // eps-ball around x and the clip range after every step; m runs in
 // inference mode. It returns the last iterate (Madry et al. train on it,
 // not on the best one).
-func perturb(ctx context.Context, m *onnxmodel.Model, x, x0 *tensor.Tensor, norm attack.Norm, eps, step float64, steps int, b attack.Bounds, lossGrad func(logits *tensor.Tensor) (*tensor.Tensor, error)) (*tensor.Tensor, error) {
+func perturb(ctx context.Context, m *onnxmodel.Model, x, x0 *tensor.Tensor, norm attack.Norm, eps, step float64, steps int, b attack.Bounds, lossGrad rowLossGrad) (*tensor.Tensor, error) {
 	xa := x0
 	n := x.Shape[0]
 	per := x.Len() / max(n, 1)
@@ -79,7 +79,7 @@ func perturb(ctx context.Context, m *onnxmodel.Model, x, x0 *tensor.Tensor, norm
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		_, g, err := m.InputGradient(ctx, xa, lossGrad)
+		g, err := inputGradient(ctx, m, xa, lossGrad)
 		if err != nil {
 			return nil, err
 		}
@@ -109,6 +109,33 @@ func perturb(ctx context.Context, m *onnxmodel.Model, x, x0 *tensor.Tensor, norm
 		}
 	}
 	return xa, nil
+}
+
+// rowLossGrad returns dLoss/dLogits for logits that hold rows lo.. of the
+// batch.
+type rowLossGrad func(logits *tensor.Tensor, lo int) (*tensor.Tensor, error)
+
+// inputGradient returns dLoss/dx for the batch x. A graph that runs one
+// sample at a time (Model.PerSample) calls its loss callback with one row
+// of logits per sample, so such a model is driven sample by sample here,
+// telling lossGrad which row it sees.
+func inputGradient(ctx context.Context, m *onnxmodel.Model, x *tensor.Tensor, lossGrad rowLossGrad) (*tensor.Tensor, error) {
+	n := x.Shape[0]
+	if !m.PerSample || n <= 1 {
+		_, g, err := m.InputGradient(ctx, x, func(l *tensor.Tensor) (*tensor.Tensor, error) { return lossGrad(l, 0) })
+		return g, err
+	}
+	per := x.Len() / n
+	out := tensor.New(x.Shape...)
+	for i := 0; i < n; i++ {
+		xi := tensor.FromFloat32(x.F[i*per:(i+1)*per], append([]int{1}, x.Shape[1:]...)...)
+		_, g, err := m.InputGradient(ctx, xi, func(l *tensor.Tensor) (*tensor.Tensor, error) { return lossGrad(l, i) })
+		if err != nil {
+			return nil, err
+		}
+		copy(out.F[i*per:(i+1)*per], g.F)
+	}
+	return out, nil
 }
 
 // randomStart returns a copy of x moved to a uniform random point of the
@@ -148,10 +175,10 @@ func randomStart(rng *rand.Rand, x *tensor.Tensor, norm attack.Norm, eps float64
 
 // ceGrad is the summed cross-entropy's dLoss/dLogits, for example
 // generation.
-func ceGrad(y []int) func(*tensor.Tensor) (*tensor.Tensor, error) {
-	return func(logits *tensor.Tensor) (*tensor.Tensor, error) {
+func ceGrad(y []int) rowLossGrad {
+	return func(logits *tensor.Tensor, lo int) (*tensor.Tensor, error) {
 		g := tensor.New(logits.Shape...)
-		attack.CrossEntropy(g.F, nil, logits, y)
+		attack.CrossEntropy(g.F, nil, logits, y[lo:lo+logits.Shape[0]])
 		return g, nil
 	}
 }
@@ -480,9 +507,11 @@ func (d *TRADES) hook(ctx context.Context, m *onnxmodel.Model, b *TrainBatch, rn
 	for i := 0; i < n; i++ {
 		attack.Project(attack.Linf, x0.F[i*per:(i+1)*per], b.X.F[i*per:(i+1)*per], d.eps, d.bounds())
 	}
-	klGrad := func(logits *tensor.Tensor) (*tensor.Tensor, error) {
+	c := nat.Shape[1]
+	klGrad := func(logits *tensor.Tensor, lo int) (*tensor.Tensor, error) {
 		g := tensor.New(logits.Shape...)
-		KLDivergence(nil, g.F, nil, nat, logits)
+		k := logits.Shape[0]
+		KLDivergence(nil, g.F, nil, tensor.FromFloat32(nat.F[lo*c:(lo+k)*c], k, c), logits)
 		return g, nil
 	}
 	adv, err := perturb(ctx, m, b.X, x0, attack.Linf, d.eps, d.stepSize(), d.steps, d.bounds(), klGrad)

@@ -300,6 +300,9 @@ func (o *optimiser) Step(params, grads map[string]*tensor.Tensor, lr float64) {
 // optimiser leaves alone (see BatchNormStats). Each batch goes through
 // cfg.Hook, then its loss (HardCE, SoftCE or the hook's) is
 // differentiated and the optimiser steps. ctx is checked between batches.
+// A graph that runs one sample at a time (Model.PerSample) has its batch
+// loss evaluated on inference-mode logits, then each sample is
+// back-propagated in training mode with its row of the loss gradient.
 //
 // Callers that must not change their model train a Clone.
 func Train(ctx context.Context, m *onnxmodel.Model, data *dataset.Set, cfg TrainConfig, rng *rand.Rand) (*TrainResult, error) {
@@ -413,6 +416,9 @@ func trainStep(ctx context.Context, m *onnxmodel.Model, b *TrainBatch, opt *opti
 		}
 	}
 	var loss float64
+	if m.PerSample && b.X.Shape[0] > 1 {
+		return perSampleStep(ctx, m, b, lossFn, opt, lr)
+	}
 	g, err := m.Backprop(ctx, b.X, onnxmodel.BackpropOptions{Params: true, Training: true}, func(logits *tensor.Tensor) (*tensor.Tensor, error) {
 		if b.Soft != nil && b.Soft.Len() != logits.Len() {
 			return nil, fmt.Errorf("soft targets have shape %v, logits %v", b.Soft.Shape, logits.Shape)
@@ -435,6 +441,50 @@ func trainStep(ctx context.Context, m *onnxmodel.Model, b *TrainBatch, opt *opti
 		return loss, fmt.Errorf("loss is %g (learning rate too high?)", loss)
 	}
 	opt.Step(m.Params, g.Params, lr)
+	return loss, nil
+}
+
+// perSampleStep trains a graph that runs one sample at a time
+// (Model.PerSample): the batch loss and its dLoss/dLogits are computed
+// from the whole batch's logits (in inference mode, so that a batch loss
+// such as TRADES' sees every row), then each sample is back-propagated in
+// training mode with its row of that gradient, and the parameter gradients
+// summed.
+func perSampleStep(ctx context.Context, m *onnxmodel.Model, b *TrainBatch, lossFn LossFunc, opt *optimiser, lr float64) (float64, error) {
+	logits, err := m.Logits(ctx, b.X)
+	if err != nil {
+		return 0, err
+	}
+	if b.Soft != nil && b.Soft.Len() != logits.Len() {
+		return 0, fmt.Errorf("soft targets have shape %v, logits %v", b.Soft.Shape, logits.Shape)
+	}
+	n, c := logits.Shape[0], logits.Shape[1]
+	grad := make([]float32, n*c)
+	loss := lossFn(grad, logits)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss, fmt.Errorf("loss is %g (learning rate too high?)", loss)
+	}
+	per := b.X.Len() / n
+	var sum map[string]*tensor.Tensor
+	for i := 0; i < n; i++ {
+		xi := tensor.FromFloat32(b.X.F[i*per:(i+1)*per], append([]int{1}, b.X.Shape[1:]...)...)
+		row := tensor.FromFloat32(append([]float32(nil), grad[i*c:(i+1)*c]...), 1, c)
+		g, err := m.Backprop(ctx, xi, onnxmodel.BackpropOptions{Params: true, Training: true}, func(*tensor.Tensor) (*tensor.Tensor, error) { return row, nil })
+		if err != nil {
+			return 0, fmt.Errorf("sample %d: %w", i, err)
+		}
+		if sum == nil {
+			sum = g.Params
+			continue
+		}
+		for k, v := range g.Params {
+			d := sum[k].F
+			for j, x := range v.F {
+				d[j] += x
+			}
+		}
+	}
+	opt.Step(m.Params, sum, lr)
 	return loss, nil
 }
 
