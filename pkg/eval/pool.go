@@ -65,6 +65,11 @@ type PoolOptions struct {
 	// Progress, when not nil, is called after each batch with the attack
 	// index, the samples done and the total for that attack.
 	Progress func(attackIndex int, name string, done, total int)
+	// Query, when not nil, is the forward-only model that black-box
+	// attacks query instead of the classifier's Logits (a remote
+	// endpoint); it must answer the classifier's classes for its input
+	// shape.
+	Query attack.ScoreFunc
 }
 
 // RunPool classifies every sample, then runs each attack on the
@@ -112,7 +117,7 @@ func RunPool(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []i
 				yb[j] = y[i]
 			}
 			rng := rand.New(rand.NewPCG(opts.Seed, streamID(a, ids[0])))
-			out, err := a.Run(ctx, clf, attack.Batch{X: xb, Y: yb}, rng)
+			out, err := runBatch(ctx, a, clf, opts.Query, attack.Batch{X: xb, Y: yb}, rng)
 			if err != nil {
 				if ctx.Err() != nil {
 					res.Incomplete = ctx.Err()
@@ -143,6 +148,26 @@ func RunPool(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []i
 		run.Seconds = time.Since(start).Seconds()
 	}
 	return res, nil
+}
+
+// runBatch runs one batch: white-box attacks against clf, black-box ones
+// through an oracle that hides it.
+func runBatch(ctx context.Context, a attack.Attack, clf attack.Classifier, query attack.ScoreFunc, b attack.Batch, rng *rand.Rand) (*attack.Outcome, error) {
+	bb, ok := a.(attack.BlackBox)
+	if !ok {
+		return a.Run(ctx, clf, b, rng)
+	}
+	var so attack.ScoreOracle
+	if query != nil {
+		so = attack.NewScoreFuncOracle(query, clf.NumClasses(), clf.InputShape(), bb.MaxQueries())
+	} else {
+		so = attack.NewScoreOracle(clf, bb.MaxQueries())
+	}
+	var o attack.LabelOracle = so
+	if bb.DecisionBased() {
+		o = attack.LabelsOnly(so)
+	}
+	return bb.RunOracle(ctx, o, b, rng)
 }
 
 // streamID derives a generator stream from the attack's name and resolved
