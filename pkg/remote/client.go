@@ -66,8 +66,9 @@ type Options struct {
 	Concurrency int
 	// Header is added to every request (authentication, for instance).
 	Header http.Header
-	// HTTPClient sends the requests (nil: a client of its own). Its own
-	// Timeout, if any, applies on top of Timeout.
+	// HTTPClient sends the requests (nil: a client of its own, which does
+	// not follow redirects). Its own Timeout, if any, applies on top of
+	// Timeout.
 	HTTPClient *http.Client
 	// InputName, OutputName and SampleShape override what the model's
 	// metadata says. When InputName is set, a server without the metadata
@@ -156,7 +157,9 @@ func New(target Target, opts Options) (*Client, error) {
 	}
 	c := &Client{target: target, opts: opts, hc: opts.HTTPClient, limiter: opts.Limiter, maxBatch: opts.MaxBatch}
 	if c.hc == nil {
-		c.hc = &http.Client{}
+		// An inference endpoint has no business redirecting; following
+		// one would resend the batch (and Header) elsewhere.
+		c.hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if c.limiter == nil && opts.QPS > 0 {
 		c.limiter = NewRateLimiter(opts.QPS, opts.Burst)
@@ -686,7 +689,11 @@ func (c *Client) attempt(parent context.Context, method, url string, body []byte
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return nil, retryAfterOf(resp), &StatusError{Endpoint: endpoint, Code: resp.StatusCode, Message: errorMessage(b)}
+		msg := errorMessage(b)
+		if loc := resp.Header.Get("Location"); resp.StatusCode >= 300 && resp.StatusCode < 400 && loc != "" {
+			msg = strings.TrimSpace("redirect to " + clip(loc) + " (not followed; give the final URL) " + msg)
+		}
+		return nil, retryAfterOf(resp), &StatusError{Endpoint: endpoint, Code: resp.StatusCode, Message: msg}
 	}
 	if resp.Header.Get("Inference-Header-Content-Length") != "" {
 		return nil, 0, fmt.Errorf("%s: %w: the answer uses the binary tensor extension; advtest reads JSON only", endpoint, ErrBadResponse)

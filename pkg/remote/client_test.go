@@ -245,6 +245,16 @@ func TestAlways500GivesUp(t *testing.T) {
 	if f.requests() != 3 {
 		t.Fatalf("%d requests, want 1 + 2 retries", f.requests())
 	}
+	// A redirect is not followed.
+	red := httptest.NewServer(http.RedirectHandler("http://127.0.0.1:1/elsewhere", http.StatusTemporaryRedirect))
+	defer red.Close()
+	c, err = remote.New(remote.Target{Base: red.URL, Model: "m"}, quick(remote.Options{InputName: "x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Scores(ctxT(t), samples(1)); err == nil || !strings.Contains(err.Error(), "HTTP 307: redirect to http://127.0.0.1:1/elsewhere") {
+		t.Fatalf("redirect: %v", err)
+	}
 	// A 400 is not retried.
 	f400 := &fake{answer: func(w http.ResponseWriter, r *http.Request, n int) bool {
 		w.WriteHeader(400)
