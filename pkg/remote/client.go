@@ -20,11 +20,17 @@ import (
 
 // Defaults of Options' zero values.
 const (
-	DefaultMaxBatch         = 64
-	DefaultTimeout          = 30 * time.Second
-	DefaultMaxRetries       = 4
-	DefaultBackoffBase      = 100 * time.Millisecond
-	DefaultBackoffMax       = 10 * time.Second
+	// DefaultMaxBatch is the most samples in one request.
+	DefaultMaxBatch = 64
+	// DefaultTimeout bounds one request, answer included.
+	DefaultTimeout = 30 * time.Second
+	// DefaultMaxRetries is how often a failed request is resent.
+	DefaultMaxRetries = 4
+	// DefaultBackoffBase is the wait before the first retry (before jitter).
+	DefaultBackoffBase = 100 * time.Millisecond
+	// DefaultBackoffMax caps the wait before a retry.
+	DefaultBackoffMax = 10 * time.Second
+	// DefaultMaxResponseBytes bounds a response body.
 	DefaultMaxResponseBytes = 64 << 20
 )
 
