@@ -211,37 +211,57 @@ func shapeOf(t *tensor.Tensor) []int {
 }
 
 // backpropPerSample runs a batch one sample at a time, for graphs that bake
-// in a batch of one, and stacks (inputs, logits) or sums (parameters) the results.
+// in a batch of one. The loss sees the whole batch's logits at once (so that
+// callbacks indexing labels by row stay right): a first pass collects the
+// logits, lossGrad runs once, and a second pass back-propagates each row of
+// its gradient. Input gradients are stacked and parameter gradients summed.
 func (m *Model) backpropPerSample(ctx context.Context, x *tensor.Tensor, opts BackpropOptions, lossGrad func(logits *tensor.Tensor) (*tensor.Tensor, error)) (*Grads, error) {
 	n := x.Shape[0]
 	per := x.Len() / n
 	sampleShape := append([]int{1}, x.Shape[1:]...)
+	sample := func(i int) *tensor.Tensor {
+		return tensor.FromFloat32(x.F[i*per:(i+1)*per], sampleShape...)
+	}
 	var out *Grads
+	var c int
 	for i := 0; i < n; i++ {
-		xi := tensor.FromFloat32(x.F[i*per:(i+1)*per], sampleShape...)
-		// Losses are sums of per-sample terms, so calling lossGrad on
-		// each sample's logits gives each sample its own gradient.
-		gi, err := m.backprop(ctx, xi, opts, lossGrad)
+		gi, err := m.backprop(ctx, sample(i), BackpropOptions{Training: opts.Training}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("sample %d: %w", i, err)
 		}
 		if out == nil {
-			c := gi.Logits.Shape[1]
+			c = gi.Logits.Shape[1]
 			out = &Grads{Logits: tensor.New(n, c)}
-			if gi.Input != nil {
-				out.Input = tensor.New(x.Shape...)
-			}
-			if gi.Params != nil {
-				out.Params = map[string]*tensor.Tensor{}
-				for k, v := range gi.Params {
-					out.Params[k] = tensor.New(v.Shape...)
-				}
-			}
 		}
-		c := out.Logits.Shape[1]
 		copy(out.Logits.F[i*c:(i+1)*c], gi.Logits.F)
+	}
+	if lossGrad == nil || (!opts.Input && !opts.Params) {
+		return out, nil
+	}
+	seed, err := lossGrad(out.Logits)
+	if err != nil {
+		return nil, err
+	}
+	if seed == nil || seed.Len() != n*c {
+		return nil, fmt.Errorf("loss gradient has shape %v, want [%d %d]", shapeOf(seed), n, c)
+	}
+	if opts.Input {
+		out.Input = tensor.New(x.Shape...)
+	}
+	for i := 0; i < n; i++ {
+		row := tensor.FromFloat32(seed.F[i*c:(i+1)*c], 1, c)
+		gi, err := m.backprop(ctx, sample(i), opts, func(*tensor.Tensor) (*tensor.Tensor, error) { return row, nil })
+		if err != nil {
+			return nil, fmt.Errorf("sample %d: %w", i, err)
+		}
 		if gi.Input != nil {
 			copy(out.Input.F[i*per:(i+1)*per], gi.Input.F)
+		}
+		if gi.Params != nil && out.Params == nil {
+			out.Params = map[string]*tensor.Tensor{}
+			for k, v := range gi.Params {
+				out.Params[k] = tensor.New(v.Shape...)
+			}
 		}
 		for k, v := range gi.Params {
 			addInto(out.Params[k].F, v.F)

@@ -318,3 +318,40 @@ func TestSaveReloadAndRewrite(t *testing.T) {
 		}
 	}
 }
+
+// TestPerSampleMatchesBatched forces per-sample execution and checks that
+// logits and gradients equal the batched run's, with a loss that indexes
+// its labels by row (it must see the whole batch's logits at once).
+func TestPerSampleMatchesBatched(t *testing.T) {
+	path := filepath.Join(modelsDir, "mnist_mlp.onnx")
+	ref := loadRef(t, path)
+	x, y := ref["x"], labels(ref["y"])
+	loss := func(l *tensor.Tensor) (*tensor.Tensor, error) {
+		if l.Shape[0] != len(y) {
+			return nil, errorf("loss saw %d rows, want %d", l.Shape[0], len(y))
+		}
+		return crossEntropyGrad(l, y), nil
+	}
+	var got [2]*Grads
+	for i, perSample := range []bool{false, true} {
+		m, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.PerSample = perSample
+		if got[i], err = m.Backprop(context.Background(), x, BackpropOptions{Input: true, Params: true}, loss); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sameTensor(got[1].Logits, got[0].Logits, 1e-5, 1e-5); err != nil {
+		t.Errorf("logits: %v", err)
+	}
+	if err := closeRelative(got[1].Input, got[0].Input, 1e-5); err != nil {
+		t.Errorf("input gradient: %v", err)
+	}
+	for name, g := range got[0].Params {
+		if err := closeRelative(got[1].Params[name], g, 1e-4); err != nil {
+			t.Errorf("parameter %s: %v", name, err)
+		}
+	}
+}
