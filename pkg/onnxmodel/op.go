@@ -182,6 +182,20 @@ func (rc *RunContext) Alloc(shape ...int) *tensor.Tensor {
 	return &tensor.Tensor{Shape: append([]int(nil), shape...), F: data}
 }
 
+// AllocNoZero is Alloc without clearing: the tensor's elements are
+// whatever the reused buffer held. Use it only for outputs that the op
+// overwrites entirely.
+func (rc *RunContext) AllocNoZero(shape ...int) *tensor.Tensor {
+	n := tensor.Numel(shape)
+	var data []float32
+	if rc != nil && rc.pool != nil {
+		data = rc.pool.get(n)
+	} else {
+		data = make([]float32, n)
+	}
+	return &tensor.Tensor{Shape: append([]int(nil), shape...), F: data}
+}
+
 // AllocInt returns a zeroed int64 tensor of the given shape.
 func (rc *RunContext) AllocInt(shape ...int) *tensor.Tensor {
 	return tensor.NewInt(shape...)

@@ -362,7 +362,7 @@ func (o *convOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 	if err != nil {
 		return nil, nil, err
 	}
-	y := rc.Alloc(s.outShape...)
+	y := rc.AllocNoZero(s.outShape...) // every element is written by a GEMM with beta 0
 	xs, ys := s.c*s.inHW, s.m*s.oHW
 	nnBatchFor(s.n, func(lo, hi int) {
 		var col *[]float32

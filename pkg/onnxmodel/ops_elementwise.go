@@ -863,7 +863,7 @@ func (o *unaryOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor
 		}
 		return []*tensor.Tensor{out}, nil, nil
 	}
-	out := rc.Alloc(x.Shape...)
+	out := rc.AllocNoZero(x.Shape...) // forward writes every element
 	tensor.ParallelFor(len(x.F), parallelGrain, func(lo, hi int) {
 		o.forward(out.F[lo:hi], x.F[lo:hi])
 	})
