@@ -19,7 +19,9 @@ import (
 	"strings"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
@@ -131,6 +133,7 @@ type htmlView struct {
 	Gate       GateResult
 	Incomplete string
 	Attacks    []htmlAttack
+	HasQueries bool
 	Worst      htmlAttack
 	Strongest  string
 	SweepSVG   template.HTML
@@ -232,6 +235,7 @@ func newHTMLView(r *Report, g Gallery) (*htmlView, error) {
 		if a.NFooled > 0 {
 			ha.MeanL0 = strconv.FormatFloat(a.Perturbation.L0.Mean, 'g', 4, 64)
 			if a.Queries != nil {
+				v.HasQueries = true
 				ha.Queries = strconv.FormatFloat(a.Queries.Median, 'g', 4, 64)
 			}
 		}
@@ -569,8 +573,18 @@ func hardenSVG(rounds []HardenRound) (template.HTML, error) {
 	return plotSVG(p)
 }
 
+// plotFont is Liberation Sans (metric-compatible with Arial), so that the
+// labels gonum/plot measured fit when a browser draws them in its sans
+// font.
+var plotFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
+
 func newPlot(title, x, y string) *plot.Plot {
 	p := plot.New()
+	for _, st := range []*text.Style{&p.Title.TextStyle, &p.X.Label.TextStyle, &p.Y.Label.TextStyle,
+		&p.X.Tick.Label, &p.Y.Tick.Label, &p.Legend.TextStyle} {
+		st.Font.Typeface, st.Font.Variant = plotFont.Typeface, plotFont.Variant
+	}
+	p.X.Padding = vg.Points(8)
 	p.Title.Text = title
 	p.X.Label.Text = x
 	p.Y.Label.Text = y
