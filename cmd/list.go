@@ -10,10 +10,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/advtest/advtest/pkg/attack"
+	"github.com/advtest/advtest/pkg/defend"
 )
 
 func init() {
-	extraCommands = append(extraCommands, newAttacksCommand)
+	extraCommands = append(extraCommands, newAttacksCommand, newDefencesCommand)
 }
 
 // listedParam and listedEntry are the JSON form of a registry listing.
@@ -26,6 +27,7 @@ type listedParam struct {
 
 type listedEntry struct {
 	Name    string        `json:"name"`
+	Kind    string        `json:"kind,omitempty"`
 	Summary string        `json:"summary"`
 	Params  []listedParam `json:"params"`
 }
@@ -48,6 +50,54 @@ func attackEntries(names []string) ([]listedEntry, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// defenceEntries lists the registered defences, or only those named.
+func defenceEntries(names []string) ([]listedEntry, error) {
+	if len(names) == 0 {
+		names = defend.Names()
+	}
+	var out []listedEntry
+	for _, n := range names {
+		f, ok := defend.Lookup(n)
+		if !ok {
+			return nil, fmt.Errorf("unknown defence %q (known: %s)", n, strings.Join(defend.Names(), ", "))
+		}
+		e := listedEntry{Name: strings.ToLower(n), Kind: f.Kind.String(), Summary: f.Summary, Params: []listedParam{}}
+		for _, p := range f.Params {
+			e.Params = append(e.Params, listedParam{p.Name, p.Type, p.Default, p.Doc})
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func newDefencesCommand() *cobra.Command {
+	var format string
+	c := &cobra.Command{
+		Use:     "defences [NAME...] [--format text|json|markdown]",
+		Aliases: []string{"defenses"},
+		Short:   "List the defences with their kind, parameters, types, defaults and docs",
+		Long: `defences lists every registered defence (or the named ones): its kind
+(trainer, graph rewrite, input wrapper or detector), a one-line summary and
+each parameter with its type, default and meaning. Parameters are given
+under harden.defences[].params in the config.`,
+		Example: `  advtest defences
+  advtest defences --format markdown > docs/defences.md`,
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return defend.Names(), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			es, err := defenceEntries(args)
+			if err != nil {
+				return usageError(err)
+			}
+			return usageError(writeListing(c.OutOrStdout(), format, "defence", es))
+		},
+	}
+	c.Flags().StringVarP(&format, "format", "f", "text", "output format: text, json or markdown")
+	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json", "markdown"}, cobra.ShellCompDirectiveNoFileComp))
+	return c
 }
 
 func newAttacksCommand() *cobra.Command {
@@ -91,7 +141,11 @@ func writeListing(w io.Writer, format, kind string, es []listedEntry) error {
 			if i > 0 {
 				fmt.Fprintln(tw)
 			}
-			fmt.Fprintf(tw, "%s\t%s\n", e.Name, e.Summary)
+			if e.Kind != "" {
+				fmt.Fprintf(tw, "%s\t(%s) %s\n", e.Name, e.Kind, e.Summary)
+			} else {
+				fmt.Fprintf(tw, "%s\t%s\n", e.Name, e.Summary)
+			}
 			for _, p := range e.Params {
 				fmt.Fprintf(tw, "  %s\t%s\t= %s\t%s\n", p.Name, p.Type, orNone(p.Default), p.Doc)
 			}
@@ -102,7 +156,11 @@ func writeListing(w io.Writer, format, kind string, es []listedEntry) error {
 			if i > 0 {
 				fmt.Fprintln(w)
 			}
-			fmt.Fprintf(w, "## %s\n\n%s\n\n", e.Name, e.Summary)
+			fmt.Fprintf(w, "## %s\n\n", e.Name)
+			if e.Kind != "" {
+				fmt.Fprintf(w, "Kind: %s. ", e.Kind)
+			}
+			fmt.Fprintf(w, "%s\n\n", e.Summary)
 			if len(e.Params) == 0 {
 				fmt.Fprintf(w, "This %s has no parameters.\n", kind)
 				continue

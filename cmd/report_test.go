@@ -176,6 +176,13 @@ func TestVersionAttacksDocsCompletion(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "| `eps` |") {
 		t.Errorf("attacks markdown: exit %d:\n%s", code, stdout)
 	}
+	code, stdout, _ = runInProcess("defences", "--format", "json")
+	if err := json.Unmarshal([]byte(stdout), &es); code != 0 || err != nil || len(es) == 0 || es[0].Kind == "" {
+		t.Errorf("defences json: exit %d, %v: %s", code, err, stdout)
+	}
+	if code, _, stderr := runInProcess("defenses", "nosuch"); code != 2 || !strings.Contains(stderr, "unknown defence") {
+		t.Errorf("unknown defence: exit %d: %s", code, stderr)
+	}
 	if code, _, stderr := runInProcess("attacks", "nosuch"); code != 2 || !strings.Contains(stderr, "unknown attack") {
 		t.Errorf("unknown attack: exit %d: %s", code, stderr)
 	}
