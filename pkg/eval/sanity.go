@@ -1,0 +1,579 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/advtest/advtest/pkg/attack"
+	"github.com/advtest/advtest/pkg/tensor"
+)
+
+// SanityStatus is the verdict of one sanity check.
+type SanityStatus string
+
+// The verdicts of a sanity check.
+const (
+	// SanityPass means the check found nothing suspicious.
+	SanityPass SanityStatus = "pass"
+	// SanityFlag means the figures look like gradient masking.
+	SanityFlag SanityStatus = "flag"
+	// SanitySkip means the check could not run (the pool lacks what it
+	// needs); it fails nothing.
+	SanitySkip SanityStatus = "skip"
+)
+
+// The sanity checks, by ID, after Carlini et al. 2019, "On Evaluating
+// Adversarial Robustness", §5 (arXiv:1902.06705).
+const (
+	// CheckEpsGrowth: the success rate approaches 100% as eps grows to
+	// the clip range's width.
+	CheckEpsGrowth = "eps-growth"
+	// CheckUnbounded: an unbounded attack reaches ~100%.
+	CheckUnbounded = "unbounded"
+	// CheckBlackBox: a black-box attack does not beat the white-box one at
+	// the same eps.
+	CheckBlackBox = "blackbox-vs-whitebox"
+	// CheckMoreSteps: more iterations do not lower the success rate.
+	CheckMoreSteps = "more-steps"
+)
+
+// SanityFigure is one measured figure of a check, e.g. the success rate
+// at one eps.
+type SanityFigure struct {
+	// Name says what was measured, e.g. "sr@eps=0.6".
+	Name string `json:"name"`
+	// Value is the figure (a rate in [0, 1] for success rates).
+	Value float64 `json:"value"`
+}
+
+// SanityCheck is the outcome of one sanity check.
+type SanityCheck struct {
+	// ID names the check (CheckEpsGrowth, ...).
+	ID string `json:"id"`
+	// Status is pass, flag or skip.
+	Status SanityStatus `json:"status"`
+	// Attack is the key (name:params) of the attack the check reran or
+	// read, empty when skipped.
+	Attack string `json:"attack,omitempty"`
+	// N is the number of samples the figures are over.
+	N int `json:"n"`
+	// Figures are the measured figures, in the order they were taken.
+	Figures []SanityFigure `json:"figures"`
+	// Explanation is one line saying what the figures mean.
+	Explanation string `json:"explanation"`
+}
+
+// Flagged reports whether the check suspects gradient masking.
+func (c SanityCheck) Flagged() bool { return c.Status == SanityFlag }
+
+// String formats the check as one line: "ID: status — explanation
+// (figures)".
+func (c SanityCheck) String() string {
+	var figs []string
+	for _, f := range c.Figures {
+		figs = append(figs, f.Name+"="+strconv.FormatFloat(f.Value, 'g', 4, 64))
+	}
+	s := fmt.Sprintf("%s: %s — %s", c.ID, c.Status, c.Explanation)
+	if len(figs) > 0 {
+		s += " (" + strings.Join(figs, ", ")
+		if c.N > 0 {
+			s += fmt.Sprintf("; n=%d", c.N)
+		}
+		s += ")"
+	}
+	return s
+}
+
+// MaskingSuspected reports whether any check is flagged.
+func MaskingSuspected(checks []SanityCheck) bool {
+	for _, c := range checks {
+		if c.Flagged() {
+			return true
+		}
+	}
+	return false
+}
+
+// SanityOptions configures Sanity. The zero value uses the defaults.
+type SanityOptions struct {
+	// BatchSize is the attack batch size (0: 128).
+	BatchSize int
+	// Seed drives the reruns, as PoolOptions.Seed.
+	Seed uint64
+	// Samples bounds the clean-correct samples the checks use, the first
+	// ones in data order (0: all). The pool's own figures are restricted
+	// to the same samples, so that every comparison is on one set.
+	Samples int
+	// MinSR is the success rate the largest eps and the unbounded attack
+	// must reach (0: 0.95).
+	MinSR float64
+	// MaxDrop is how much a rate may fall (more steps) or rise (black-box
+	// over white-box) before the check flags it (0: 0.01, one point).
+	MaxDrop float64
+	// StepsFactor multiplies the iterative attack's steps (0: 4).
+	StepsFactor int
+	// Unbounded is the attack spec check (b) runs when the pool holds no
+	// unbounded white-box attack (deepfool, cw, ...); the clip range of
+	// the pool's attack is added. Empty: "deepfool:max_iter=100".
+	Unbounded string
+	// Progress, when not nil, is told which check starts.
+	Progress func(check string)
+}
+
+func (o *SanityOptions) defaults() {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 128
+	}
+	if o.MinSR <= 0 {
+		o.MinSR = 0.95
+	}
+	if o.MaxDrop <= 0 {
+		o.MaxDrop = 0.01
+	}
+	if o.StepsFactor <= 1 {
+		o.StepsFactor = 4
+	}
+	if o.Unbounded == "" {
+		o.Unbounded = "deepfool:max_iter=100"
+	}
+}
+
+// SpecOf returns the spec that rebuilds a with attack.New: its name and
+// its resolved parameters as strings (0 for an "auto" value that resolved
+// to nothing, which parses back as auto), with set's entries replacing
+// or adding parameters.
+func SpecOf(a attack.Attack, set map[string]string) attack.Spec {
+	sp := attack.Spec{Name: a.Name(), Params: map[string]string{}}
+	for k, v := range a.Params() {
+		sp.Params[k] = paramString(v)
+	}
+	for k, v := range set {
+		sp.Params[k] = v
+	}
+	return sp
+}
+
+func paramString(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 32)
+	case fmt.Stringer:
+		return x.String()
+	}
+	return fmt.Sprint(v)
+}
+
+func rebuild(a attack.Attack, set map[string]string) (attack.Attack, error) {
+	sp := SpecOf(a, set)
+	b, err := attack.New(sp.Name, sp.Params)
+	if err != nil {
+		return nil, fmt.Errorf("sanity: rebuilding %s: %w", sp, err)
+	}
+	return b, nil
+}
+
+func isBlackBox(a attack.Attack) bool {
+	_, ok := a.(attack.BlackBox)
+	return ok
+}
+
+// clipRange returns the clip range an attack was built with ([0, 1] when
+// its parameters do not say).
+func clipRange(a attack.Attack) (lo, hi float64) {
+	lo, hi = 0, 1
+	p := a.Params()
+	if v, ok := toFloat(p["min"]); ok {
+		lo = v
+	}
+	if v, ok := toFloat(p["max"]); ok {
+		hi = v
+	}
+	return lo, hi
+}
+
+func toFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case float32:
+		return float64(x), true
+	case int:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+// Sanity runs the gradient-masking sanity checks of Carlini et al. 2019
+// (§5, "On Evaluating Adversarial Robustness") on the model behind clf,
+// given the pool's result on x, y (pool, from RunPool on the same clf and
+// data). The reruns attack clf, so pass the classifier an honest
+// evaluation attacks (defend.Adaptive for a hardened model):
+//
+//   - eps-growth: the pool's first bounded white-box attack rerun at eps
+//     ×2, ×4, … and finally at the clip range's width (Linf; for L2 the
+//     box's diagonal, width·√d), any step parameter scaled alike; flagged
+//     when the success rate at the largest eps is below MinSR — a ball
+//     that holds every valid input must let a working attack fool nearly
+//     every sample.
+//   - unbounded: the pool's first unbounded white-box attack (DeepFool,
+//     C&W, …), else the Unbounded spec, run without a budget; flagged
+//     below MinSR.
+//   - blackbox-vs-whitebox: every bounded black-box attack of the pool
+//     against the white-box attacks of the same norm and eps (the pool's,
+//     else the first bounded white-box attack rerun at that eps); flagged
+//     when the black-box success rate is higher by more than MaxDrop.
+//     Skipped when the pool has no black-box attack.
+//   - more-steps: the pool's first bounded white-box attack with a steps
+//     parameter rerun with StepsFactor× the steps (the same step size);
+//     flagged when its success rate is lower by more than MaxDrop.
+//
+// Checks whose attack the pool lacks are skipped. All figures are over the
+// same clean-correct samples (the first Samples of them).
+func Sanity(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []int, pool *PoolResult, opts SanityOptions) ([]SanityCheck, error) {
+	opts.defaults()
+	if pool == nil || pool.Clean == nil {
+		return nil, fmt.Errorf("sanity: no pool result")
+	}
+	if pool.Incomplete != nil {
+		return nil, fmt.Errorf("sanity: the pool result is incomplete: %w", pool.Incomplete)
+	}
+	var idx []int
+	for i, ok := range pool.Clean.Correct {
+		if ok && (opts.Samples <= 0 || len(idx) < opts.Samples) {
+			idx = append(idx, i)
+		}
+	}
+	s := &sanity{ctx: ctx, clf: clf, pool: pool, idx: idx, opts: opts}
+	if len(idx) == 0 {
+		return nil, fmt.Errorf("sanity: no clean-correct sample to attack")
+	}
+	var err error
+	if s.x, s.y, err = gather(x, y, idx); err != nil {
+		return nil, err
+	}
+
+	var out []SanityCheck
+	for _, step := range []struct {
+		id  string
+		run func() (SanityCheck, error)
+	}{
+		{CheckEpsGrowth, s.epsGrowth},
+		{CheckUnbounded, s.unbounded},
+		{CheckBlackBox, s.blackBox},
+		{CheckMoreSteps, s.moreSteps},
+	} {
+		if opts.Progress != nil {
+			opts.Progress(step.id)
+		}
+		c, err := step.run()
+		if err != nil {
+			return out, fmt.Errorf("sanity %s: %w", step.id, err)
+		}
+		c.ID = step.id
+		if c.Figures == nil {
+			c.Figures = []SanityFigure{}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+type sanity struct {
+	ctx  context.Context
+	clf  attack.Classifier
+	pool *PoolResult
+	idx  []int // clean-correct samples the checks use, indices into the data
+	x    *tensor.Tensor
+	y    []int
+	opts SanityOptions
+}
+
+func gather(x *tensor.Tensor, y []int, idx []int) (*tensor.Tensor, []int, error) {
+	n := x.Shape[0]
+	if n != len(y) {
+		return nil, nil, fmt.Errorf("sanity: %d samples but %d labels", n, len(y))
+	}
+	per := x.Len() / max(n, 1)
+	xs := tensor.New(append([]int{len(idx)}, x.Shape[1:]...)...)
+	ys := make([]int, len(idx))
+	for j, i := range idx {
+		copy(xs.F[j*per:(j+1)*per], x.F[i*per:(i+1)*per])
+		ys[j] = y[i]
+	}
+	return xs, ys, nil
+}
+
+// poolSR is the success rate of the pool's attack j over the checks'
+// samples.
+func (s *sanity) poolSR(j int) float64 {
+	run := s.pool.Attacks[j]
+	fooled, n := 0, 0
+	for _, i := range s.idx {
+		if !run.Attacked[i] {
+			continue
+		}
+		n++
+		if run.Fooled[i] {
+			fooled++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(fooled) / float64(n)
+}
+
+// rerun runs a on the checks' samples and returns its success rate over
+// those the classifier still gets right (all of them, for the same clf).
+func (s *sanity) rerun(a attack.Attack) (float64, error) {
+	r, err := RunPool(s.ctx, s.clf, s.x, s.y, []attack.Attack{a}, PoolOptions{BatchSize: s.opts.BatchSize, Seed: s.opts.Seed})
+	if err != nil {
+		return 0, err
+	}
+	if r.Incomplete != nil {
+		return 0, r.Incomplete
+	}
+	run := r.Attacks[0]
+	fooled, n := 0, 0
+	for i, att := range run.Attacked {
+		if att {
+			n++
+			if run.Fooled[i] {
+				fooled++
+			}
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return float64(fooled) / float64(n), nil
+}
+
+// firstBounded returns the index of the pool's first bounded white-box
+// attack (with a steps parameter when needSteps), or -1.
+func (s *sanity) firstBounded(needSteps bool) int {
+	for j, run := range s.pool.Attacks {
+		a := run.Attack
+		if isBlackBox(a) || a.Eps() <= 0 || (a.Norm() != attack.Linf && a.Norm() != attack.L2) {
+			continue
+		}
+		if needSteps {
+			if st, ok := a.Params()["steps"].(int); !ok || st < 1 {
+				continue
+			}
+		}
+		return j
+	}
+	return -1
+}
+
+func key(a attack.Attack) string { return SpecOf(a, nil).String() }
+
+func pct(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) + "%" }
+
+func epsName(e float64) string { return "sr@eps=" + strconv.FormatFloat(e, 'g', 4, 64) }
+
+// scaled rebuilds a with eps (and a set step) multiplied by k.
+func scaled(a attack.Attack, eps, k float64) (attack.Attack, error) {
+	set := map[string]string{"eps": strconv.FormatFloat(eps, 'g', -1, 64)}
+	if st, ok := toFloat(a.Params()["step"]); ok && st > 0 {
+		set["step"] = strconv.FormatFloat(st*k, 'g', -1, 64)
+	}
+	return rebuild(a, set)
+}
+
+func (s *sanity) epsGrowth() (SanityCheck, error) {
+	j := s.firstBounded(false)
+	if j < 0 {
+		return SanityCheck{Status: SanitySkip, Explanation: "the pool has no bounded white-box (gradient) attack"}, nil
+	}
+	a := s.pool.Attacks[j].Attack
+	lo, hi := clipRange(a)
+	width := hi - lo
+	if a.Norm() == attack.L2 {
+		width *= math.Sqrt(float64(s.x.Len() / max(s.x.Shape[0], 1)))
+	}
+	e0 := a.Eps()
+	c := SanityCheck{Attack: key(a), N: len(s.idx)}
+	last := s.poolSR(j)
+	c.Figures = append(c.Figures, SanityFigure{epsName(e0), last})
+	lastEps := e0
+	for k := 2.0; e0*k/2 < width && len(c.Figures) < 8; k *= 2 {
+		eps := math.Min(e0*k, width)
+		b, err := scaled(a, eps, eps/e0)
+		if err != nil {
+			return c, err
+		}
+		if last, err = s.rerun(b); err != nil {
+			return c, err
+		}
+		lastEps = eps
+		c.Figures = append(c.Figures, SanityFigure{epsName(eps), last})
+	}
+	what := "the clip range's width"
+	if a.Norm() == attack.L2 {
+		what = "the clip box's diagonal"
+	}
+	if last < s.opts.MinSR {
+		c.Status = SanityFlag
+		c.Explanation = fmt.Sprintf("%s reaches only %s at eps=%s (%s), below %s: a ball that holds every valid input should let a working attack fool nearly every sample — gradient masking suspected",
+			a.Name(), pct(last), strconv.FormatFloat(lastEps, 'g', 4, 64), what, pct(s.opts.MinSR))
+	} else {
+		c.Status = SanityPass
+		c.Explanation = fmt.Sprintf("%s's success rate grows to %s at eps=%s (%s)", a.Name(), pct(last), strconv.FormatFloat(lastEps, 'g', 4, 64), what)
+	}
+	return c, nil
+}
+
+func (s *sanity) unbounded() (SanityCheck, error) {
+	var a attack.Attack
+	sr := -1.0
+	for j, run := range s.pool.Attacks {
+		if !isBlackBox(run.Attack) && run.Attack.Eps() <= 0 {
+			a, sr = run.Attack, s.poolSR(j)
+			break
+		}
+	}
+	if a == nil {
+		ref := s.firstBounded(false)
+		if ref < 0 && len(s.pool.Attacks) == 0 {
+			return SanityCheck{Status: SanitySkip, Explanation: "the pool is empty"}, nil
+		}
+		sp, err := attack.ParseSpec(s.opts.Unbounded)
+		if err != nil {
+			return SanityCheck{}, err
+		}
+		var lo, hi float64 = 0, 1
+		if ref >= 0 {
+			lo, hi = clipRange(s.pool.Attacks[ref].Attack)
+		} else {
+			lo, hi = clipRange(s.pool.Attacks[0].Attack)
+		}
+		if _, ok := sp.Params["min"]; !ok {
+			sp.Params["min"] = strconv.FormatFloat(lo, 'g', -1, 64)
+		}
+		if _, ok := sp.Params["max"]; !ok {
+			sp.Params["max"] = strconv.FormatFloat(hi, 'g', -1, 64)
+		}
+		if a, err = attack.New(sp.Name, sp.Params); err != nil {
+			return SanityCheck{}, fmt.Errorf("unbounded attack %q: %w", s.opts.Unbounded, err)
+		}
+		if sr, err = s.rerun(a); err != nil {
+			return SanityCheck{}, err
+		}
+	}
+	c := SanityCheck{Attack: key(a), N: len(s.idx), Figures: []SanityFigure{{"sr", sr}}}
+	if sr < s.opts.MinSR {
+		c.Status = SanityFlag
+		c.Explanation = fmt.Sprintf("unbounded %s fools only %s, below %s: without a budget every sample can be misclassified, so the gradient must be misleading — gradient masking suspected", a.Name(), pct(sr), pct(s.opts.MinSR))
+	} else {
+		c.Status = SanityPass
+		c.Explanation = fmt.Sprintf("unbounded %s fools %s", a.Name(), pct(sr))
+	}
+	return c, nil
+}
+
+func (s *sanity) blackBox() (SanityCheck, error) {
+	c := SanityCheck{N: len(s.idx), Status: SanityPass}
+	found := false
+	var worst []string
+	for j, run := range s.pool.Attacks {
+		bb := run.Attack
+		if !isBlackBox(bb) || bb.Eps() <= 0 {
+			continue
+		}
+		found = true
+		bsr := s.poolSR(j)
+		wsr, wname := -1.0, ""
+		for k, w := range s.pool.Attacks {
+			wa := w.Attack
+			if isBlackBox(wa) || wa.Norm() != bb.Norm() || math.Abs(wa.Eps()-bb.Eps()) > 1e-9*math.Max(1, bb.Eps()) {
+				continue
+			}
+			if v := s.poolSR(k); v > wsr {
+				wsr, wname = v, wa.Name()
+			}
+		}
+		if wsr < 0 {
+			ref := -1
+			for k, w := range s.pool.Attacks {
+				if wa := w.Attack; !isBlackBox(wa) && wa.Eps() > 0 && wa.Norm() == bb.Norm() {
+					ref = k
+					break
+				}
+			}
+			if ref < 0 {
+				continue
+			}
+			ra := s.pool.Attacks[ref].Attack
+			b, err := scaled(ra, bb.Eps(), bb.Eps()/ra.Eps())
+			if err != nil {
+				return c, err
+			}
+			if wsr, err = s.rerun(b); err != nil {
+				return c, err
+			}
+			wname = ra.Name()
+		}
+		e := strconv.FormatFloat(bb.Eps(), 'g', 4, 64)
+		c.Figures = append(c.Figures, SanityFigure{bb.Name() + "@eps=" + e, bsr}, SanityFigure{wname + "@eps=" + e, wsr})
+		if c.Attack == "" {
+			c.Attack = key(bb)
+		}
+		if bsr > wsr+s.opts.MaxDrop {
+			c.Status = SanityFlag
+			worst = append(worst, fmt.Sprintf("black-box %s fools %s but white-box %s only %s at %s eps=%s", bb.Name(), pct(bsr), wname, pct(wsr), bb.Norm(), e))
+		}
+	}
+	switch {
+	case !found:
+		return SanityCheck{Status: SanitySkip, Explanation: "the pool has no bounded black-box attack"}, nil
+	case len(c.Figures) == 0:
+		return SanityCheck{Status: SanitySkip, Explanation: "no white-box attack of the black-box attacks' norm to compare with"}, nil
+	case c.Status == SanityFlag:
+		sort.Strings(worst)
+		c.Explanation = strings.Join(worst, "; ") + ": the gradient leads the white-box attack astray — gradient masking suspected"
+	default:
+		c.Explanation = "no black-box attack beats the white-box attacks at its eps"
+	}
+	return c, nil
+}
+
+func (s *sanity) moreSteps() (SanityCheck, error) {
+	j := s.firstBounded(true)
+	if j < 0 {
+		return SanityCheck{Status: SanitySkip, Explanation: "the pool has no bounded iterative white-box attack"}, nil
+	}
+	a := s.pool.Attacks[j].Attack
+	steps := a.Params()["steps"].(int)
+	set := map[string]string{"steps": strconv.Itoa(steps * s.opts.StepsFactor)}
+	if st, ok := toFloat(a.Params()["step"]); ok && st > 0 {
+		set["step"] = strconv.FormatFloat(st, 'g', -1, 64)
+	}
+	b, err := rebuild(a, set)
+	if err != nil {
+		return SanityCheck{}, err
+	}
+	base := s.poolSR(j)
+	more, err := s.rerun(b)
+	if err != nil {
+		return SanityCheck{}, err
+	}
+	c := SanityCheck{Attack: key(a), N: len(s.idx), Figures: []SanityFigure{
+		{fmt.Sprintf("sr@steps=%d", steps), base}, {fmt.Sprintf("sr@steps=%d", steps*s.opts.StepsFactor), more}}}
+	if more < base-s.opts.MaxDrop {
+		c.Status = SanityFlag
+		c.Explanation = fmt.Sprintf("%s with %d× the steps fools %s, fewer than %s with %d: more iterations of a working attack never hurt — gradient masking suspected",
+			a.Name(), s.opts.StepsFactor, pct(more), pct(base), steps)
+	} else {
+		c.Status = SanityPass
+		c.Explanation = fmt.Sprintf("%s with %d× the steps fools %s (%s with %d)", a.Name(), s.opts.StepsFactor, pct(more), pct(base), steps)
+	}
+	return c, nil
+}

@@ -1,0 +1,131 @@
+package eval
+
+import (
+	"context"
+	"testing"
+
+	"github.com/advtest/advtest/pkg/attack"
+	"github.com/advtest/advtest/pkg/defend"
+)
+
+// sanityRun runs a one-attack pool (PGD Linf eps 0.3, 10 steps) against
+// clf on the first n MNIST test samples, then the sanity checks.
+func sanityRun(t *testing.T, clf attack.Classifier, n int) []SanityCheck {
+	t.Helper()
+	_, set := loadMNIST(t, n)
+	pgd, err := attack.NewFromSpec("pgd:norm=linf,eps=0.3,steps=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pool, err := RunPool(ctx, clf, set.X, set.Y, []attack.Attack{pgd}, PoolOptions{BatchSize: 64, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks, err := Sanity(ctx, clf, set.X, set.Y, pool, SanityOptions{BatchSize: 64, Seed: 1, Unbounded: "deepfool:max_iter=50"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range checks {
+		t.Log(c)
+	}
+	return checks
+}
+
+func byID(checks []SanityCheck) map[string]SanityCheck {
+	out := map[string]SanityCheck{}
+	for _, c := range checks {
+		out[c.ID] = c
+	}
+	return out
+}
+
+// TestSanityPassesHonestModel: the plain MNIST CNN has an honest gradient:
+// PGD's SR grows to ~100% with eps, DeepFool fools every sample, 4× the
+// steps do not lower the SR; the black-box check is skipped (no black-box
+// attack in the pool).
+func TestSanityPassesHonestModel(t *testing.T) {
+	m, _ := loadMNIST(t, 1)
+	checks := sanityRun(t, m, 40)
+	if len(checks) != 4 {
+		t.Fatalf("%d checks, want 4", len(checks))
+	}
+	if MaskingSuspected(checks) {
+		t.Errorf("an honest model is flagged")
+	}
+	c := byID(checks)
+	if c[CheckBlackBox].Status != SanitySkip {
+		t.Errorf("black-box check %s, want skip without a black-box attack", c[CheckBlackBox].Status)
+	}
+	for _, id := range []string{CheckEpsGrowth, CheckUnbounded, CheckMoreSteps} {
+		if c[id].Status != SanityPass {
+			t.Errorf("%s: %s, want pass", id, c[id].Status)
+		}
+	}
+	eg := c[CheckEpsGrowth].Figures
+	if len(eg) != 3 || eg[len(eg)-1].Name != "sr@eps=1" {
+		t.Errorf("eps growth figures %v: want eps 0.3, 0.6 and the clip width 1", eg)
+	}
+}
+
+// TestSanityFlagsMaskedModel: the CNN behind 2-bit squeezing, attacked
+// WITHOUT BPDA (Round's zero gradient), looks robust to PGD; the checks
+// flag it: DeepFool gets nowhere, and eps up to the whole clip range does
+// not bring PGD to ~100%.
+func TestSanityFlagsMaskedModel(t *testing.T) {
+	m, _ := loadMNIST(t, 1)
+	sq, err := defend.WithSqueezer(m, defend.Squeezer{Bits: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := sanityRun(t, sq, 40)
+	if !MaskingSuspected(checks) {
+		t.Fatalf("a gradient-masked model passes every check")
+	}
+	c := byID(checks)
+	if !c[CheckUnbounded].Flagged() {
+		t.Errorf("unbounded check %s, want flag", c[CheckUnbounded].Status)
+	}
+	// Through BPDA the same model is honest again.
+	bpda, err := defend.NewBPDA(sq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checks := sanityRun(t, bpda, 40); MaskingSuspected(checks) {
+		t.Errorf("the squeezed model attacked through BPDA is flagged")
+	}
+}
+
+// TestSanityBlackBoxBeatsWhiteBox: a black-box attack that fools more
+// samples than the white-box one at the same eps is flagged. The pool is
+// built by hand: FGSM and Square at the same eps, with FGSM's outcomes
+// then cleared as a masked gradient would leave them.
+func TestSanityBlackBoxBeatsWhiteBox(t *testing.T) {
+	m, set := loadMNIST(t, 40)
+	weak, _ := attack.NewFromSpec("fgsm:eps=0.3")
+	sq, _ := attack.NewFromSpec("square:eps=0.3,max_queries=300")
+	ctx := context.Background()
+	pool, err := RunPool(ctx, m, set.X, set.Y, []attack.Attack{weak, sq}, PoolOptions{BatchSize: 40, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pretend the white-box attack failed everywhere (a masked gradient).
+	for i := range pool.Attacks[0].Fooled {
+		pool.Attacks[0].Fooled[i] = false
+	}
+	s := &sanity{ctx: ctx, clf: m, pool: pool, opts: SanityOptions{}}
+	s.opts.defaults()
+	for i, ok := range pool.Clean.Correct {
+		if ok {
+			s.idx = append(s.idx, i)
+		}
+	}
+	c, err := s.blackBox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(c)
+	if !c.Flagged() || len(c.Figures) != 2 {
+		t.Errorf("black-box check %v, want flag with two figures", c)
+	}
+}
