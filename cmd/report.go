@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/advtest/advtest/pkg/onnxmodel"
 	"github.com/advtest/advtest/pkg/report"
 )
 
@@ -126,31 +128,11 @@ func writeDiff(stdout io.Writer, path, format string, d *report.Diff) error {
 	if path == "" || path == "-" {
 		return report.WriteDiff(stdout, format, d)
 	}
-	f, err := os.CreateTemp(dirOf(path), ".diff-*")
-	if err != nil {
+	var buf bytes.Buffer
+	if err := report.WriteDiff(&buf, format, d); err != nil {
 		return err
 	}
-	if err := report.WriteDiff(f, format, d); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
+	return onnxmodel.WriteFileAtomic(path, buf.Bytes())
 }
 
 func newReportMergeCommand() *cobra.Command {

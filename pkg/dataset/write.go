@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
+
+	"github.com/google/renameio/v2"
 
 	"github.com/advtest/advtest/pkg/tensor"
 )
@@ -63,37 +63,18 @@ func WriteLabelsNPY(path string, y []int) error {
 	return WriteNPY(path, tensor.FromInt64(v, len(y)))
 }
 
-// writeAtomic writes a file through a temporary file in the same folder,
-// synced and renamed over path.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+// writeAtomic writes a file atomically: write fills a temporary file in
+// the same folder (renameio), which is synced and renamed over path.
+func writeAtomic(path string, write func(io.Writer) error) error {
+	t, err := renameio.NewPendingFile(path, renameio.WithPermissions(0o644))
 	if err != nil {
 		return fmt.Errorf("dataset: writing %s: %w", path, err)
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = write(f); err != nil {
+	defer t.Cleanup()
+	if err := write(t); err != nil {
 		return fmt.Errorf("dataset: writing %s: %w", path, err)
 	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("dataset: writing %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("dataset: writing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("dataset: writing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
+	if err := t.CloseAtomicallyReplace(); err != nil {
 		return fmt.Errorf("dataset: writing %s: %w", path, err)
 	}
 	return nil

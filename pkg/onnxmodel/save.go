@@ -2,8 +2,8 @@ package onnxmodel
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
+
+	"github.com/google/renameio/v2"
 
 	"google.golang.org/protobuf/proto"
 
@@ -39,29 +39,12 @@ func (m *Model) Save(path string) error {
 	return WriteFileAtomic(path, data)
 }
 
-// WriteFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
+// WriteFileAtomic writes data to path atomically: renameio writes a
+// temporary file beside path, syncs it and renames it over path, so path
+// never holds a half-written file.
 func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	serr := f.Sync()
-	cerr := f.Close()
-	if werr != nil || serr != nil || cerr != nil {
-		os.Remove(tmp)
-		for _, e := range []error{werr, serr, cerr} {
-			if e != nil {
-				return fmt.Errorf("writing %s: %v", path, e)
-			}
-		}
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
+	if err := renameio.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

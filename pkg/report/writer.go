@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -111,40 +109,12 @@ func Render(w io.Writer, format string, r *Report) error {
 // the whole report first, writes it to a temporary file in path's folder,
 // syncs it and renames it over path. On any error path is left as it was
 // and the temporary file is removed. The file gets mode 0644.
-func WriteFile(path, format string, r *Report) (err error) {
+func WriteFile(path, format string, r *Report) error {
 	var buf bytes.Buffer
 	if err := Render(&buf, format, r); err != nil {
 		return err
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("report: writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("report: writing %s: %w", path, err)
-		}
-	}()
-	if _, err = f.Write(buf.Bytes()); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return writeAtomic(path, buf.Bytes())
 }
 
 // normalized returns a copy of r whose nil slices and maps are empty ones,
