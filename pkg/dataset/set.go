@@ -45,6 +45,9 @@ type Options struct {
 	SampleShape []int
 	// NoScale keeps uint8 data as 0..255 instead of dividing it by 255.
 	NoScale bool
+	// Images configures image folders (resize, crop, channel order); its
+	// Limit and MaxBytes are taken from the fields above.
+	Images ImageOptions
 }
 
 func (o *Options) maxBytes() int64 {
@@ -98,6 +101,15 @@ type Set struct {
 func Load(dataPath, labelsPath string, opts Options) (*Set, error) {
 	if opts.Limit < 0 {
 		return nil, fmt.Errorf("dataset: limit %d is negative (want 0 for all samples, or n > 0)", opts.Limit)
+	}
+	if st, err := os.Stat(dataPath); err == nil && st.IsDir() {
+		// An image folder: one subfolder per class.
+		if labelsPath != "" {
+			return nil, errf(labelsPath, ErrInvalid, "an image folder takes its labels from its class subfolders; do not pass a labels file with %s", dataPath)
+		}
+		img := opts.Images
+		img.Limit, img.MaxBytes = opts.Limit, opts.MaxBytes
+		return LoadImageFolder(dataPath, img)
 	}
 	in, err := openInput(dataPath)
 	if err != nil {

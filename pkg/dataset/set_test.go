@@ -254,7 +254,8 @@ func TestWriteNPY(t *testing.T) {
 
 func TestDirectoryAndMissing(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := Load(dir, "", Options{}); err == nil || !strings.Contains(err.Error(), "is a folder") {
+	// A folder is read as an image folder; an empty one says what it needs.
+	if _, err := Load(dir, "", Options{}); err == nil || !strings.Contains(err.Error(), "no class subfolders") {
 		t.Errorf("folder: %v", err)
 	}
 	if _, err := Load(filepath.Join(dir, "none.npy"), "", Options{}); !os.IsNotExist(errUnwrapAll(err)) {
