@@ -1,0 +1,494 @@
+// Package harden runs advtest's attack → defend → measure loop.
+//
+// Round 0 measures the model as given: its clean accuracy, each attack's
+// success rate (SR) and the worst case over the pool's bounded attacks.
+// Each later round applies the next defence of the schedule to the
+// current model with the training data, and measures the result with the
+// same pool and seed, attacking defend.Adaptive(model) (BPDA through
+// squeezers), so that a preprocessor cannot look robust by hiding its
+// gradient. The rules:
+//
+//   - Schedule: round r (1-based) applies Schedule[r−1]. Once the schedule
+//     is exhausted, the last trainer defence of the schedule is repeated
+//     (more fine-tuning of the same kind); a schedule without a trainer
+//     defence ends the loop when exhausted. Each repeat starts from the
+//     current model with a fresh generator, so it is not a replay.
+//   - Adversarial-training defences take their attack from the pool: a
+//     defence that has an "attack" parameter the schedule leaves unset
+//     gets the spec of the pool's first bounded white-box attack
+//     (eval.SpecOf), so the model is trained against what it is measured
+//     with. Set "attack" (or any other parameter) to override.
+//   - Acceptance: a round is accepted, and its model kept, unless (a) its
+//     clean accuracy on the evaluation data is more than MaxCleanDrop below
+//     round 0's, (b) with validation data, its validation accuracy is more
+//     than MaxCleanDrop below round 0's, or (c) it did not lower the
+//     worst-case SR of the current model. A rejected round's model is
+//     dropped; the next round starts again from the current model.
+//   - Stop: when an accepted round's (or round 0's) worst-case SR is at or
+//     below UntilSR (target met), after MaxRounds defence rounds, or when a
+//     repeated defence is rejected (repeating it would change nothing but
+//     the random draws).
+//   - Randomness: round r's defence draws from a generator seeded with
+//     (Seed, r); every measurement runs the pool with Seed. So a run is a
+//     function of its inputs and seed, and resuming from a checkpoint gives
+//     the same rows and weights as an uninterrupted run.
+//   - Checkpoint: after each round (round 0 included) the current model and
+//     a small JSON state (rounds done, seed, rows) are written to
+//     CheckpointDir atomically (see checkpoint.go); Resume continues from
+//     there.
+package harden
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/advtest/advtest/pkg/attack"
+	"github.com/advtest/advtest/pkg/dataset"
+	"github.com/advtest/advtest/pkg/defend"
+	"github.com/advtest/advtest/pkg/eval"
+	"github.com/advtest/advtest/pkg/onnxmodel"
+	"github.com/advtest/advtest/pkg/tensor"
+)
+
+// DefenceSpec is one defence of the schedule: a registry name and its
+// parameters as written in the config.
+type DefenceSpec struct {
+	// Name is the defence's registry name (defend.Names).
+	Name string `json:"name"`
+	// Params are its parameters, values as strings.
+	Params map[string]string `json:"params,omitempty"`
+}
+
+// Pool is what every round is measured with: the evaluation data and the
+// attack pool.
+type Pool struct {
+	// X and Y are the evaluation samples (input space) and labels.
+	X *tensor.Tensor
+	Y []int
+	// Attacks is the pool, run in this order; at least one must be bounded
+	// (Eps > 0): the worst case is over the bounded ones.
+	Attacks []attack.Attack
+	// Keys name the attacks in Row.AttackSR, parallel to Attacks (the
+	// report's attack keys); nil uses eval.SpecOf(a, nil).String().
+	Keys []string
+	// BatchSize is the attack batch size.
+	BatchSize int
+	// Progress, when not nil, is called after each attack batch (see
+	// eval.PoolOptions.Progress).
+	Progress func(attackIndex int, name string, done, total int)
+}
+
+// Config configures Run.
+type Config struct {
+	// UntilSR is the worst-case success rate to reach.
+	UntilSR float64
+	// MaxRounds bounds the number of defence rounds (round 0 excluded).
+	MaxRounds int
+	// MaxCleanDrop is the most clean (and validation) accuracy a round
+	// may lose against round 0 (absolute, e.g. 0.01).
+	MaxCleanDrop float64
+	// Schedule lists the defences in the order they are applied.
+	Schedule []DefenceSpec
+	// Seed drives every random choice (pool and defences).
+	Seed uint64
+	// Train is the data trainer defences train on; Validation the held-out
+	// part (defend.SplitValidation), nil when none.
+	Train, Validation *dataset.Set
+	// CheckpointDir, when not empty, receives a checkpoint after every
+	// round.
+	CheckpointDir string
+	// Resume continues from the checkpoint in CheckpointDir. The
+	// checkpoint must come from the same schedule, pool, target and seed.
+	Resume bool
+	// OnRound, when not nil, is called with each row as its round ends
+	// (rows restored from a checkpoint are not replayed).
+	OnRound func(Row)
+	// OnTrain, when not nil, is called after each training batch of
+	// round's defence.
+	OnTrain func(round int, defence string, p defend.Progress)
+}
+
+// Row is one round of the loop.
+type Row struct {
+	// Round numbers the rounds from 0 (the model as given).
+	Round int `json:"round"`
+	// Defence is the defence applied; empty for round 0.
+	Defence string `json:"defence"`
+	// Params are the defence's resolved parameters, values as strings.
+	Params map[string]string `json:"params,omitempty"`
+	// CleanAccuracy is the accuracy on the evaluation data.
+	CleanAccuracy float64 `json:"clean_accuracy"`
+	// ValAccuracy is the accuracy on the validation data; −1 without.
+	ValAccuracy float64 `json:"val_accuracy"`
+	// AttackSR maps each attack key to its success rate.
+	AttackSR map[string]float64 `json:"attack_sr"`
+	// WorstCaseSR is the worst case over the pool's bounded attacks.
+	WorstCaseSR float64 `json:"worst_case_sr"`
+	// Seconds is the round's wall time (defence and measurement).
+	Seconds float64 `json:"seconds"`
+	// Accepted is true when the round's model was kept (always for round
+	// 0).
+	Accepted bool `json:"accepted"`
+	// Reason says why a round was rejected; empty when accepted.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Result is the outcome of Run.
+type Result struct {
+	// Rows are the rounds in order, those restored from a checkpoint
+	// included.
+	Rows []Row
+	// Model is the last accepted model (the input when no round was
+	// accepted).
+	Model *onnxmodel.Model
+	// Final is the pool's result on Model (attacked through
+	// defend.Adaptive); nil when Run stopped early with an error.
+	Final *eval.PoolResult
+	// Reached is true when Model's worst-case SR is at or below UntilSR.
+	Reached bool
+	// Stop says why the loop ended.
+	Stop string
+	// ResumedAt is the number of rounds restored from a checkpoint (0 for
+	// a fresh run).
+	ResumedAt int
+}
+
+// Measurement is a model's figures under the pool.
+type Measurement struct {
+	// Pool is the raw result.
+	Pool *eval.PoolResult
+	// CleanAccuracy is the accuracy on the pool's data.
+	CleanAccuracy float64
+	// AttackSR maps attack keys to success rates.
+	AttackSR map[string]float64
+	// WorstCaseSR is the worst case over the bounded attacks.
+	WorstCaseSR float64
+}
+
+// Measure runs the pool against defend.Adaptive(m) with seed.
+func Measure(ctx context.Context, m *onnxmodel.Model, pool Pool, seed uint64) (*Measurement, error) {
+	clf, err := defend.Adaptive(m)
+	if err != nil {
+		return nil, err
+	}
+	res, err := eval.RunPool(ctx, clf, pool.X, pool.Y, pool.Attacks, eval.PoolOptions{BatchSize: pool.BatchSize, Seed: seed, Progress: pool.Progress})
+	if err != nil {
+		return nil, err
+	}
+	if res.Incomplete != nil {
+		return nil, res.Incomplete
+	}
+	ms := &Measurement{Pool: res, CleanAccuracy: res.Clean.Accuracy, AttackSR: map[string]float64{}}
+	worst := make([]bool, res.Clean.N)
+	for j, run := range res.Attacks {
+		fooled, n := 0, 0
+		for i, a := range run.Attacked {
+			if !a {
+				continue
+			}
+			n++
+			if run.Fooled[i] {
+				fooled++
+				if pool.Attacks[j].Eps() > 0 {
+					worst[i] = true
+				}
+			}
+		}
+		sr := 0.0
+		if n > 0 {
+			sr = float64(fooled) / float64(n)
+		}
+		ms.AttackSR[pool.key(j)] = sr
+	}
+	nw := 0
+	for _, f := range worst {
+		if f {
+			nw++
+		}
+	}
+	if res.Clean.NCorrect > 0 {
+		ms.WorstCaseSR = float64(nw) / float64(res.Clean.NCorrect)
+	}
+	return ms, nil
+}
+
+func (p Pool) key(j int) string {
+	if j < len(p.Keys) && p.Keys[j] != "" {
+		return p.Keys[j]
+	}
+	return eval.SpecOf(p.Attacks[j], nil).String()
+}
+
+// TrainerAttack returns the spec of the pool's first bounded white-box
+// attack, which adversarial-training defences are given as their
+// "attack" parameter when the schedule leaves it unset; ok is false when
+// the pool has none.
+func TrainerAttack(attacks []attack.Attack) (spec string, ok bool) {
+	for _, a := range attacks {
+		if _, bb := a.(attack.BlackBox); bb || a.Eps() <= 0 {
+			continue
+		}
+		return eval.SpecOf(a, nil).String(), true
+	}
+	return "", false
+}
+
+// scheduled returns the defence of round r (1-based) and whether it is a
+// repeat past the schedule's end; ok is false when the schedule is
+// exhausted and holds no trainer defence.
+func scheduled(schedule []DefenceSpec, r int) (d DefenceSpec, repeat, ok bool) {
+	if r-1 < len(schedule) {
+		return schedule[r-1], false, true
+	}
+	for i := len(schedule) - 1; i >= 0; i-- {
+		if f, found := defend.Lookup(schedule[i].Name); found && f.Kind == defend.Trainer {
+			return schedule[i], true, true
+		}
+	}
+	return DefenceSpec{}, false, false
+}
+
+// build makes the defence of a spec, passing the pool's attack to a
+// defence with an unset "attack" parameter.
+func build(spec DefenceSpec, trainerAttack string) (defend.Defence, error) {
+	f, ok := defend.Lookup(spec.Name)
+	if !ok {
+		_, err := defend.New(spec.Name, nil)
+		return nil, err
+	}
+	p := map[string]string{}
+	for k, v := range spec.Params {
+		p[k] = v
+	}
+	if _, set := p["attack"]; !set && trainerAttack != "" {
+		for _, doc := range f.Params {
+			if doc.Name == "attack" {
+				p["attack"] = trainerAttack
+			}
+		}
+	}
+	return f.New(p)
+}
+
+// Validate checks cfg and pool before anything runs: the target and
+// bounds, that the pool has a bounded attack, that every defence of the
+// schedule builds, and that training data is there when a defence needs
+// it.
+func Validate(cfg Config, pool Pool) error {
+	switch {
+	case !(cfg.UntilSR >= 0 && cfg.UntilSR <= 1):
+		return fmt.Errorf("harden: until_sr %v: want a rate in [0, 1]", cfg.UntilSR)
+	case cfg.MaxRounds < 1:
+		return fmt.Errorf("harden: max_rounds %d: want >= 1", cfg.MaxRounds)
+	case !(cfg.MaxCleanDrop >= 0 && cfg.MaxCleanDrop <= 1):
+		return fmt.Errorf("harden: max_clean_drop %v: want a number in [0, 1]", cfg.MaxCleanDrop)
+	case len(cfg.Schedule) == 0:
+		return errors.New("harden: no defences: add `harden.defences` to the config")
+	case pool.X == nil || len(pool.Y) == 0:
+		return errors.New("harden: no evaluation data")
+	case pool.BatchSize < 1:
+		return fmt.Errorf("harden: batch size %d: want >= 1", pool.BatchSize)
+	case cfg.Resume && cfg.CheckpointDir == "":
+		return errors.New("harden: resume needs a checkpoint folder")
+	}
+	bounded := false
+	for _, a := range pool.Attacks {
+		if a.Eps() > 0 {
+			bounded = true
+		}
+	}
+	if !bounded {
+		return errors.New("harden: the attack pool has no bounded attack (eps > 0); the worst case the loop drives down is over bounded attacks")
+	}
+	ta, _ := TrainerAttack(pool.Attacks)
+	for i, s := range cfg.Schedule {
+		d, err := build(s, ta)
+		if err != nil {
+			return fmt.Errorf("harden.defences[%d]: %w", i, err)
+		}
+		if d.Kind().NeedsData() && (cfg.Train == nil || cfg.Train.Len() == 0) {
+			return fmt.Errorf("harden.defences[%d]: %s needs training data: set `train.data` in the config", i, s.Name)
+		}
+	}
+	return nil
+}
+
+// roundRNG is round r's generator: a function of (seed, r) only.
+func roundRNG(seed uint64, r int) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, 0x68617264656e0000+uint64(r)))
+}
+
+// Run runs the loop on m (which it does not change) and returns the
+// rounds and the hardened model. When ctx is cancelled it returns the
+// rows finished so far with ctx's error; the checkpoint then holds the
+// last finished round, from which Resume continues.
+func Run(ctx context.Context, m *onnxmodel.Model, pool Pool, cfg Config) (*Result, error) {
+	if err := Validate(cfg, pool); err != nil {
+		return nil, err
+	}
+	ta, _ := TrainerAttack(pool.Attacks)
+	fp := fingerprint(cfg, pool, ta)
+	res := &Result{Model: m}
+	var cur *Measurement // the current model's measurement, when taken in this run
+	if cfg.Resume {
+		st, model, err := LoadCheckpoint(cfg.CheckpointDir)
+		if err != nil {
+			return nil, err
+		}
+		if st.Fingerprint != fp {
+			return nil, fmt.Errorf("harden: the checkpoint in %s was made with another schedule, pool, target, data or seed; start afresh without --resume", cfg.CheckpointDir)
+		}
+		res.Rows, res.Model, res.ResumedAt = st.Rows, model, len(st.Rows)
+	}
+	if len(res.Rows) == 0 {
+		start := time.Now()
+		ms, err := Measure(ctx, m, pool, cfg.Seed)
+		if err != nil {
+			return res, err
+		}
+		val, err := valAccuracy(ctx, m, cfg.Validation)
+		if err != nil {
+			return res, err
+		}
+		row := Row{Round: 0, CleanAccuracy: ms.CleanAccuracy, ValAccuracy: val, AttackSR: ms.AttackSR,
+			WorstCaseSR: ms.WorstCaseSR, Seconds: time.Since(start).Seconds(), Accepted: true}
+		cur = ms
+		res.Rows = append(res.Rows, row)
+		if err := save(cfg, fp, res.Rows, m); err != nil {
+			return res, err
+		}
+		if cfg.OnRound != nil {
+			cfg.OnRound(row)
+		}
+	}
+	r0 := res.Rows[0]
+	curRow := lastAccepted(res.Rows)
+
+	for res.Stop = stopReason(res.Rows, cfg); res.Stop == ""; res.Stop = stopReason(res.Rows, cfg) {
+		r := len(res.Rows)
+		spec, _, _ := scheduled(cfg.Schedule, r)
+		start := time.Now()
+		d, err := build(spec, ta)
+		if err != nil {
+			return res, err
+		}
+		data := defend.TrainData{Train: cfg.Train, Validation: cfg.Validation}
+		if cfg.OnTrain != nil {
+			data.Progress = func(p defend.Progress) { cfg.OnTrain(r, spec.Name, p) }
+		}
+		hm, err := d.Apply(ctx, res.Model, data, roundRNG(cfg.Seed, r))
+		if err != nil {
+			return res, fmt.Errorf("round %d: %w", r, err)
+		}
+		ms, err := Measure(ctx, hm, pool, cfg.Seed)
+		if err != nil {
+			return res, fmt.Errorf("round %d: %w", r, err)
+		}
+		val, err := valAccuracy(ctx, hm, cfg.Validation)
+		if err != nil {
+			return res, fmt.Errorf("round %d: %w", r, err)
+		}
+		row := Row{Round: r, Defence: spec.Name, Params: stringParams(d.Params()), CleanAccuracy: ms.CleanAccuracy,
+			ValAccuracy: val, AttackSR: ms.AttackSR, WorstCaseSR: ms.WorstCaseSR}
+		row.Reason = rejection(row, r0, curRow, cfg.MaxCleanDrop)
+		row.Accepted = row.Reason == ""
+		row.Seconds = time.Since(start).Seconds()
+		if row.Accepted {
+			res.Model, cur, curRow = hm, ms, row
+		}
+		res.Rows = append(res.Rows, row)
+		if err := save(cfg, fp, res.Rows, res.Model); err != nil {
+			return res, err
+		}
+		if cfg.OnRound != nil {
+			cfg.OnRound(row)
+		}
+	}
+	if cur == nil {
+		// Resumed past the current model's round: measure it again (the
+		// same seed gives the same figures).
+		var err error
+		if cur, err = Measure(ctx, res.Model, pool, cfg.Seed); err != nil {
+			return res, err
+		}
+	}
+	res.Final = cur.Pool
+	res.Reached = met(curRow.WorstCaseSR, cfg.UntilSR)
+	return res, nil
+}
+
+func met(sr, until float64) bool { return sr <= until+1e-12 }
+
+// stopReason says why the loop ends after rows, or "" when it goes on.
+// It depends on the rows only, so a resumed run stops where an
+// uninterrupted one would.
+func stopReason(rows []Row, cfg Config) string {
+	last := rows[len(rows)-1]
+	switch {
+	case last.Accepted && met(last.WorstCaseSR, cfg.UntilSR) && last.Round == 0:
+		return "target met by the model as given"
+	case last.Accepted && met(last.WorstCaseSR, cfg.UntilSR):
+		return fmt.Sprintf("target met in round %d", last.Round)
+	case !last.Accepted && last.Round > len(cfg.Schedule):
+		return fmt.Sprintf("round %d: the repeated defence %s was rejected", last.Round, last.Defence)
+	case last.Round >= cfg.MaxRounds:
+		return fmt.Sprintf("max_rounds (%d) reached", cfg.MaxRounds)
+	}
+	if _, _, ok := scheduled(cfg.Schedule, last.Round+1); !ok {
+		return "schedule exhausted (no trainer defence to repeat)"
+	}
+	return ""
+}
+
+// rejection returns why row must be rejected, or "".
+func rejection(row, r0, cur Row, maxDrop float64) string {
+	const tol = 1e-9
+	if drop := r0.CleanAccuracy - row.CleanAccuracy; drop > maxDrop+tol {
+		return fmt.Sprintf("clean accuracy %.4f is %.4f below round 0's %.4f (max_clean_drop %g)", row.CleanAccuracy, drop, r0.CleanAccuracy, maxDrop)
+	}
+	if row.ValAccuracy >= 0 && r0.ValAccuracy >= 0 {
+		if drop := r0.ValAccuracy - row.ValAccuracy; drop > maxDrop+tol {
+			return fmt.Sprintf("validation accuracy %.4f is %.4f below round 0's %.4f (max_clean_drop %g)", row.ValAccuracy, drop, r0.ValAccuracy, maxDrop)
+		}
+	}
+	if row.WorstCaseSR >= cur.WorstCaseSR-tol {
+		return fmt.Sprintf("worst-case SR %.4f did not fall below the current model's %.4f (round %d)", row.WorstCaseSR, cur.WorstCaseSR, cur.Round)
+	}
+	return ""
+}
+
+func lastAccepted(rows []Row) Row {
+	for i := len(rows) - 1; i >= 0; i-- {
+		if rows[i].Accepted {
+			return rows[i]
+		}
+	}
+	return rows[0]
+}
+
+func valAccuracy(ctx context.Context, m *onnxmodel.Model, val *dataset.Set) (float64, error) {
+	if val == nil || val.Len() == 0 {
+		return -1, nil
+	}
+	return defend.Accuracy(ctx, m, val, 256)
+}
+
+// stringParams formats resolved parameters as strings.
+func stringParams(p map[string]any) map[string]string {
+	out := make(map[string]string, len(p))
+	for k, v := range p {
+		switch x := v.(type) {
+		case float64:
+			out[k] = strconv.FormatFloat(x, 'g', -1, 64)
+		case float32:
+			out[k] = strconv.FormatFloat(float64(x), 'g', -1, 32)
+		default:
+			out[k] = fmt.Sprint(v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,337 @@
+package harden
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/advtest/advtest/pkg/attack"
+	"github.com/advtest/advtest/pkg/dataset"
+	"github.com/advtest/advtest/pkg/defend"
+	"github.com/advtest/advtest/pkg/onnxmodel"
+)
+
+// The tabular MLP (3 classes, 8 standardised features) is small enough to
+// train a few epochs per round in well under a second; eps is in feature
+// units, the clip range wide enough never to bind (as pkg/defend's tests).
+const (
+	tabModel = "../../testdata/models/tabular_mlp.onnx"
+	tabPGD   = "pgd:eps=0.5,steps=10,min=-20,max=20"
+)
+
+func loadTab(t *testing.T) (*onnxmodel.Model, Pool, *dataset.Set) {
+	t.Helper()
+	m, err := onnxmodel.Load(tabModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := dataset.Load("../../testdata/tabular/x.npy", "../../testdata/tabular/y.npy", dataset.Options{Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	train, err := dataset.Load("../../testdata/tabular/x_train.npy", "../../testdata/tabular/y_train.npy", dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgd, err := attack.NewFromSpec(tabPGD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, Pool{X: test.X, Y: test.Y, Attacks: []attack.Attack{pgd}, BatchSize: 100}, train
+}
+
+// at is a short PGD-AT fine-tuning in feature units.
+func at(epochs string) DefenceSpec {
+	return DefenceSpec{Name: "pgd-at", Params: map[string]string{"eps": "0.5", "steps": "5", "min": "-20", "max": "20", "epochs": epochs, "batch_size": "32"}}
+}
+
+func tabConfig(train *dataset.Set, until float64, rounds int, schedule ...DefenceSpec) Config {
+	return Config{UntilSR: until, MaxRounds: rounds, MaxCleanDrop: 0.1, Schedule: schedule, Seed: 7, Train: train}
+}
+
+// sameRows compares rows without their wall times.
+func sameRows(t *testing.T, got, want []Row) {
+	t.Helper()
+	strip := func(rs []Row) []Row {
+		out := append([]Row(nil), rs...)
+		for i := range out {
+			out[i].Seconds = 0
+		}
+		return out
+	}
+	if !reflect.DeepEqual(strip(got), strip(want)) {
+		t.Errorf("rows differ:\n got %+v\nwant %+v", strip(got), strip(want))
+	}
+}
+
+func sameWeights(t *testing.T, a, b *onnxmodel.Model) {
+	t.Helper()
+	for _, name := range a.ParamNames {
+		pa, pb := a.Params[name], b.Params[name]
+		if pb == nil || !reflect.DeepEqual(pa.F, pb.F) {
+			t.Fatalf("parameter %s differs", name)
+		}
+	}
+}
+
+// TestStopsWhenTargetMet: with an unreachable target the loop runs
+// max_rounds rounds; with the target set to what round 1 reached, the
+// same seed stops right after round 1, reports the target met, and its
+// rows are the first two of the longer run.
+func TestStopsWhenTargetMet(t *testing.T) {
+	m, pool, train := loadTab(t)
+	ctx := context.Background()
+	long, err := Run(ctx, m, pool, tabConfig(train, 0, 2, at("4")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range long.Rows {
+		t.Logf("round %d %s: clean %.3f, worst SR %.3f, accepted %v %s", r.Round, r.Defence, r.CleanAccuracy, r.WorstCaseSR, r.Accepted, r.Reason)
+	}
+	if len(long.Rows) != 3 || long.Reached {
+		t.Fatalf("%d rows, reached %v, stop %q: want 3 rows, target not met", len(long.Rows), long.Reached, long.Stop)
+	}
+	r1 := long.Rows[1]
+	if !r1.Accepted || r1.WorstCaseSR >= long.Rows[0].WorstCaseSR {
+		t.Fatalf("round 1 did not lower the SR: %+v", r1)
+	}
+	if !strings.HasPrefix(r1.Params["attack"], "pgd:") {
+		t.Errorf("round 1's pgd-at trained with attack=%q, want the pool's PGD", r1.Params["attack"])
+	}
+	short, err := Run(ctx, m, pool, tabConfig(train, r1.WorstCaseSR, 5, at("4")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(short.Rows) != 2 || !short.Reached || short.Stop != "target met in round 1" {
+		t.Fatalf("%d rows, reached %v, stop %q: want to stop after round 1", len(short.Rows), short.Reached, short.Stop)
+	}
+	sameRows(t, short.Rows, long.Rows[:2])
+	if short.Final == nil || short.Final.Clean.Accuracy != r1.CleanAccuracy {
+		t.Errorf("the final pool result is not the accepted model's")
+	}
+	// A target the model already meets: no round runs.
+	none, err := Run(ctx, m, pool, tabConfig(train, 1, 5, at("4")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(none.Rows) != 1 || !none.Reached || none.Model != m {
+		t.Errorf("%d rows, reached %v: want round 0 only", len(none.Rows), none.Reached)
+	}
+}
+
+// TestRejectsCostlyRound: label smoothing with an absurd learning rate
+// wrecks the model; the round is rejected for its clean accuracy, the
+// model is not kept, and the next round starts again from round 0's model.
+func TestRejectsCostlyRound(t *testing.T) {
+	m, pool, train := loadTab(t)
+	wreck := DefenceSpec{Name: "label-smoothing", Params: map[string]string{"max_value": "0.34", "lr": "3", "optimiser": "sgd", "momentum": "0", "epochs": "2"}}
+	cfg := tabConfig(train, 0, 2, wreck, at("4"))
+	cfg.MaxCleanDrop = 0.02
+	res, err := Run(context.Background(), m, pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Rows {
+		t.Logf("round %d %s: clean %.3f, worst SR %.3f, accepted %v %s", r.Round, r.Defence, r.CleanAccuracy, r.WorstCaseSR, r.Accepted, r.Reason)
+	}
+	if len(res.Rows) != 3 {
+		t.Fatalf("%d rows, want 3", len(res.Rows))
+	}
+	r1 := res.Rows[1]
+	if r1.Accepted || !strings.Contains(r1.Reason, "clean accuracy") {
+		t.Fatalf("round 1 %+v: want rejected for its clean accuracy", r1)
+	}
+	if r1.CleanAccuracy >= res.Rows[0].CleanAccuracy-cfg.MaxCleanDrop {
+		t.Fatalf("the wrecking defence kept clean accuracy %.3f (round 0 %.3f)", r1.CleanAccuracy, res.Rows[0].CleanAccuracy)
+	}
+	// Round 2 starts from round 0's model: it equals a run whose schedule
+	// is round 2's defence alone, shifted by one round (the generator
+	// differs, so compare only that round 2 was accepted and improved).
+	if !res.Rows[2].Accepted || res.Model == m {
+		t.Errorf("round 2 %+v: want accepted from the original model", res.Rows[2])
+	}
+}
+
+// TestResumeIsExact: a run interrupted after round 1 and resumed from its
+// checkpoint gives the same rows and the same final weights as an
+// uninterrupted run with the same seed.
+func TestResumeIsExact(t *testing.T) {
+	m, pool, train := loadTab(t)
+	schedule := []DefenceSpec{at("2"), {Name: "fast-at", Params: map[string]string{"eps": "0.5", "min": "-20", "max": "20", "epochs": "2", "batch_size": "32", "lr": "0.01"}}}
+	full, err := Run(context.Background(), m, pool, tabConfig(train, 0, 3, schedule...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := tabConfig(train, 0, 3, schedule...)
+	cfg.CheckpointDir = dir
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg.OnRound = func(r Row) {
+		if r.Round == 1 {
+			cancel()
+		}
+	}
+	part, err := Run(ctx, m, pool, cfg)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: err %v, want context.Canceled", err)
+	}
+	if len(part.Rows) != 2 {
+		t.Fatalf("interrupted run has %d rows, want 2", len(part.Rows))
+	}
+	st, _, err := LoadCheckpoint(dir)
+	if err != nil || st.Rounds != 2 {
+		t.Fatalf("checkpoint after the interrupt: %v, %+v", err, st)
+	}
+	cfg.OnRound, cfg.Resume = nil, true
+	resumed, err := Run(context.Background(), m, pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resumed.ResumedAt != 2 {
+		t.Errorf("resumed at %d, want 2", resumed.ResumedAt)
+	}
+	sameRows(t, resumed.Rows, full.Rows)
+	sameWeights(t, resumed.Model, full.Model)
+	if resumed.Stop != full.Stop || resumed.Reached != full.Reached {
+		t.Errorf("stop %q/%v, want %q/%v", resumed.Stop, resumed.Reached, full.Stop, full.Reached)
+	}
+	// A finished checkpoint resumes to the same result without running a
+	// round (the final model is measured again, with the same figures).
+	again, err := Run(context.Background(), m, pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameRows(t, again.Rows, full.Rows)
+	if again.Final.Clean.Accuracy != full.Final.Clean.Accuracy {
+		t.Errorf("re-measured final model: clean %.4f, want %.4f", again.Final.Clean.Accuracy, full.Final.Clean.Accuracy)
+	}
+	// Another seed is another run: refused.
+	cfg.Seed++
+	if _, err := Run(context.Background(), m, pool, cfg); err == nil || !strings.Contains(err.Error(), "another") {
+		t.Errorf("resume with another seed: err %v", err)
+	}
+}
+
+// TestCheckpointAtomic: a checkpoint write that fails half-way (the new
+// model file cannot be renamed into place) leaves the previous checkpoint
+// readable and no temporary file behind.
+func TestCheckpointAtomic(t *testing.T) {
+	m, _, _ := loadTab(t)
+	dir := t.TempDir()
+	row := Row{Round: 0, AttackSR: map[string]float64{"pgd": 0.5}, WorstCaseSR: 0.5, Accepted: true, ValAccuracy: -1}
+	if err := WriteCheckpoint(dir, State{Seed: 1, Fingerprint: "f", Rows: []Row{row}}, m); err != nil {
+		t.Fatal(err)
+	}
+	// A folder where round 1's model file must go makes the rename fail.
+	if err := os.Mkdir(filepath.Join(dir, "model-r001.onnx"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "model-r001.onnx", "x"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	row1 := row
+	row1.Round = 1
+	if err := WriteCheckpoint(dir, State{Seed: 1, Fingerprint: "f", Rows: []Row{row, row1}}, m); err == nil {
+		t.Fatal("the failing checkpoint write reported no error")
+	}
+	st, m2, err := LoadCheckpoint(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rounds != 1 || st.Model != "model-r000.onnx" {
+		t.Errorf("after the failure the state is %+v, want round 0's", st)
+	}
+	sameWeights(t, m2, m)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+	// A truncated model is caught by its checksum.
+	data, _ := os.ReadFile(filepath.Join(dir, "model-r000.onnx"))
+	if err := os.WriteFile(filepath.Join(dir, "model-r000.onnx"), data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadCheckpoint(dir); err == nil || !strings.Contains(err.Error(), "SHA-256") {
+		t.Errorf("truncated model: err %v", err)
+	}
+}
+
+// TestHardenedModelReloads: the hardened model saved as ONNX and loaded
+// again has the same clean accuracy and logits.
+func TestHardenedModelReloads(t *testing.T) {
+	m, pool, train := loadTab(t)
+	res, err := Run(context.Background(), m, pool, tabConfig(train, 0, 1, at("2")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Model == m {
+		t.Fatal("round 1 was not accepted")
+	}
+	p := filepath.Join(t.TempDir(), "hardened.onnx")
+	if err := res.Model.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	back, err := onnxmodel.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := &dataset.Set{X: pool.X, Y: pool.Y}
+	a1, err := defend.Accuracy(context.Background(), res.Model, set, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := defend.Accuracy(context.Background(), back, set, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a1 != a2 || a1 != res.Rows[len(res.Rows)-1].CleanAccuracy {
+		t.Errorf("accuracy %.4f in memory, %.4f reloaded, %.4f reported", a1, a2, res.Rows[len(res.Rows)-1].CleanAccuracy)
+	}
+	l1, _ := res.Model.Logits(context.Background(), pool.X)
+	l2, _ := back.Logits(context.Background(), pool.X)
+	if !reflect.DeepEqual(l1.F, l2.F) {
+		t.Error("reloaded logits differ")
+	}
+}
+
+// TestScheduleAndTrainerAttack: the schedule repeats its last trainer
+// defence when exhausted, and an unset attack parameter gets the pool's
+// first bounded white-box attack.
+func TestScheduleAndTrainerAttack(t *testing.T) {
+	sched := []DefenceSpec{{Name: "fast-at"}, {Name: "pgd-at"}, {Name: "squeeze"}}
+	for r, want := range map[int]string{1: "fast-at", 2: "pgd-at", 3: "squeeze", 4: "pgd-at", 9: "pgd-at"} {
+		d, repeat, ok := scheduled(sched, r)
+		if !ok || d.Name != want || repeat != (r > 3) {
+			t.Errorf("round %d: %s repeat %v ok %v, want %s", r, d.Name, repeat, ok, want)
+		}
+	}
+	if _, _, ok := scheduled([]DefenceSpec{{Name: "squeeze"}}, 2); ok {
+		t.Error("a schedule without a trainer is repeated")
+	}
+	fgsm, _ := attack.NewFromSpec("deepfool")
+	pgd, _ := attack.NewFromSpec("pgd:eps=0.1,steps=7")
+	spec, ok := TrainerAttack([]attack.Attack{fgsm, pgd})
+	if !ok || !strings.HasPrefix(spec, "pgd:") || !strings.Contains(spec, "eps=0.1") || !strings.Contains(spec, "steps=7") {
+		t.Fatalf("trainer attack %q", spec)
+	}
+	d, err := build(DefenceSpec{Name: "pgd-at"}, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Params()["attack"]; got != spec {
+		t.Errorf("pgd-at attack %v, want %q", got, spec)
+	}
+	d, err = build(DefenceSpec{Name: "pgd-at", Params: map[string]string{"attack": "fgsm:eps=0.2"}}, spec)
+	if err != nil || d.Params()["attack"] != "fgsm:eps=0.2" {
+		t.Errorf("an attack the schedule sets is replaced: %v %v", err, d.Params()["attack"])
+	}
+	if _, err := build(DefenceSpec{Name: "fast-at"}, spec); err != nil {
+		t.Errorf("fast-at (no attack parameter): %v", err)
+	}
+}
