@@ -3,6 +3,7 @@ package attack
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/advtest/advtest/pkg/tensor"
 )
@@ -319,9 +320,22 @@ func (s *bbSession) margin(lp []float32, i int) float64 {
 // log p_y (pushing the true class down), targeted −log p_t.
 func (s *bbSession) ceLoss(lp []float32, i int) float64 {
 	if s.tgt != nil {
-		return -float64(lp[s.tgt[i]])
+		return -logProb(lp, s.tgt[i])
 	}
-	return float64(lp[s.y[i]])
+	return logProb(lp, s.y[i])
+}
+
+// logProb returns log p_j from a row of log-probabilities as
+// −log(1 + Σ_{k≠j} p_k/p_j), which stays informative when p_j is so close
+// to 1 that lp[j] rounds to 0 (a confident model's true class).
+func logProb(lp []float32, j int) float64 {
+	s, z := 0.0, float64(lp[j])
+	for k, v := range lp {
+		if k != j {
+			s += math.Exp(float64(v) - z)
+		}
+	}
+	return -math.Log1p(s)
 }
 
 // geometry views one sample as c channels of an h×w image: [C,H,W] (any
@@ -369,6 +383,7 @@ func clamp32(v, lo, hi float32) float32 {
 	return v
 }
 
-// maxQueryRows returns the most rows of d elements one query should carry
-// (2048, fewer for large samples: at most 4 Mi elements).
-func maxQueryRows(d int) int { return max(1, min(2048, (1<<22)/max(d, 1))) }
+// maxQueryRows returns the most rows of d elements one query should carry:
+// 256, fewer for large samples (at most 1 Mi elements), so that a model's
+// activations for one query stay small.
+func maxQueryRows(d int) int { return max(1, min(256, (1<<20)/max(d, 1))) }

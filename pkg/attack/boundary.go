@@ -32,8 +32,9 @@ import (
 // ball when it is not).
 //
 // Defaults (ART's): delta=0.01, step=0.01, step_adapt=0.667, num_trial=25,
-// sample_size=20, init_size=100; max_queries=5000, init=batch, eps=0, clip
-// range [0, 1].
+// sample_size=20, init_size=100; max_queries=1000 (short enough for a CI
+// run; the attack converges over tens of thousands), init=batch, eps=0,
+// clip range [0, 1].
 type Boundary struct {
 	ball
 	maxQueries int
@@ -53,7 +54,7 @@ func (a *Boundary) bind() *binder {
 	b.float("step_adapt", &a.stepAdapt, 0.667, "", "factor by which step sizes shrink (or 1/factor grow)")
 	b.int("num_trial", &a.numTrial, 25, "", "failed trials in a row before a sample stops")
 	b.int("sample_size", &a.sampleSize, 20, "", "candidates (queries) per orthogonal trial")
-	b.int("max_queries", &a.maxQueries, 5000, "", "queries per sample, the clean check included")
+	b.int("max_queries", &a.maxQueries, 1000, "", "queries per sample, the clean check included")
 	b.int("init_size", &a.initSize, 100, "", "random-noise queries spent looking for a starting point")
 	b.enum("init", &a.init, "batch", []string{"batch", "noise"}, "starting point: nearest batch sample reaching the goal, else noise; or noise only")
 	b.float("eps", &a.eps, 0, "0 (unbounded)", "if positive, success means within eps (L2) of x")

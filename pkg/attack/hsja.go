@@ -33,7 +33,8 @@ import (
 // projected onto the ball when it does not.
 //
 // Defaults: norm=l2, gamma=1, init_evals=100, max_evals=10000, max_iter=50
-// and init_size=100 (ART's defaults), max_queries=5000, init=batch, eps=0,
+// and init_size=100 (ART's defaults), max_queries=1000 (short enough for a
+// CI run; the perturbation keeps shrinking with more), init=batch, eps=0,
 // clip range [0, 1].
 type HopSkipJump struct {
 	ball
@@ -50,7 +51,7 @@ func (a *HopSkipJump) bind() *binder {
 	b := newBinder("hsja")
 	b.norm("norm", &a.norm, L2, []Norm{L2, Linf}, "norm the perturbation is minimised in")
 	b.float("eps", &a.eps, 0, "0 (unbounded)", "if positive, success means within eps of x")
-	b.int("max_queries", &a.maxQueries, 5000, "", "queries per sample, the clean check included")
+	b.int("max_queries", &a.maxQueries, 1000, "", "queries per sample, the clean check included")
 	b.int("max_iter", &a.maxIter, 50, "", "most iterations (estimate, step, binary search)")
 	b.float("gamma", &a.gamma, 1, "", "binary-search threshold factor θ = γ/d^{3/2} (L2) or γ/d² (Linf)")
 	b.int("init_evals", &a.initEvals, 100, "", "directions of the first gradient estimate (B_0)")

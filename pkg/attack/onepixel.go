@@ -118,12 +118,7 @@ func (a *OnePixel) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *r
 	fit := make([]float64, n*np)
 	best := make([]float64, n)
 	gen := make([]int, n)
-	fitness := func(lp []float32, i int) float64 {
-		if s.tgt != nil {
-			return -math.Exp(float64(lp[s.tgt[i]]))
-		}
-		return math.Exp(float64(lp[s.y[i]]))
-	}
+	fitness := s.ceLoss // log p_y (targeted −log p_t): the paper's probability, in log
 	idx := s.attackable()
 	for _, i := range idx {
 		best[i] = fitness(s.cleanLP[i*c:(i+1)*c], i)

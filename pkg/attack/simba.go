@@ -166,12 +166,7 @@ func (a *SimBA) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *rand
 	loss := make([]float64, s.n)
 	pos := make([]int, s.n)    // next direction per sample
 	minus := make([]bool, s.n) // whether the next try is the − side
-	objective := func(lp []float32, i int) float64 {
-		if s.tgt != nil {
-			return -float64(lp[s.tgt[i]])
-		}
-		return float64(lp[s.y[i]])
-	}
+	objective := s.ceLoss
 	idx := s.attackable()
 	for _, i := range idx {
 		loss[i] = objective(s.cleanLP[i*c:(i+1)*c], i)
