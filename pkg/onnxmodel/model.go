@@ -3,9 +3,11 @@ package onnxmodel
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
 
@@ -13,9 +15,57 @@ import (
 	"github.com/advtest/advtest/pkg/tensor"
 )
 
-// MaxModelBytes is the largest .onnx file Load reads; larger files are
-// refused before they are read.
-var MaxModelBytes int64 = 2 << 30
+// Limits bound what a model file may make the loader allocate. Every size
+// declared in a file (file length, tensor dims, external data lengths) is
+// checked against them before anything is allocated, so that a hostile
+// file is refused with an error instead of exhausting memory.
+type Limits struct {
+	// ModelBytes is the largest .onnx file Load and ReadProto read; larger
+	// files are refused before they are read.
+	ModelBytes int64
+	// TensorBytes bounds any one tensor as the engine holds it (4 bytes a
+	// float element, 8 an integer one): initializers, constants, values
+	// folded at load time and shapes computed from values in the file.
+	TensorBytes int64
+	// TotalBytes bounds all initializers and folded constants together.
+	TotalBytes int64
+}
+
+// DefaultLimits are the limits in force until SetLimits changes them.
+var DefaultLimits = Limits{ModelBytes: 2 << 30, TensorBytes: 4 << 30, TotalBytes: 4 << 30}
+
+var limModel, limTensor, limTotal atomic.Int64
+
+func init() { SetLimits(DefaultLimits) }
+
+// SetLimits replaces the loader's limits for every later Load, Decode and
+// run; a field that is zero or negative keeps DefaultLimits' value. It is
+// safe to call concurrently with loading, though a load in flight may see
+// either limit.
+func SetLimits(l Limits) {
+	pick := func(v, def int64) int64 {
+		if v <= 0 {
+			return def
+		}
+		return v
+	}
+	limModel.Store(pick(l.ModelBytes, DefaultLimits.ModelBytes))
+	limTensor.Store(pick(l.TensorBytes, DefaultLimits.TensorBytes))
+	limTotal.Store(pick(l.TotalBytes, DefaultLimits.TotalBytes))
+}
+
+// CurrentLimits returns the limits in force.
+func CurrentLimits() Limits {
+	return Limits{ModelBytes: limModel.Load(), TensorBytes: limTensor.Load(), TotalBytes: limTotal.Load()}
+}
+
+// LimitsFor derives the loader's limits from one memory budget in bytes
+// (the CLI's --max-memory): no tensor and no model's weights in total may
+// take more than budget, and the file itself is at most min(budget, 2 GiB),
+// the largest protobuf message.
+func LimitsFor(budget int64) Limits {
+	return Limits{ModelBytes: min(budget, DefaultLimits.ModelBytes), TensorBytes: budget, TotalBytes: budget}
+}
 
 // Model is a loaded ONNX graph compiled for advtest's engine: it runs
 // batches forward, differentiates losses with respect to the input and to
@@ -59,6 +109,7 @@ type Model struct {
 	nodes      []*compiledNode
 	pools      sync.Pool
 	numClasses int
+	constBytes int64 // bytes of initializers and folded constants, for Limits.TotalBytes
 }
 
 // ValueInfo describes a graph input or output.
@@ -83,17 +134,7 @@ type compiledNode struct {
 // Load reads and compiles an ONNX model file. Every error names the file
 // and, for graph problems, the node and what was expected.
 func Load(path string) (*Model, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s: is a folder, want an .onnx file", path)
-	}
-	if st.Size() > MaxModelBytes {
-		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte model limit", path, st.Size(), MaxModelBytes)
-	}
-	data, err := os.ReadFile(path)
+	data, err := readModelFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -107,12 +148,21 @@ func Load(path string) (*Model, error) {
 
 // Decode parses and compiles a serialised ONNX model. baseDir is the folder
 // that external tensor data is read from ("" refuses external data).
-func Decode(data []byte, baseDir string) (*Model, error) {
+//
+// A panic while compiling (an op builder or constant folding meeting a
+// case it does not handle) is returned as an "internal error" instead of
+// crashing the caller: the bytes come from a file someone else made.
+func Decode(data []byte, baseDir string) (m *Model, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("internal error while compiling the model (please report it with the file): %v", r)
+		}
+	}()
 	if len(data) == 0 {
 		return nil, errors.New("empty file, want an ONNX model")
 	}
 	mp := &onnxpb.ModelProto{}
-	if err := (proto.UnmarshalOptions{RecursionLimit: 64}).Unmarshal(data, mp); err != nil {
+	if err := (proto.UnmarshalOptions{RecursionLimit: protoRecursionLimit}).Unmarshal(data, mp); err != nil {
 		return nil, fmt.Errorf("not a valid ONNX model (protobuf decoding failed: %v)", err)
 	}
 	if mp.GetGraph() == nil || len(mp.GetGraph().GetNode()) == 0 {
@@ -151,6 +201,9 @@ func Compile(mp *onnxpb.ModelProto, baseDir string) (*Model, error) {
 		if err != nil {
 			return nil, fmt.Errorf("initializer %q: %v", name, err)
 		}
+		if err := m.countConst(t); err != nil {
+			return nil, fmt.Errorf("initializer %q: %v", name, err)
+		}
 		isInit[name] = true
 		s := m.slot(name)
 		m.setConst(s, t)
@@ -164,7 +217,11 @@ func Compile(mp *onnxpb.ModelProto, baseDir string) (*Model, error) {
 		if isInit[vi.GetName()] {
 			continue // IR < 4 lists initializers among the inputs
 		}
-		m.Inputs = append(m.Inputs, valueInfo(vi))
+		v := valueInfo(vi)
+		if err := checkDeclaredShape(v); err != nil {
+			return nil, err
+		}
+		m.Inputs = append(m.Inputs, v)
 		m.slot(vi.GetName())
 	}
 	for _, vi := range g.GetOutput() {
@@ -183,8 +240,64 @@ func Compile(mp *onnxpb.ModelProto, baseDir string) (*Model, error) {
 	}
 	m.findLogits()
 	m.generaliseBatch()
-	m.selfCheck()
+	if m.sampleFitsSelfCheck() {
+		m.selfCheck()
+	}
 	return m, nil
+}
+
+// selfCheckMaxElements bounds the sample that selfCheck makes up from the
+// declared input shape (16 MiB of float32 per sample). A larger declared
+// shape is legal (the data decides what runs), but proving batching on it
+// at load time would allocate what the file declares, before any data has
+// been seen; such models keep batching on without the proof.
+const selfCheckMaxElements = 1 << 22
+
+// sampleFitsSelfCheck reports whether the declared sample shape is small
+// enough for selfCheck to allocate two samples of it.
+func (m *Model) sampleFitsSelfCheck() bool {
+	n := int64(1)
+	for _, d := range m.SampleShape() {
+		if d <= 0 {
+			return true // selfCheck skips shapes that are not fully declared
+		}
+		if n > selfCheckMaxElements/int64(d) {
+			return false
+		}
+		n *= int64(d)
+	}
+	return true
+}
+
+// checkDeclaredShape refuses a graph input whose declared dims cannot be
+// run within the TensorBytes limit (one float32 sample of it would be over
+// it): a dim of 1e12 is a hostile or broken file, not a model to load.
+func checkDeclaredShape(v ValueInfo) error {
+	limit := limTensor.Load() / 4
+	n := int64(1)
+	for i, d := range v.Shape {
+		if i == 0 || d <= 0 {
+			continue // the batch, or a free dim: the data decides
+		}
+		if n > limit/int64(d) {
+			return fmt.Errorf("graph input %q declares shape %s: one sample would be over the %d-byte tensor limit", v.Name, declaredShape(v), limTensor.Load())
+		}
+		n *= int64(d)
+	}
+	return nil
+}
+
+// countConst adds a constant's bytes to the model's total and refuses it
+// when the total goes over the TotalBytes limit.
+func (m *Model) countConst(t *tensor.Tensor) error {
+	if t == nil {
+		return nil
+	}
+	m.constBytes += 4*int64(len(t.F)) + 8*int64(len(t.I))
+	if limit := limTotal.Load(); m.constBytes > limit {
+		return fmt.Errorf("the model's weights and constants take more than the %d-byte limit", limit)
+	}
+	return nil
 }
 
 func valueInfo(vi *onnxpb.ValueInfoProto) ValueInfo {
@@ -304,6 +417,9 @@ func (m *Model) compileNodes(nodes []*onnxpb.NodeProto) error {
 			}
 			for i, s := range cn.out {
 				if s >= 0 && i < len(out) {
+					if err := m.countConst(out[i]); err != nil {
+						return info.errorf("folding constants: %v", err)
+					}
 					m.consts[s] = out[i]
 				}
 			}
@@ -387,6 +503,30 @@ func (m *Model) findLogits() {
 // ReadProto reads and decodes an ONNX file without compiling it, for tools
 // that describe models the engine may not run.
 func ReadProto(path string) (*onnxpb.ModelProto, error) {
+	data, err := readModelFile(path)
+	if err != nil {
+		return nil, err
+	}
+	mp := &onnxpb.ModelProto{}
+	if err := (proto.UnmarshalOptions{RecursionLimit: protoRecursionLimit}).Unmarshal(data, mp); err != nil {
+		return nil, fmt.Errorf("%s: not a valid ONNX model (protobuf decoding failed: %v)", path, err)
+	}
+	if mp.GetGraph() == nil {
+		return nil, fmt.Errorf("%s: not a valid ONNX model: no graph", path)
+	}
+	return mp, nil
+}
+
+// protoRecursionLimit bounds the nesting of protobuf messages (graphs in
+// attributes in nodes in graphs...), so that a hostile file cannot make the
+// decoder recurse deeply. Real models nest subgraphs a few levels at most.
+const protoRecursionLimit = 64
+
+// readModelFile reads an .onnx file, refusing folders and special files
+// (a FIFO would block, /dev/zero would never end) and files over the
+// ModelBytes limit, before reading them. The read itself is bounded too, in
+// case the file grows meanwhile.
+func readModelFile(path string) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -394,19 +534,24 @@ func ReadProto(path string) (*onnxpb.ModelProto, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("%s: is a folder, want an .onnx file", path)
 	}
-	if st.Size() > MaxModelBytes {
-		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte model limit", path, st.Size(), MaxModelBytes)
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: is not a regular file (a device, pipe or socket), want an .onnx file", path)
 	}
-	data, err := os.ReadFile(path)
+	limit := limModel.Load()
+	if st.Size() > limit {
+		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte model limit", path, st.Size(), limit)
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	mp := &onnxpb.ModelProto{}
-	if err := (proto.UnmarshalOptions{RecursionLimit: 64}).Unmarshal(data, mp); err != nil {
-		return nil, fmt.Errorf("%s: not a valid ONNX model (protobuf decoding failed: %v)", path, err)
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if mp.GetGraph() == nil {
-		return nil, fmt.Errorf("%s: not a valid ONNX model: no graph", path)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than the %d-byte model limit", path, limit)
 	}
-	return mp, nil
+	return data, nil
 }

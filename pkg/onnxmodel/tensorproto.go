@@ -13,19 +13,26 @@ import (
 	"github.com/advtest/advtest/pkg/tensor"
 )
 
-// maxTensorElements bounds what one tensor may declare, so that a hostile
-// file cannot make the loader allocate before its data has been checked.
-const maxTensorElements = 1 << 31
+// maxTensorElements bounds how many elements one tensor may declare: the
+// Limits.TensorBytes limit in float32 elements. Shapes declared in a file or
+// computed from its values are checked against it before anything is
+// allocated.
+func maxTensorElements() int64 { return limTensor.Load() / 4 }
 
-// checkedNumel multiplies dims, refusing negative dims and overflow.
+// checkedNumel multiplies dims, refusing negative dims, overflow and more
+// than maxTensorElements elements.
 func checkedNumel(dims []int64) (int, error) {
+	return checkedNumelMax(dims, maxTensorElements())
+}
+
+func checkedNumelMax(dims []int64, limit int64) (int, error) {
 	n := int64(1)
 	for _, d := range dims {
 		if d < 0 {
 			return 0, fmt.Errorf("negative dimension %d in %v", d, dims)
 		}
-		if d != 0 && n > maxTensorElements/d {
-			return 0, fmt.Errorf("dimensions %v declare more than %d elements", dims, int64(maxTensorElements))
+		if d != 0 && n > limit/d {
+			return 0, fmt.Errorf("dimensions %v declare more than %d elements (the %d-byte tensor limit)", dims, limit, limTensor.Load())
 		}
 		n *= d
 	}
@@ -35,8 +42,23 @@ func checkedNumel(dims []int64) (int, error) {
 // decodeTensor converts an ONNX TensorProto into a Tensor. Floating types
 // become float32; integer and bool types become int64. baseDir is the
 // model's folder, for tensors whose data is stored in an external file ("" refuses them).
+//
+// Every size is checked before anything is allocated: the element count
+// against the TensorBytes limit (as the engine holds it: 4 bytes a float,
+// 8 an integer), and the data present (raw, typed or external) against
+// the declared shape.
 func decodeTensor(tp *onnxpb.TensorProto, baseDir string) (*tensor.Tensor, error) {
-	n, err := checkedNumel(tp.GetDims())
+	dt := onnxpb.TensorProto_DataType(tp.GetDataType())
+	size, ok := elementSize[dt]
+	if !ok {
+		return nil, fmt.Errorf("unsupported tensor data type %s", dt)
+	}
+	isFloat := dt == onnxpb.TensorProto_FLOAT || dt == onnxpb.TensorProto_DOUBLE || dt == onnxpb.TensorProto_FLOAT16 || dt == onnxpb.TensorProto_BFLOAT16
+	held := int64(8)
+	if isFloat {
+		held = 4
+	}
+	n, err := checkedNumelMax(tp.GetDims(), limTensor.Load()/held)
 	if err != nil {
 		return nil, err
 	}
@@ -46,22 +68,18 @@ func decodeTensor(tp *onnxpb.TensorProto, baseDir string) (*tensor.Tensor, error
 	}
 	raw := tp.GetRawData()
 	if tp.GetDataLocation() == onnxpb.TensorProto_EXTERNAL {
-		raw, err = readExternal(tp, baseDir)
+		raw, err = readExternal(tp, baseDir, int64(n)*int64(size))
 		if err != nil {
 			return nil, err
 		}
-	}
-	dt := onnxpb.TensorProto_DataType(tp.GetDataType())
-	size, ok := elementSize[dt]
-	if !ok {
-		return nil, fmt.Errorf("unsupported tensor data type %s", dt)
 	}
 	if raw != nil {
 		if len(raw) != n*size {
 			return nil, fmt.Errorf("raw data holds %d bytes, the %s shape %v needs %d", len(raw), dt, shape, n*size)
 		}
+	} else if have := typedLen(tp, dt); have != n {
+		return nil, fmt.Errorf("holds %d %s values, its shape %v needs %d", have, dt, shape, n)
 	}
-	isFloat := dt == onnxpb.TensorProto_FLOAT || dt == onnxpb.TensorProto_DOUBLE || dt == onnxpb.TensorProto_FLOAT16 || dt == onnxpb.TensorProto_BFLOAT16
 	t := &tensor.Tensor{Shape: shape}
 	if isFloat {
 		t.F = make([]float32, n)
@@ -152,6 +170,23 @@ func decodeTensor(tp *onnxpb.TensorProto, baseDir string) (*tensor.Tensor, error
 	return t, nil
 }
 
+// typedLen is how many values of type dt the tensor holds in its typed
+// (not raw) data field.
+func typedLen(tp *onnxpb.TensorProto, dt onnxpb.TensorProto_DataType) int {
+	switch dt {
+	case onnxpb.TensorProto_FLOAT:
+		return len(tp.GetFloatData())
+	case onnxpb.TensorProto_DOUBLE:
+		return len(tp.GetDoubleData())
+	case onnxpb.TensorProto_INT64:
+		return len(tp.GetInt64Data())
+	case onnxpb.TensorProto_UINT64, onnxpb.TensorProto_UINT32:
+		return len(tp.GetUint64Data())
+	default: // float16, bfloat16, int32, int16, int8, uint16, uint8, bool
+		return len(tp.GetInt32Data())
+	}
+}
+
 var elementSize = map[onnxpb.TensorProto_DataType]int{
 	onnxpb.TensorProto_FLOAT: 4, onnxpb.TensorProto_DOUBLE: 8, onnxpb.TensorProto_FLOAT16: 2,
 	onnxpb.TensorProto_BFLOAT16: 2, onnxpb.TensorProto_INT64: 8, onnxpb.TensorProto_UINT64: 8,
@@ -161,8 +196,11 @@ var elementSize = map[onnxpb.TensorProto_DataType]int{
 }
 
 // readExternal reads a tensor's bytes from the file its external_data names,
-// refusing paths that leave the model's folder.
-func readExternal(tp *onnxpb.TensorProto, baseDir string) ([]byte, error) {
+// refusing paths that leave the model's folder (absolute paths, "..", and
+// symbolic links that resolve outside it), files that are not regular files,
+// and lengths other than want (the bytes the declared shape needs), before
+// reading anything.
+func readExternal(tp *onnxpb.TensorProto, baseDir string, want int64) ([]byte, error) {
 	if baseDir == "" {
 		return nil, fmt.Errorf("tensor %q keeps its data in an external file, which is not allowed here", tp.GetName())
 	}
@@ -190,7 +228,26 @@ func readExternal(tp *onnxpb.TensorProto, baseDir string) ([]byte, error) {
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return nil, fmt.Errorf("tensor %q: external data location %q escapes the model's folder", tp.GetName(), location)
 	}
-	f, err := os.Open(full)
+	// Resolve symbolic links on both sides: a link inside the folder may
+	// point anywhere on the machine.
+	realBase, err := filepath.EvalSymlinks(baseDir)
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: external data: %v", tp.GetName(), err)
+	}
+	realFull, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: external data: %v", tp.GetName(), err)
+	}
+	rel, err = filepath.Rel(realBase, realFull)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return nil, fmt.Errorf("tensor %q: external data location %q is a link that leaves the model's folder", tp.GetName(), location)
+	}
+	if st, err := os.Stat(realFull); err != nil {
+		return nil, fmt.Errorf("tensor %q: external data: %v", tp.GetName(), err)
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("tensor %q: external data location %q is not a regular file", tp.GetName(), location)
+	}
+	f, err := os.Open(realFull)
 	if err != nil {
 		return nil, fmt.Errorf("tensor %q: external data: %v", tp.GetName(), err)
 	}
@@ -205,8 +262,11 @@ func readExternal(tp *onnxpb.TensorProto, baseDir string) ([]byte, error) {
 	if length < 0 {
 		length = st.Size() - offset
 	}
-	if offset+length > st.Size() {
+	if length > st.Size()-offset {
 		return nil, fmt.Errorf("tensor %q: external data asks for bytes %d..%d of %s, which has %d", tp.GetName(), offset, offset+length, location, st.Size())
+	}
+	if length != want {
+		return nil, fmt.Errorf("tensor %q: external data holds %d bytes, its shape %v needs %d", tp.GetName(), length, tp.GetDims(), want)
 	}
 	buf := make([]byte, length)
 	if _, err := f.ReadAt(buf, offset); err != nil {
