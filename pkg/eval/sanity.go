@@ -329,15 +329,31 @@ func (s *sanity) poolSR(j int) float64 {
 	return float64(fooled) / float64(n)
 }
 
+// poolFooled is whether the pool's attack j fooled each of the checks'
+// samples.
+func (s *sanity) poolFooled(j int) []bool {
+	out := make([]bool, len(s.idx))
+	for k, i := range s.idx {
+		out[k] = s.pool.Attacks[j].Fooled[i]
+	}
+	return out
+}
+
 // rerun runs a on the checks' samples and returns its success rate over
 // those the classifier still gets right (all of them, for the same clf).
 func (s *sanity) rerun(a attack.Attack) (float64, error) {
+	sr, _, err := s.rerunFooled(a)
+	return sr, err
+}
+
+// rerunFooled is rerun that also returns whether each sample was fooled.
+func (s *sanity) rerunFooled(a attack.Attack) (float64, []bool, error) {
 	r, err := RunPool(s.ctx, s.clf, s.x, s.y, []attack.Attack{a}, PoolOptions{BatchSize: s.opts.BatchSize, Seed: s.opts.Seed})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if r.Incomplete != nil {
-		return 0, r.Incomplete
+		return 0, nil, r.Incomplete
 	}
 	run := r.Attacks[0]
 	fooled, n := 0, 0
@@ -350,9 +366,9 @@ func (s *sanity) rerun(a attack.Attack) (float64, error) {
 		}
 	}
 	if n == 0 {
-		return 0, nil
+		return 0, run.Fooled, nil
 	}
-	return float64(fooled) / float64(n), nil
+	return float64(fooled) / float64(n), run.Fooled, nil
 }
 
 // firstBounded returns the index of the pool's first bounded white-box
@@ -401,6 +417,11 @@ func (s *sanity) epsGrowth() (SanityCheck, error) {
 	}
 	e0 := a.Eps()
 	c := SanityCheck{Attack: key(a), N: len(s.idx)}
+	// A ball holds every smaller one, so a sample counts as fooled at eps
+	// when the attack fooled it at eps or any smaller eps of the series:
+	// an attack whose large steps overshoot (its SR falling as eps grows)
+	// is not taken for a masked gradient.
+	union := s.poolFooled(j)
 	last := s.poolSR(j)
 	c.Figures = append(c.Figures, SanityFigure{epsName(e0), last})
 	lastEps := e0
@@ -410,10 +431,20 @@ func (s *sanity) epsGrowth() (SanityCheck, error) {
 		if err != nil {
 			return c, err
 		}
-		if last, err = s.rerun(b); err != nil {
+		_, fooled, err := s.rerunFooled(b)
+		if err != nil {
 			return c, err
 		}
-		lastEps = eps
+		n := 0
+		for i, f := range fooled {
+			if f {
+				union[i] = true
+			}
+			if union[i] {
+				n++
+			}
+		}
+		last, lastEps = float64(n)/float64(len(union)), eps
 		c.Figures = append(c.Figures, SanityFigure{epsName(eps), last})
 	}
 	what := "the clip range's width"
