@@ -52,33 +52,67 @@ always written before the exit code is decided.`,
 // workload is what a plan resolves to: the model as attacks see it (with
 // preprocessing in its graph), the data and the attack pool.
 type workload struct {
-	plan    *config.Plan
-	model   *onnxmodel.Model
+	plan *config.Plan
+	// model is the model file with its preprocessing (nil for a remote target).
+	model *onnxmodel.Model
+	// clf is what the pool attacks: the model, or the remote endpoint.
+	clf     attack.Classifier
+	remote  *remoteClassifier
 	set     *dataset.Set
 	attacks []attack.Attack
 	specs   []report.AttackSpec
 }
 
+// loadWorkload loads a plan's model file, data and attack pool.
 func loadWorkload(plan *config.Plan) (*workload, error) {
-	m, set, err := loadModelAndData(plan.Model, plan.Data, plan.Labels, dataset.Options{Limit: plan.Limit})
-	if err != nil {
-		return nil, err
+	return loadWorkloadWith(context.Background(), plan, &planFlags{}, func(string) {})
+}
+
+// loadWorkloadWith loads a plan's data and attack pool, and its model file
+// or (with pf.target) connects to its remote endpoint; pf.shard keeps one
+// shard of the samples.
+func loadWorkloadWith(ctx context.Context, plan *config.Plan, pf *planFlags, warn func(string)) (*workload, error) {
+	w := &workload{plan: plan}
+	opts := dataset.Options{Limit: plan.Limit}
+	if pf.target != "" {
+		set, err := dataset.Load(plan.Data, plan.Labels, opts)
+		if err != nil {
+			return nil, err
+		}
+		p := plan.Preprocessing
+		if p.Scale != 1 || len(p.Mean) > 0 || (p.Layout != "" && p.Layout != "NCHW") {
+			return nil, errors.New("preprocessing scale, mean/std and layout apply to a model file's graph; a remote --target receives the data as given")
+		}
+		w.set = set
+	} else {
+		m, set, err := loadModelAndData(plan.Model, plan.Data, plan.Labels, opts)
+		if err != nil {
+			return nil, err
+		}
+		pre := onnxmodel.Preprocessing{Scale: float32(plan.Preprocessing.Scale), Layout: plan.Preprocessing.Layout}
+		for i := range plan.Preprocessing.Mean {
+			pre.Mean = append(pre.Mean, float32(plan.Preprocessing.Mean[i]))
+			pre.Std = append(pre.Std, float32(plan.Preprocessing.Std[i]))
+		}
+		if m, err = m.WithPreprocessing(pre); err != nil {
+			return nil, fmt.Errorf("%s: %w", plan.Model, err)
+		}
+		w.model, w.clf, w.set = m, m, set
 	}
-	pre := onnxmodel.Preprocessing{Scale: float32(plan.Preprocessing.Scale), Layout: plan.Preprocessing.Layout}
-	for i := range plan.Preprocessing.Mean {
-		pre.Mean = append(pre.Mean, float32(plan.Preprocessing.Mean[i]))
-		pre.Std = append(pre.Std, float32(plan.Preprocessing.Std[i]))
+	if pf.numShards > 0 {
+		shard, err := w.set.Shard(pf.shardIndex, pf.numShards)
+		if err != nil {
+			return nil, err
+		}
+		w.set = shard
 	}
-	if m, err = m.WithPreprocessing(pre); err != nil {
-		return nil, fmt.Errorf("%s: %w", plan.Model, err)
-	}
+	set := w.set
 	lo, hi := float32(plan.Preprocessing.ClipMin), float32(plan.Preprocessing.ClipMax)
 	for i, v := range set.X.F {
 		if v < lo || v > hi {
 			return nil, fmt.Errorf("%s: sample %d has value %g outside the clip range [%g, %g] (set preprocessing.clip_min/clip_max or preprocessing.scale)", set.Path, i/(set.X.Len()/set.Len()), v, lo, hi)
 		}
 	}
-	w := &workload{plan: plan, model: m, set: set}
 	if len(plan.Attacks) == 0 {
 		return nil, errors.New("the attack pool is empty: add `attacks:` to the config or pass --attack")
 	}
@@ -89,6 +123,16 @@ func loadWorkload(plan *config.Plan) (*workload, error) {
 		}
 		w.attacks = append(w.attacks, a)
 		w.specs = append(w.specs, spec)
+	}
+	if pf.target != "" {
+		if err := checkRemotePool(w.attacks); err != nil {
+			return nil, err
+		}
+		rc, err := dialTarget(ctx, pf, set.SampleShape(), warn)
+		if err != nil {
+			return nil, err
+		}
+		w.clf, w.remote = rc, rc
 	}
 	return w, nil
 }
@@ -110,9 +154,10 @@ func buildAttack(ca config.Attack, plan *config.Plan) (attack.Attack, report.Att
 	if err != nil {
 		return nil, report.AttackSpec{}, err
 	}
+	_, blackBox := a.(attack.BlackBox)
 	spec := report.AttackSpec{
 		Name: ca.Name, Params: ca.Params, Eps: a.Eps(), MaxSR: ca.MaxSR,
-		Targeted: isTrue(ca.Params["targeted"]),
+		Targeted: isTrue(ca.Params["targeted"]), CountsQueries: blackBox,
 	}
 	if a.Norm() != attack.NormNone {
 		spec.Norm = a.Norm().String()
@@ -131,7 +176,9 @@ func runAttack(c *cobra.Command, pf *planFlags) error {
 	if err != nil {
 		return usageError(err)
 	}
-	w, err := loadWorkload(plan)
+	ctx := c.Context()
+	warn := func(msg string) { fmt.Fprintln(c.ErrOrStderr(), "advtest: warning:", msg) }
+	w, err := loadWorkloadWith(ctx, plan, pf, warn)
 	if err != nil {
 		return usageError(err)
 	}
@@ -139,9 +186,8 @@ func runAttack(c *cobra.Command, pf *planFlags) error {
 	if err != nil {
 		return usageError(err)
 	}
-	ctx := c.Context()
 	progress := newProgress(c.ErrOrStderr(), !pf.noProgress)
-	res, err := eval.RunPool(ctx, w.model, w.set.X, w.set.Y, w.attacks, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, Progress: progress.update})
+	res, err := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, w.attacks, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, Progress: progress.update})
 	progress.finish()
 	if err != nil {
 		return usageError(err)
@@ -149,6 +195,9 @@ func runAttack(c *cobra.Command, pf *planFlags) error {
 	rep, err := buildReport(w, res)
 	if err != nil {
 		return usageError(err)
+	}
+	if pf.numShards > 0 {
+		rep.Config["shard"] = pf.shard
 	}
 	if res.Incomplete == nil && plan.Sweep.Attack != "" {
 		if err := runSweep(ctx, w, rep); err != nil {
@@ -203,11 +252,15 @@ func buildReport(w *workload, res *eval.PoolResult) (*report.Report, error) {
 	rep := report.New(toolVersion())
 	rep.Seed = plan.Seed
 	rep.Config = plan.Map()
-	sum, err := fileSHA256(plan.Model)
-	if err != nil {
-		return nil, err
+	if w.model != nil {
+		sum, err := fileSHA256(plan.Model)
+		if err != nil {
+			return nil, err
+		}
+		rep.Model = report.Model{Path: plan.Model, SHA256: sum, Opset: w.model.Opset, Producer: producerOf(w.model), EndsWithSoftmax: w.model.FinalActivation != ""}
+	} else {
+		rep.Model = report.Model{Path: plan.Model, Producer: "remote endpoint (Open Inference Protocol)"}
 	}
-	rep.Model = report.Model{Path: plan.Model, SHA256: sum, Opset: w.model.Opset, Producer: producerOf(w.model), EndsWithSoftmax: w.model.FinalActivation != ""}
 	rep.Data = report.Data{Path: w.set.Path, LabelsPath: w.set.LabelsPath, SHA256: w.set.DataSHA256, LabelsSHA256: w.set.LabelsSHA256, N: w.set.Len()}
 	rep.SetClean(res.Clean.Correct)
 	perAttack := make([][]report.SampleOutcome, len(res.Attacks))
@@ -296,7 +349,7 @@ func runSweep(ctx context.Context, w *workload, rep *report.Report) error {
 		if err != nil {
 			return fmt.Errorf("sweep eps %g: %w", eps, err)
 		}
-		r, err := eval.RunPool(ctx, w.model, w.set.X, w.set.Y, []attack.Attack{a}, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed})
+		r, err := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, []attack.Attack{a}, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed})
 		if err != nil {
 			return err
 		}

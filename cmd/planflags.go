@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -18,6 +19,16 @@ type planFlags struct {
 	configPath string
 	attacks    []string
 	noProgress bool
+
+	// A remote target instead of a model file.
+	target     string
+	qps        float64
+	maxQueries int
+	timeout    time.Duration
+
+	// shard i/n: this run takes the i-th of n contiguous blocks of samples.
+	shard                 string
+	shardIndex, numShards int
 }
 
 // flagKeys maps flag names to the config keys they set.
@@ -51,6 +62,11 @@ func addPlanFlags(c *cobra.Command, pf *planFlags) {
 	f.Float64("max-regression", 0, "allowed rise of an attack's SR over the baseline (absolute, e.g. 0.02)")
 	f.StringArrayVarP(&pf.attacks, "attack", "a", nil, "attack NAME[:key=value,...], repeatable; replaces the config's pool (e.g. pgd:norm=linf,eps=0.3,steps=40)")
 	f.BoolVar(&pf.noProgress, "no-progress", false, "never show a progress bar")
+	f.StringVar(&pf.target, "target", "", "attack a deployed model over the Open Inference Protocol (KServe v2), e.g. http://127.0.0.1:8080/v2/models/NAME/infer; black-box attacks only")
+	f.Float64Var(&pf.qps, "qps", 0, "with --target: at most this many requests per second (0: no limit)")
+	f.IntVar(&pf.maxQueries, "max-queries", 0, "with --target: hard budget of samples sent to the endpoint over the whole run, retries included (0: none); each attack's own per-sample budget is its max_queries param")
+	f.DurationVar(&pf.timeout, "timeout", 0, "with --target: timeout of one request, answer included (0: 30s)")
+	f.StringVar(&pf.shard, "shard", "", "run only shard i of n (i/n, 0-based): contiguous blocks of the samples, for `advtest report merge`")
 }
 
 // resolvePlan reads the config file, binds the flags the user set and the
@@ -70,6 +86,17 @@ func resolvePlan(c *cobra.Command, pf *planFlags) (*config.Plan, error) {
 	})
 	if bindErr != nil {
 		return nil, bindErr
+	}
+	if pf.target != "" {
+		if c.Flags().Changed("model") || v.GetString("model") != "" {
+			return nil, fmt.Errorf("--target and a model file exclude each other: a remote target is attacked as deployed")
+		}
+		v.Set("model", pf.target) // the report names the endpoint as the model
+	}
+	if pf.shard != "" {
+		if _, err := fmt.Sscanf(pf.shard, "%d/%d", &pf.shardIndex, &pf.numShards); err != nil || pf.numShards < 1 || pf.shardIndex < 0 || pf.shardIndex >= pf.numShards || fmt.Sprintf("%d/%d", pf.shardIndex, pf.numShards) != pf.shard {
+			return nil, fmt.Errorf("--shard %q: want i/n with 0 <= i < n, e.g. 0/4", pf.shard)
+		}
 	}
 	if len(pf.attacks) > 0 {
 		// --attack replaces the config's pool; set it before validation.
