@@ -1,12 +1,14 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/advtest/advtest/pkg/eval"
 	"github.com/advtest/advtest/pkg/onnxmodel"
 	"github.com/advtest/advtest/pkg/report"
+	"github.com/advtest/advtest/pkg/tensor"
 )
 
 func init() {
@@ -187,19 +190,29 @@ func runAttack(c *cobra.Command, pf *planFlags) error {
 		return usageError(err)
 	}
 	progress := newProgress(c.ErrOrStderr(), !pf.noProgress)
-	res, err := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, w.attacks, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, Progress: progress.update})
+	keep := 0
+	if wantsHTML(plan) {
+		keep = galleryPerAttack
+	}
+	res, runErr := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, w.attacks, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, Progress: progress.update, KeepExamples: keep})
 	progress.finish()
-	if err != nil {
-		return usageError(err)
+	if runErr != nil && res == nil {
+		return usageError(runErr)
 	}
 	rep, err := buildReport(w, res)
 	if err != nil {
 		return usageError(err)
 	}
+	if runErr != nil {
+		// An attack failed part-way (a remote endpoint that errs, a spent
+		// query budget): the report keeps what was measured, says why it
+		// stopped, and the run exits 2 after writing it.
+		rep.Incomplete, rep.IncompleteReason = true, runErr.Error()
+	}
 	if pf.numShards > 0 {
 		rep.Config["shard"] = pf.shard
 	}
-	if res.Incomplete == nil && plan.Sweep.Attack != "" {
+	if res.Incomplete == nil && runErr == nil && plan.Sweep.Attack != "" {
 		if err := runSweep(ctx, w, rep); err != nil {
 			if ctx.Err() == nil {
 				return usageError(err)
@@ -209,8 +222,15 @@ func runAttack(c *cobra.Command, pf *planFlags) error {
 	}
 	rep.Timing = report.Timing{Created: start.UTC().Format(time.RFC3339), Seconds: time.Since(start).Seconds()}
 	passed := rep.ApplyGate(gate)
-	if err := writeOutputs(c.OutOrStdout(), c.ErrOrStderr(), plan, rep); err != nil {
+	var gallery report.Gallery
+	if keep > 0 {
+		gallery = buildGallery(ctx, w, res)
+	}
+	if err := writeOutputsWithGallery(c.OutOrStdout(), c.ErrOrStderr(), plan, rep, gallery); err != nil {
 		return usageError(err)
+	}
+	if runErr != nil {
+		return usageError(fmt.Errorf("%w (the report is marked incomplete)", runErr))
 	}
 	if rep.Incomplete && ctx.Err() != nil {
 		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted: the report is marked incomplete")}
@@ -368,21 +388,112 @@ func runSweep(ctx context.Context, w *workload, rep *report.Report) error {
 // writeOutputs writes the report in every configured format: files
 // atomically, stdout and stderr directly.
 func writeOutputs(stdout, stderr io.Writer, plan *config.Plan, rep *report.Report) error {
+	return writeOutputsWithGallery(stdout, stderr, plan, rep, nil)
+}
+
+// writeOutputsWithGallery is writeOutputs with adversarial examples for the
+// HTML format.
+func writeOutputsWithGallery(stdout, stderr io.Writer, plan *config.Plan, rep *report.Report, gallery report.Gallery) error {
 	for _, o := range plan.AllOutputs() {
+		var w report.Writer
+		if o.Format == "html" {
+			w = report.HTMLWriter(gallery)
+		} else {
+			var err error
+			if w, err = report.Lookup(o.Format); err != nil {
+				return err
+			}
+		}
 		switch {
 		case config.IsStdout(o.Path):
-			if err := report.Render(stdout, o.Format, rep); err != nil {
+			if err := w.Write(stdout, rep); err != nil {
 				return err
 			}
 		case o.Path == "stderr":
-			if err := report.Render(stderr, o.Format, rep); err != nil {
+			if err := w.Write(stderr, rep); err != nil {
 				return err
 			}
 		default:
-			if err := report.WriteFile(o.Path, o.Format, rep); err != nil {
+			var buf bytes.Buffer
+			if err := w.Write(&buf, rep); err != nil {
+				return err
+			}
+			if err := onnxmodel.WriteFileAtomic(o.Path, buf.Bytes()); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// galleryPerAttack is how many adversarial examples of each attack the HTML
+// report shows.
+const galleryPerAttack = 6
+
+func wantsHTML(plan *config.Plan) bool {
+	for _, o := range plan.AllOutputs() {
+		if o.Format == "html" {
+			return true
+		}
+	}
+	return false
+}
+
+// buildGallery turns the kept adversarial examples of image data into the
+// HTML report's gallery, with the model's predictions and confidences on
+// the clean and adversarial inputs.
+func buildGallery(ctx context.Context, w *workload, res *eval.PoolResult) report.Gallery {
+	shape := w.set.SampleShape()
+	if len(shape) < 2 || len(shape) > 3 {
+		return nil // not image data
+	}
+	if w.plan.Preprocessing.Layout == "NHWC" && len(shape) == 3 {
+		return nil // the gallery draws CHW images
+	}
+	per := w.set.X.Len() / w.set.Len()
+	var g report.Gallery
+	for _, run := range res.Attacks {
+		for _, ex := range run.Examples {
+			orig := w.set.X.F[ex.Sample*per : (ex.Sample+1)*per]
+			x := tensor.New(append([]int{2}, shape...)...)
+			copy(x.F[:per], orig)
+			copy(x.F[per:], ex.XAdv)
+			logits, err := w.clf.Logits(ctx, x)
+			if err != nil {
+				return g
+			}
+			probs := softmaxRows(logits)
+			c := logits.Shape[1]
+			label := w.set.Y[ex.Sample]
+			pred := eval.Argmax(logits)[1]
+			g = append(g, report.Example{
+				Attack: run.Attack.Name(), Original: append([]float32(nil), orig...), Adversarial: ex.XAdv, Shape: shape,
+				Label: label, Pred: pred, Confidence: float64(probs[c+pred]), LabelConfidence: float64(probs[label]),
+			})
+		}
+	}
+	return g
+}
+
+// softmaxRows returns the row-wise softmax of [N, C] scores, flattened.
+func softmaxRows(t *tensor.Tensor) []float32 {
+	n, c := t.Shape[0], t.Shape[1]
+	out := make([]float32, n*c)
+	for i := 0; i < n; i++ {
+		row := t.F[i*c : (i+1)*c]
+		mx := row[0]
+		for _, v := range row {
+			mx = max(mx, v)
+		}
+		var sum float64
+		for j, v := range row {
+			e := math.Exp(float64(v - mx))
+			out[i*c+j] = float32(e)
+			sum += e
+		}
+		for j := range row {
+			out[i*c+j] /= float32(sum)
+		}
+	}
+	return out
 }

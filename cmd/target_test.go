@@ -2,9 +2,14 @@ package cmd
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/advtest/advtest/pkg/onnxmodel"
 	"github.com/advtest/advtest/pkg/serve"
@@ -71,5 +76,49 @@ func TestRemoteTargetRefusesWhiteBox(t *testing.T) {
 	code, _, stderr := runInProcess("attack", "-d", mnistX, "-l", mnistY, "--limit", "4", "--target", url, "-a", "pgd")
 	if code != ExitUsage || !strings.Contains(stderr, "needs gradients") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestRemoteTargetFailureWritesPartialReport: an endpoint that starts
+// answering 500 part-way gives a clear error, exit 2 and a report file
+// marked incomplete, not a crash or a hang.
+func TestRemoteTargetFailureWritesPartialReport(t *testing.T) {
+	m, err := onnxmodel.Load(cnnModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := serve.New(m, serve.Options{Name: "cnn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var infers atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/infer") && infers.Add(1) > 3 {
+			http.Error(w, `{"error": "overloaded"}`, http.StatusInternalServerError)
+			return
+		}
+		s.ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	out := filepath.Join(t.TempDir(), "r.json")
+	start := time.Now()
+	code, _, stderr := runInProcess("attack", "-d", mnistX, "-l", mnistY, "--limit", "8", "--target", ts.URL+s.InferPath(),
+		"--timeout", "2s", "-a", "square:eps=0.05,max_queries=50", "--format", "json", "-o", out)
+	if code != ExitUsage || !strings.Contains(stderr, "500") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if time.Since(start) > 60*time.Second {
+		t.Errorf("took %v", time.Since(start))
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Incomplete bool   `json:"incomplete"`
+		Reason     string `json:"incomplete_reason"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil || !rep.Incomplete || rep.Reason == "" {
+		t.Errorf("report %s: %v", data, err)
 	}
 }

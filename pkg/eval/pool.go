@@ -28,10 +28,20 @@ type AttackRun struct {
 	GradEvals, Queries []int
 	// Seconds is the wall time of the attack over all batches.
 	Seconds float64
+	// Examples are the kept adversarial examples (PoolOptions.KeepExamples).
+	Examples []Example
 	// Done is the number of clean-correct samples attacked so far; it is
 	// less than the number of clean-correct samples when the run was
 	// interrupted.
 	Done int
+}
+
+// Example is one kept adversarial example.
+type Example struct {
+	// Sample is the index of the clean sample in the dataset.
+	Sample int
+	// XAdv is the adversarial example, in the sample's shape.
+	XAdv []float32
 }
 
 // PoolResult is a clean pass plus every attack of a pool over one dataset.
@@ -65,6 +75,9 @@ type PoolOptions struct {
 	// Progress, when not nil, is called after each batch with the attack
 	// index, the samples done and the total for that attack.
 	Progress func(attackIndex int, name string, done, total int)
+	// KeepExamples keeps the adversarial examples of the first K fooled
+	// samples of each attack (for galleries).
+	KeepExamples int
 	// Query, when not nil, is the forward-only model that black-box
 	// attacks query instead of the classifier's Logits (a remote
 	// endpoint); it must answer the classifier's classes for its input
@@ -75,8 +88,10 @@ type PoolOptions struct {
 // RunPool classifies every sample, then runs each attack on the
 // clean-correct samples in batches. Each batch of each attack draws from its
 // own generator seeded from (Seed, attack name and parameters, first sample
-// index), so a result does not depend on which other attacks ran. When ctx is cancelled
-// it returns what it has, with Incomplete set.
+// index), so a result does not depend on which other attacks ran. When ctx
+// is cancelled it returns what it has, with Incomplete set and a nil error;
+// when an attack fails it returns what it has and the error (also in
+// Incomplete).
 func RunPool(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []int, attacks []attack.Attack, opts PoolOptions) (*PoolResult, error) {
 	if opts.BatchSize <= 0 {
 		return nil, fmt.Errorf("eval: batch size %d, want > 0", opts.BatchSize)
@@ -124,7 +139,11 @@ func RunPool(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []i
 					run.Seconds = time.Since(start).Seconds()
 					return res, nil
 				}
-				return nil, fmt.Errorf("attack %s: %w", a.Name(), err)
+				// Keep what the pool measured so far: a remote endpoint that
+				// fails or a spent query budget still leaves a partial report.
+				res.Incomplete = fmt.Errorf("attack %s: %w", a.Name(), err)
+				run.Seconds = time.Since(start).Seconds()
+				return res, res.Incomplete
 			}
 			for j, i := range ids {
 				if out.Skipped != nil && out.Skipped[j] {
@@ -138,6 +157,9 @@ func RunPool(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []i
 				}
 				if out.Queries != nil {
 					run.Queries[i] = out.Queries[j]
+				}
+				if out.Fooled[j] && len(run.Examples) < opts.KeepExamples {
+					run.Examples = append(run.Examples, Example{Sample: i, XAdv: append([]float32(nil), out.XAdv.F[j*per:(j+1)*per]...)})
 				}
 			}
 			run.Done = hi
