@@ -10,9 +10,14 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/advtest/advtest/pkg/onnxmodel"
 )
 
 // Exit codes, the same for every command.
@@ -88,6 +93,19 @@ Exit codes: 0 pass, 1 a gate failed, 2 usage, config or input error,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	mem := &byteSize{n: DefaultMaxMemory}
+	root.PersistentFlags().Var(mem, "max-memory", "largest size any one model or data file may declare (weights, one tensor, the data array as float32), e.g. 512MiB, 2GiB, 8GB; also "+maxMemoryEnv)
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if f := c.Flag("max-memory"); f == nil || !f.Changed {
+			if env := os.Getenv(maxMemoryEnv); env != "" {
+				if err := mem.Set(env); err != nil {
+					return usageError(fmt.Errorf("%s: %v", maxMemoryEnv, err))
+				}
+			}
+		}
+		setMemoryBudget(mem.n)
+		return nil
+	}
 	root.AddCommand(newInspectCommand(), newEvalCommand())
 	for _, add := range extraCommands {
 		root.AddCommand(add())
@@ -106,6 +124,14 @@ func Execute() int {
 func run(args []string, stdout, stderr io.Writer) (code int) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal the command winds down (an attack writes its
+	// partial report); a second one gets the default behaviour and ends
+	// the process at once. Report files are written atomically, so that
+	// cannot leave a half-written report behind.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(stderr, "advtest: internal error: %v\n%s", r, debug.Stack())
@@ -118,8 +144,14 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if err == nil {
 		return ExitOK
 	}
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		fmt.Fprintln(stderr, "advtest: interrupted")
+	if ctx.Err() != nil {
+		// Interrupted: whatever the command made of it, the exit code says
+		// so (a partial report, if any, is marked incomplete).
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(stderr, "advtest: interrupted")
+		} else {
+			fmt.Fprintf(stderr, "advtest: %v\n", err)
+		}
 		return ExitInterrupted
 	}
 	var ee *ExitError
@@ -132,4 +164,84 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	// cobra's own errors (unknown flag, wrong arguments) are usage errors.
 	fmt.Fprintf(stderr, "advtest: %v\n", err)
 	return ExitUsage
+}
+
+// DefaultMaxMemory is --max-memory's default: 4 GiB, the same on every
+// machine so that a config refused on one CI runner is refused on all.
+const DefaultMaxMemory int64 = 4 << 30
+
+// maxMemoryEnv sets --max-memory when the flag is not given.
+const maxMemoryEnv = "ADVTEST_MAX_MEMORY"
+
+var memoryBudgetBytes atomic.Int64
+
+func init() { memoryBudgetBytes.Store(DefaultMaxMemory) }
+
+// setMemoryBudget applies --max-memory: the ONNX loader's limits (file,
+// tensor and total weight bytes) at once; data loaders read it through
+// memoryBudget for dataset.Options.MaxBytes.
+func setMemoryBudget(n int64) {
+	memoryBudgetBytes.Store(n)
+	onnxmodel.SetLimits(onnxmodel.LimitsFor(n))
+}
+
+// memoryBudget is the --max-memory value in bytes, for
+// dataset.Options.MaxBytes and any other loader of files others made.
+func memoryBudget() int64 { return memoryBudgetBytes.Load() }
+
+// byteSize is a flag value in bytes, written with an optional suffix: B,
+// KB/MB/GB/TB (powers of 1000) or KiB/MiB/GiB/TiB (powers of 1024); the
+// "B" may be left out (2G, 512Mi).
+type byteSize struct{ n int64 }
+
+func (b *byteSize) String() string { return formatBytes(b.n) }
+
+func (b *byteSize) Type() string { return "bytes" }
+
+func (b *byteSize) Set(s string) error {
+	n, err := parseBytes(s)
+	if err != nil {
+		return err
+	}
+	b.n = n
+	return nil
+}
+
+var byteUnits = map[string]float64{
+	"": 1, "b": 1,
+	"k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
+	"ki": 1 << 10, "kib": 1 << 10, "mi": 1 << 20, "mib": 1 << 20, "gi": 1 << 30, "gib": 1 << 30, "ti": 1 << 40, "tib": 1 << 40,
+}
+
+// parseBytes parses a positive size such as 2GiB, 1.5G or 1048576.
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := t, ""
+	if i >= 0 {
+		num, unit = t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	}
+	mult, ok := byteUnits[unit]
+	v, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil || num == "" {
+		return 0, fmt.Errorf("%q is not a size: want a number with an optional unit, e.g. 512MiB, 2GiB, 8GB", s)
+	}
+	v *= mult
+	if v < 1 || v > 1<<62 {
+		return 0, fmt.Errorf("%q: want a size between 1 byte and 4 EiB", s)
+	}
+	return int64(v), nil
+}
+
+// formatBytes writes n with the largest binary unit that divides it.
+func formatBytes(n int64) string {
+	for _, u := range []struct {
+		s string
+		v int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.v && n%u.v == 0 {
+			return strconv.FormatInt(n/u.v, 10) + u.s
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
