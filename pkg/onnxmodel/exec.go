@@ -20,7 +20,11 @@ type tape struct {
 }
 
 func (m *Model) getPool() *bufferPool {
-	if p, ok := m.pools.Get().(*bufferPool); ok {
+	m.poolMu.Lock()
+	defer m.poolMu.Unlock()
+	if n := len(m.pools); n > 0 {
+		p := m.pools[n-1]
+		m.pools = m.pools[:n-1]
 		return p
 	}
 	return newBufferPool()
@@ -38,7 +42,9 @@ func (t *tape) value(s int) *tensor.Tensor {
 func (t *tape) release() {
 	if t.rc.pool != nil {
 		t.rc.pool.releaseAll()
-		t.m.pools.Put(t.rc.pool)
+		t.m.poolMu.Lock()
+		t.m.pools = append(t.m.pools, t.rc.pool)
+		t.m.poolMu.Unlock()
 		t.rc.pool = nil
 	}
 }

@@ -107,7 +107,8 @@ type Model struct {
 	consts     []*tensor.Tensor // slot -> constant value (initializers, Constant outputs), nil otherwise
 	trainable  []bool           // slot -> a float initializer, or computed from one
 	nodes      []*compiledNode
-	pools      sync.Pool
+	poolMu     sync.Mutex
+	pools      []*bufferPool // free buffer pools, one per concurrent run; kept across GCs
 	numClasses int
 	constBytes int64 // bytes of initializers and folded constants, for Limits.TotalBytes
 }
