@@ -72,9 +72,13 @@ EXPORTS = {
     "resnet_bn_fixed1_op17.onnx": ("resnet_bn", 17, False,
                                    dict(do_constant_folding=False,
                                         training=torch.onnx.TrainingMode.PRESERVE)),
+    # The opset-9 twin also lists its initializers as graph inputs, the way
+    # older exporters wrote models (IR version 3 style); loaders must treat an
+    # input that has an initializer as a constant.
     "resnet_bn_dyn_op9.onnx": ("resnet_bn", 9, True,
                                dict(do_constant_folding=False,
-                                    training=torch.onnx.TrainingMode.PRESERVE)),
+                                    training=torch.onnx.TrainingMode.PRESERVE,
+                                    keep_initializers_as_inputs=True)),
     "view_softmax.onnx": ("view_softmax", 13, True, {}),
     "ln_gelu_mlp.onnx": ("ln_gelu_mlp", 13, True, {}),
     "tabular_mlp.onnx": ("tabular_mlp", 13, True, {}),
