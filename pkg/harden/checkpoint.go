@@ -23,8 +23,9 @@ const StateFile = "state.json"
 // checkpointVersion is the version of State's format.
 const checkpointVersion = 1
 
-// State is the JSON state of a checkpoint. The current model lies beside
-// it in the file Model names, one per round (model-rNNN.onnx), so that the
+// State is the JSON state of a checkpoint. The current model (the last
+// accepted one) lies beside it in the file Model names, model-rNNN.onnx
+// after the last round done (NNN), a new name each round, so that the
 // state and its model change together: a new model file is written first,
 // then the state that names it replaces the old state (both atomically,
 // temporary file + rename), then older model files are removed. A crash

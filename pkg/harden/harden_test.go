@@ -12,6 +12,7 @@ import (
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/defend"
+	"github.com/advtest/advtest/pkg/eval"
 	"github.com/advtest/advtest/pkg/onnxmodel"
 )
 
@@ -333,5 +334,48 @@ func TestScheduleAndTrainerAttack(t *testing.T) {
 	}
 	if _, err := build(DefenceSpec{Name: "fast-at"}, spec); err != nil {
 		t.Errorf("fast-at (no attack parameter): %v", err)
+	}
+}
+
+// TestSqueezerMeasuredThroughBPDA: a squeeze round is attacked through
+// BPDA (defend.Adaptive), so bit-depth reduction cannot pass for
+// robustness by zeroing the gradient: PGD still fools most of the MNIST
+// CNN's samples and the round does not meet the target.
+func TestSqueezerMeasuredThroughBPDA(t *testing.T) {
+	m, err := onnxmodel.Load("../../testdata/models/mnist_cnn.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := dataset.Load("../../testdata/mnist/test-1000-images.npy", "../../testdata/mnist/test-1000-labels.npy", dataset.Options{Limit: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgd, _ := attack.NewFromSpec("pgd:eps=0.3,steps=10")
+	pool := Pool{X: set.X, Y: set.Y, Attacks: []attack.Attack{pgd}, BatchSize: 40}
+	cfg := Config{UntilSR: 0.1, MaxRounds: 1, MaxCleanDrop: 0.05, Seed: 1, Schedule: []DefenceSpec{{Name: "squeeze", Params: map[string]string{"bits": "2", "median": "0"}}}}
+	res, err := Run(context.Background(), m, pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := res.Rows[1]
+	t.Logf("squeeze round: clean %.3f, worst SR %.3f, accepted %v %s", r1.CleanAccuracy, r1.WorstCaseSR, r1.Accepted, r1.Reason)
+	if r1.WorstCaseSR < 0.5 || res.Reached {
+		t.Errorf("the squeezed model's SR %.3f: it was not attacked through BPDA", r1.WorstCaseSR)
+	}
+	// The same model attacked directly looks robust: that is what BPDA
+	// prevents.
+	sq, _ := defend.WithSqueezer(m, defend.Squeezer{Bits: 2})
+	direct, err := eval.RunPool(context.Background(), sq, set.X, set.Y, pool.Attacks, eval.PoolOptions{BatchSize: 40, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fooled := 0
+	for _, f := range direct.Attacks[0].Fooled {
+		if f {
+			fooled++
+		}
+	}
+	if float64(fooled)/float64(direct.Clean.NCorrect) > 0.2 {
+		t.Errorf("direct PGD fooled %d/%d: the squeezer should mask the gradient", fooled, direct.Clean.NCorrect)
 	}
 }
