@@ -25,17 +25,23 @@ vet:
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
+## race: the race detector on the packages that run goroutines, with -short
+## (race is 5-10x slower; see docs/reliability.md for the timings).
+RACE_PKGS ?= ./pkg/tensor ./pkg/eval ./pkg/onnxmodel ./pkg/remote ./pkg/serve
 race:
-	$(GO) test -count=1 -race -short ./pkg/tensor ./pkg/eval
+	$(GO) test -count=1 -race -short $(RACE_PKGS)
 
-## fuzz: run every fuzz target for FUZZTIME each.
+## fuzz: run every fuzz target (every top-level `func FuzzX(` in a _test.go
+## file of any package) for FUZZTIME each. Targets are found with grep, not
+## by compiling every package's tests, so that fuzz-smoke stays short.
 fuzz:
-	@for pkg in $$($(GO) list $(PKGS)); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
-	  done; \
+	@targets=$$(grep -rHo --include='*_test.go' --exclude-dir=testdata '^func Fuzz[A-Za-z0-9_]*' . | sed 's|^\(.*\)/[^/]*:func |\1 |' | sort -u); \
+	test -n "$$targets" || { echo "no fuzz targets found"; exit 1; }; \
+	echo "$$targets" | while read -r pkg f; do \
+	  echo "fuzz $$pkg $$f"; out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
 	done
 
+## fuzz-smoke: a few seconds per target, for CI (make test).
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
