@@ -76,7 +76,7 @@ func loadWorkload(plan *config.Plan) (*workload, error) {
 // shard of the samples.
 func loadWorkloadWith(ctx context.Context, plan *config.Plan, pf *planFlags, warn func(string)) (*workload, error) {
 	w := &workload{plan: plan}
-	opts := dataset.Options{Limit: plan.Limit}
+	opts := dataset.Options{Limit: plan.Limit, MaxBytes: memoryBudget()}
 	if pf.target != "" {
 		set, err := dataset.Load(plan.Data, plan.Labels, opts)
 		if err != nil {

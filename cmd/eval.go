@@ -62,7 +62,7 @@ func runEval(c *cobra.Command, o *evalOptions) error {
 	if o.batchSize <= 0 {
 		return usageError(fmt.Errorf("eval: --batch-size %d: want a positive number", o.batchSize))
 	}
-	m, set, err := loadModelAndData(o.model, o.data, o.labels, dataset.Options{Limit: o.limit, LabelColumn: o.labelColumn})
+	m, set, err := loadModelAndData(o.model, o.data, o.labels, dataset.Options{Limit: o.limit, LabelColumn: o.labelColumn, MaxBytes: memoryBudget()})
 	if err != nil {
 		return usageError(err)
 	}
