@@ -12,5 +12,7 @@ func writeJSON(w io.Writer, r *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(normalized(r))
+	n := normalized(r)
+	n.timingsToSection()
+	return enc.Encode(n)
 }

@@ -155,7 +155,7 @@ type AttackResult struct {
 	Queries *NormStats `json:"queries,omitempty"`
 	// Seconds is the wall-clock time the attack took; a timing figure,
 	// zeroed by Report.ZeroTimings.
-	Seconds float64 `json:"seconds"`
+	Seconds float64 `json:"-"`
 	// Gate is this attack's verdict.
 	Gate AttackGate `json:"gate"`
 }
@@ -247,7 +247,7 @@ type HardenRound struct {
 	// AttackSR maps each attack key to its success rate after the defence.
 	AttackSR map[string]float64 `json:"attack_sr"`
 	// Seconds is the wall-clock time of the round; a timing figure.
-	Seconds float64 `json:"seconds"`
+	Seconds float64 `json:"-"`
 	// Accepted is true when the round's model was kept (it lowered the
 	// success rate without losing more clean accuracy than allowed).
 	Accepted bool `json:"accepted"`
@@ -275,6 +275,12 @@ type Timing struct {
 	Created string `json:"created,omitempty"`
 	// Seconds is the run's total wall-clock time.
 	Seconds float64 `json:"seconds"`
+	// AttackSeconds holds each attack's wall-clock time, parallel to
+	// Report.Attacks (the JSON form of AttackResult.Seconds).
+	AttackSeconds []float64 `json:"attack_seconds,omitempty"`
+	// RoundSeconds holds each harden round's wall-clock time, parallel to
+	// Report.Harden.Rounds (the JSON form of HardenRound.Seconds).
+	RoundSeconds []float64 `json:"round_seconds,omitempty"`
 }
 
 // New returns an empty report of the current schema version whose gates
@@ -301,6 +307,37 @@ func (r *Report) ZeroTimings() {
 	if r.Harden != nil {
 		for i := range r.Harden.Rounds {
 			r.Harden.Rounds[i].Seconds = 0
+		}
+	}
+}
+
+// timingsToSection copies every wall-clock figure into the Timing section,
+// which is where the JSON form keeps them all: two runs with the same
+// inputs and seed differ only there.
+func (r *Report) timingsToSection() {
+	r.Timing.AttackSeconds = nil
+	for _, a := range r.Attacks {
+		r.Timing.AttackSeconds = append(r.Timing.AttackSeconds, a.Seconds)
+	}
+	r.Timing.RoundSeconds = nil
+	if r.Harden != nil {
+		for _, rd := range r.Harden.Rounds {
+			r.Timing.RoundSeconds = append(r.Timing.RoundSeconds, rd.Seconds)
+		}
+	}
+}
+
+// timingsFromSection is timingsToSection's inverse, for a report read from
+// JSON. Arrays of the wrong length are ignored.
+func (r *Report) timingsFromSection() {
+	if len(r.Timing.AttackSeconds) == len(r.Attacks) {
+		for i, s := range r.Timing.AttackSeconds {
+			r.Attacks[i].Seconds = s
+		}
+	}
+	if r.Harden != nil && len(r.Timing.RoundSeconds) == len(r.Harden.Rounds) {
+		for i, s := range r.Timing.RoundSeconds {
+			r.Harden.Rounds[i].Seconds = s
 		}
 	}
 }
@@ -452,6 +489,7 @@ func Read(rd io.Reader) (*Report, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("report: decoding: %w", err)
 	}
+	r.timingsFromSection()
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
