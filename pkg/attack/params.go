@@ -14,8 +14,6 @@ type binder struct{ *params.Binder }
 
 func newBinder(attack string) *binder { return &binder{params.New("attack", attack)} }
 
-func (b *binder) add(bd params.Binding) { b.Add(bd) }
-
 func (b *binder) float(name string, dst *float64, def float64, defDoc, doc string) {
 	b.Float(name, dst, def, defDoc, doc)
 }
@@ -76,8 +74,6 @@ func (b *binder) bounds(dst *Bounds) {
 // apply resets to defaults, then parses params; unknown keys and bad values
 // are errors naming the attack, the key and what was expected.
 func (b *binder) apply(p map[string]string) error { return b.Apply(p) }
-
-func (b *binder) names() []string { return b.Names() }
 
 func (b *binder) docs() []ParamDoc { return b.Docs() }
 

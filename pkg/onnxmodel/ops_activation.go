@@ -120,11 +120,11 @@ func (preluOp) check(in []*tensor.Tensor) error {
 	}
 	x, s := in[0], in[1]
 	if x.DType != tensor.Float32 || s.DType != tensor.Float32 {
-		return fmt.Errorf("PRelu: expected float inputs, got %s and %s", x, s)
+		return fmt.Errorf("expected float inputs, got %s and %s", x, s)
 	}
 	shape, err := tensor.BroadcastShape(x.Shape, s.Shape)
 	if err != nil || !tensor.SameShape(shape, x.Shape) {
-		return fmt.Errorf("PRelu: slope %v does not broadcast to X %v", s.Shape, x.Shape)
+		return fmt.Errorf("slope %v does not broadcast to X %v", s.Shape, x.Shape)
 	}
 	return nil
 }
@@ -162,7 +162,7 @@ func (o preluOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, g
 	}
 	x, sl, g := in[0], in[1], gOut[0]
 	if len(g.F) != len(x.F) {
-		return nil, fmt.Errorf("PRelu backward: gradient %s does not match X %s", g, x)
+		return nil, fmt.Errorf("gradient %s does not match X %s", g, x)
 	}
 	grads := make([]*tensor.Tensor, 2)
 	var gx, gs *tensor.Tensor
@@ -247,7 +247,7 @@ func (o *clipOp) bounds(in []*tensor.Tensor) (lo, hi float64, err error) {
 	for k, name := range []string{"min", "max"} {
 		if k+1 < len(in) && in[k+1] != nil {
 			if in[k+1].DType != in[0].DType {
-				return 0, 0, fmt.Errorf("Clip: %s type %s differs from input %s", name, in[k+1], in[0])
+				return 0, 0, fmt.Errorf("%s type %s differs from input %s", name, in[k+1], in[0])
 			}
 			v, e := scalarFloat(in[k+1], "Clip "+name)
 			if e != nil {
@@ -321,7 +321,7 @@ func (o *clipOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, g
 	}
 	g := gOut[0]
 	if len(g.F) != len(x.F) {
-		return nil, fmt.Errorf("Clip backward: gradient %s does not match input %s", g, x)
+		return nil, fmt.Errorf("gradient %s does not match input %s", g, x)
 	}
 	l, h := float32(lo), float32(hi)
 	for i, v := range x.F {
@@ -545,7 +545,7 @@ func (o *dropoutOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tens
 		}
 	}
 	if ratio < 0 || ratio >= 1 {
-		return nil, nil, fmt.Errorf("Dropout: ratio must be in [0, 1), got %g", ratio)
+		return nil, nil, fmt.Errorf("ratio must be in [0, 1), got %g", ratio)
 	}
 	var mask *tensor.Tensor
 	if o.nOut < 2 {

@@ -322,10 +322,10 @@ func (o *convOp) setup(in []*tensor.Tensor) (*convSetup, error) {
 		return nil, err
 	}
 	if x.Rank() < 3 || x.Rank() > 2+nnMaxSpatial {
-		return nil, fmt.Errorf("X has shape %v: expected [N, C, W] or [N, C, H, W] (3-D convolution is not supported)", x.Shape)
+		return nil, fmt.Errorf("input X has shape %v: expected [N, C, W] or [N, C, H, W] (3-D convolution is not supported)", x.Shape)
 	}
 	if w.Rank() != x.Rank() {
-		return nil, fmt.Errorf("W has shape %v: expected rank %d like X %v", w.Shape, x.Rank(), x.Shape)
+		return nil, fmt.Errorf("input W has shape %v: expected rank %d like X %v", w.Shape, x.Rank(), x.Shape)
 	}
 	s := &convSetup{x: x, w: w, b: b, n: x.Shape[0], c: x.Shape[1], m: w.Shape[0]}
 	if s.c%o.group != 0 || s.m%o.group != 0 {
@@ -333,14 +333,14 @@ func (o *convOp) setup(in []*tensor.Tensor) (*convSetup, error) {
 	}
 	s.cg, s.mg = s.c/o.group, s.m/o.group
 	if w.Shape[1] != s.cg {
-		return nil, fmt.Errorf("W has shape %v: expected %d input channels per group (X has %d channels, group %d)", w.Shape, s.cg, s.c, o.group)
+		return nil, fmt.Errorf("input W has shape %v: expected %d input channels per group (X has %d channels, group %d)", w.Shape, s.cg, s.c, o.group)
 	}
 	kernel := w.Shape[2:]
 	if o.sp.kernel != nil && !tensor.SameShape(o.sp.kernel, kernel) {
 		return nil, fmt.Errorf("attribute kernel_shape %v does not match W's shape %v", o.sp.kernel, w.Shape)
 	}
 	if b != nil && (b.Rank() != 1 || b.Shape[0] != s.m) {
-		return nil, fmt.Errorf("B has shape %v: expected [%d]", b.Shape, s.m)
+		return nil, fmt.Errorf("input B has shape %v: expected [%d]", b.Shape, s.m)
 	}
 	win, err := o.sp.resolve(x.Shape[2:], kernel)
 	if err != nil {
@@ -524,7 +524,7 @@ func buildConvTransposeOp(n *NodeInfo) (Op, error) {
 	if op.outputShape, err = nnIntsAttr(n, "output_shape", 1); err != nil {
 		return nil, err
 	}
-	if op.outPadding != nil && len(op.outPadding) > nnMaxSpatial {
+	if len(op.outPadding) > nnMaxSpatial {
 		return nil, n.errorf("attribute output_padding %v: only 1-D and 2-D windows are supported", op.outPadding)
 	}
 	if len(n.Inputs) < 2 || n.Inputs[0] == "" || n.Inputs[1] == "" {
@@ -550,14 +550,14 @@ func (o *convTransposeOp) setup(in []*tensor.Tensor) (*convSetup, error) {
 		return nil, err
 	}
 	if x.Rank() < 3 || x.Rank() > 2+nnMaxSpatial {
-		return nil, fmt.Errorf("X has shape %v: expected [N, C, W] or [N, C, H, W] (3-D is not supported)", x.Shape)
+		return nil, fmt.Errorf("input X has shape %v: expected [N, C, W] or [N, C, H, W] (3-D is not supported)", x.Shape)
 	}
 	if w.Rank() != x.Rank() {
-		return nil, fmt.Errorf("W has shape %v: expected rank %d like X %v", w.Shape, x.Rank(), x.Shape)
+		return nil, fmt.Errorf("input W has shape %v: expected rank %d like X %v", w.Shape, x.Rank(), x.Shape)
 	}
 	s := &convSetup{x: x, w: w, b: b, n: x.Shape[0], c: x.Shape[1]}
 	if w.Shape[0] != s.c || s.c%o.group != 0 {
-		return nil, fmt.Errorf("W has shape %v: expected [C=%d, M/group, k...] with C divisible by group %d", w.Shape, s.c, o.group)
+		return nil, fmt.Errorf("input W has shape %v: expected [C=%d, M/group, k...] with C divisible by group %d", w.Shape, s.c, o.group)
 	}
 	s.cg, s.mg = s.c/o.group, w.Shape[1]
 	s.m = s.mg * o.group
@@ -567,7 +567,7 @@ func (o *convTransposeOp) setup(in []*tensor.Tensor) (*convSetup, error) {
 		return nil, fmt.Errorf("attribute kernel_shape %v does not match W's shape %v", o.sp.kernel, w.Shape)
 	}
 	if b != nil && (b.Rank() != 1 || b.Shape[0] != s.m) {
-		return nil, fmt.Errorf("B has shape %v: expected [%d]", b.Shape, s.m)
+		return nil, fmt.Errorf("input B has shape %v: expected [%d]", b.Shape, s.m)
 	}
 	for _, a := range []struct {
 		name string

@@ -421,7 +421,7 @@ func binaryInt(k binKind, dst []int64, shape []int, a, b *tensor.Tensor) error {
 	if k == binDiv {
 		for _, v := range b.I {
 			if v == 0 {
-				return fmt.Errorf("Div: integer division by zero")
+				return fmt.Errorf("integer division by zero")
 			}
 		}
 	}
@@ -683,7 +683,7 @@ func (notOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any
 	}
 	x := in[0]
 	if x.DType != tensor.Int64 {
-		return nil, nil, fmt.Errorf("Not: expected a boolean tensor, got %s", x)
+		return nil, nil, fmt.Errorf("expected a boolean tensor, got %s", x)
 	}
 	out := rc.AllocInt(x.Shape...)
 	for i, v := range x.I {
@@ -708,10 +708,10 @@ func (whereOp) shape(in []*tensor.Tensor) ([]int, error) {
 		return nil, err
 	}
 	if in[0].DType != tensor.Int64 {
-		return nil, fmt.Errorf("Where: condition must be boolean, got %s", in[0])
+		return nil, fmt.Errorf("condition must be boolean, got %s", in[0])
 	}
 	if in[1].DType != in[2].DType {
-		return nil, fmt.Errorf("Where: X and Y types differ: %s and %s", in[1], in[2])
+		return nil, fmt.Errorf("input X and Y types differ: %s and %s", in[1], in[2])
 	}
 	s, err := tensor.BroadcastShape(in[0].Shape, in[1].Shape)
 	if err != nil {

@@ -78,7 +78,7 @@ func (o *gemmOp) setup(in []*tensor.Tensor) (*gemmSetup, error) {
 		return nil, err
 	}
 	if a.Rank() != 2 || b.Rank() != 2 {
-		return nil, fmt.Errorf("A %v and B %v: expected 2-D matrices", a.Shape, b.Shape)
+		return nil, fmt.Errorf("input A %v and B %v: expected 2-D matrices", a.Shape, b.Shape)
 	}
 	s := &gemmSetup{a: a, b: b, c: c, lda: a.Shape[1], ldb: b.Shape[1]}
 	s.m, s.k = a.Shape[0], a.Shape[1]
@@ -104,10 +104,10 @@ func (o *gemmOp) setup(in []*tensor.Tensor) (*gemmSetup, error) {
 		case 2:
 			cm, cn = c.Shape[0], c.Shape[1]
 		default:
-			return nil, fmt.Errorf("C has shape %v: expected a shape that broadcasts to [%d %d]", c.Shape, s.m, s.n)
+			return nil, fmt.Errorf("input C has shape %v: expected a shape that broadcasts to [%d %d]", c.Shape, s.m, s.n)
 		}
 		if (cm != 1 && cm != s.m) || (cn != 1 && cn != s.n) {
-			return nil, fmt.Errorf("C has shape %v: expected a shape that broadcasts to [%d %d]", c.Shape, s.m, s.n)
+			return nil, fmt.Errorf("input C has shape %v: expected a shape that broadcasts to [%d %d]", c.Shape, s.m, s.n)
 		}
 		s.cm, s.cn = cm != 1, cn != 1
 	}
@@ -246,7 +246,7 @@ func (o *matMulOp) setup(in []*tensor.Tensor) (*matMulSetup, error) {
 		return nil, err
 	}
 	if a.Rank() == 0 || b.Rank() == 0 {
-		return nil, fmt.Errorf("A %v and B %v: MatMul needs operands of rank >= 1", a.Shape, b.Shape)
+		return nil, fmt.Errorf("input A %v and B %v: MatMul needs operands of rank >= 1", a.Shape, b.Shape)
 	}
 	as, bs := a.Shape, b.Shape
 	if len(as) == 1 {
@@ -257,12 +257,12 @@ func (o *matMulOp) setup(in []*tensor.Tensor) (*matMulSetup, error) {
 	}
 	s := &matMulSetup{a: a, b: b, m: as[len(as)-2], k: as[len(as)-1], n: bs[len(bs)-1]}
 	if bs[len(bs)-2] != s.k {
-		return nil, fmt.Errorf("A %v and B %v: inner dimensions %d and %d differ", a.Shape, b.Shape, s.k, bs[len(bs)-2])
+		return nil, fmt.Errorf("input A %v and B %v: inner dimensions %d and %d differ", a.Shape, b.Shape, s.k, bs[len(bs)-2])
 	}
 	aB, bB := as[:len(as)-2], bs[:len(bs)-2]
 	outB, err := tensor.BroadcastShape(aB, bB)
 	if err != nil {
-		return nil, fmt.Errorf("A %v and B %v: batch axes: %v", a.Shape, b.Shape, err)
+		return nil, fmt.Errorf("input A %v and B %v: batch axes: %v", a.Shape, b.Shape, err)
 	}
 	s.outShape = append([]int(nil), outB...)
 	if a.Rank() > 1 {

@@ -92,7 +92,7 @@ func (o *batchNormOp) setup(in []*tensor.Tensor) (x *tensor.Tensor, p [4]*tensor
 		return
 	}
 	if x.Rank() < 2 {
-		return nil, p, fmt.Errorf("X has shape %v: expected [N, C, ...]", x.Shape)
+		return nil, p, fmt.Errorf("input X has shape %v: expected [N, C, ...]", x.Shape)
 	}
 	c := x.Shape[1]
 	for i, nm := range []string{"scale", "B", "input_mean", "input_var"} {

@@ -37,7 +37,7 @@ func poolResolve(sp *nnSpatial, in []*tensor.Tensor) (*poolSetup, error) {
 		return nil, err
 	}
 	if x.Rank() < 3 || x.Rank() > 2+nnMaxSpatial {
-		return nil, fmt.Errorf("X has shape %v: expected [N, C, W] or [N, C, H, W] (3-D pooling is not supported)", x.Shape)
+		return nil, fmt.Errorf("input X has shape %v: expected [N, C, W] or [N, C, H, W] (3-D pooling is not supported)", x.Shape)
 	}
 	r := x.Rank() - 2
 	if sp.kernel == nil || len(sp.kernel) != r {
@@ -443,7 +443,7 @@ func buildGlobalPoolOp(isMax bool) builder {
 func (o *globalPoolOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
 	x, err := nnFloatInput(in, 0, "X")
 	if err == nil && x.Rank() < 3 {
-		err = fmt.Errorf("X has shape %v: expected [N, C, spatial...] with at least one spatial axis", x.Shape)
+		err = fmt.Errorf("input X has shape %v: expected [N, C, spatial...] with at least one spatial axis", x.Shape)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -457,7 +457,7 @@ func (o *globalPoolOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.T
 	planes := x.Shape[0] * x.Shape[1]
 	sz := tensor.Numel(x.Shape[2:])
 	if sz == 0 {
-		return nil, nil, fmt.Errorf("X has shape %v: empty spatial axes", x.Shape)
+		return nil, nil, fmt.Errorf("input X has shape %v: empty spatial axes", x.Shape)
 	}
 	var arg []int32
 	if o.isMax {

@@ -135,14 +135,14 @@ func buildReshape(n *NodeInfo) (Op, error) {
 	}
 	return &viewOp{shape: func(in []*tensor.Tensor) ([]int, error) {
 		if len(in) < 2 || in[1] == nil {
-			return nil, fmt.Errorf("Reshape: input shape is missing")
+			return nil, fmt.Errorf("input shape is missing")
 		}
 		spec, err := int64sOf(in[1], "shape")
 		if err != nil {
 			return nil, err
 		}
 		if in[1].Rank() != 1 {
-			return nil, fmt.Errorf("Reshape: shape must be 1-D, got %v", in[1].Shape)
+			return nil, fmt.Errorf("shape must be 1-D, got %v", in[1].Shape)
 		}
 		return reshapeShape(in[0].Shape, spec, allowzero == 1)
 	}}, nil
@@ -159,19 +159,19 @@ func reshapeShape(in []int, spec []int64, allowzero bool) ([]int, error) {
 		switch {
 		case d == -1:
 			if infer >= 0 {
-				return nil, fmt.Errorf("Reshape: shape %v has more than one -1", spec)
+				return nil, fmt.Errorf("shape %v has more than one -1", spec)
 			}
 			infer = i
 			continue
 		case d == 0 && !allowzero:
 			if i >= len(in) {
-				return nil, fmt.Errorf("Reshape: shape %v copies dimension %d, but the input %v has rank %d", spec, i, in, len(in))
+				return nil, fmt.Errorf("shape %v copies dimension %d, but the input %v has rank %d", spec, i, in, len(in))
 			}
 			out[i] = in[i]
 		case d < 0:
-			return nil, fmt.Errorf("Reshape: invalid dimension %d in shape %v", d, spec)
+			return nil, fmt.Errorf("invalid dimension %d in shape %v", d, spec)
 		case d > math.MaxInt32*2:
-			return nil, fmt.Errorf("Reshape: dimension %d in shape %v is too large", d, spec)
+			return nil, fmt.Errorf("dimension %d in shape %v is too large", d, spec)
 		default:
 			out[i] = int(d)
 		}
@@ -184,16 +184,16 @@ func reshapeShape(in []int, spec []int64, allowzero bool) ([]int, error) {
 	if infer >= 0 {
 		if hasZero {
 			if allowzero {
-				return nil, fmt.Errorf("Reshape: shape %v has both 0 and -1 with allowzero", spec)
+				return nil, fmt.Errorf("shape %v has both 0 and -1 with allowzero", spec)
 			}
-			return nil, fmt.Errorf("Reshape: cannot infer -1 in %v for input %v: other dimensions hold no elements", spec, in)
+			return nil, fmt.Errorf("cannot infer -1 in %v for input %v: other dimensions hold no elements", spec, in)
 		}
 		if total%known != 0 {
-			return nil, fmt.Errorf("Reshape: cannot reshape %v (%d elements) to %v", in, total, spec)
+			return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v", in, total, spec)
 		}
 		out[infer] = total / known
 	} else if known != total {
-		return nil, fmt.Errorf("Reshape: cannot reshape %v (%d elements) to %v", in, total, spec)
+		return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v", in, total, spec)
 	}
 	return out, nil
 }
@@ -235,7 +235,7 @@ func (o *transposeOp) permFor(x *tensor.Tensor) ([]int, error) {
 		return p, nil
 	}
 	if len(o.perm) != x.Rank() {
-		return nil, fmt.Errorf("Transpose: perm %v has %d entries, input %v has rank %d", o.perm, len(o.perm), x.Shape, x.Rank())
+		return nil, fmt.Errorf("perm %v has %d entries, input %v has rank %d", o.perm, len(o.perm), x.Shape, x.Rank())
 	}
 	return o.perm, nil
 }
@@ -287,7 +287,7 @@ func (o *transposeOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved a
 	}
 	shape, dst := permuted(x.Shape, perm)
 	if !tensor.SameShape(gOut[0].Shape, shape) {
-		return nil, fmt.Errorf("Transpose backward: gradient shape %v, output shape %v", gOut[0].Shape, shape)
+		return nil, fmt.Errorf("gradient shape %v, output shape %v", gOut[0].Shape, shape)
 	}
 	copyTensor(NewLoopPlan(shape, dst, tensor.Strides(shape)), gx, 0, gOut[0], 0)
 	return grads, nil
@@ -320,23 +320,23 @@ func (o *concatOp) layout(in []*tensor.Tensor) (int, []int, int, []int, error) {
 		return 0, nil, 0, nil, err
 	}
 	if len(in) == 0 {
-		return 0, nil, 0, nil, fmt.Errorf("Concat: no inputs")
+		return 0, nil, 0, nil, fmt.Errorf("no inputs")
 	}
 	first := in[0]
 	ax, err := normAxis(o.axis, first.Rank())
 	if err != nil {
-		return 0, nil, 0, nil, fmt.Errorf("Concat: attribute axis: %v", err)
+		return 0, nil, 0, nil, fmt.Errorf("attribute axis: %v", err)
 	}
 	shape := append([]int(nil), first.Shape...)
 	shape[ax] = 0
 	chunks := make([]int, len(in))
 	for k, t := range in {
 		if t.DType != first.DType || t.Rank() != first.Rank() {
-			return 0, nil, 0, nil, fmt.Errorf("Concat: input %d is %s, input 0 is %s", k, t, first)
+			return 0, nil, 0, nil, fmt.Errorf("input %d is %s, input 0 is %s", k, t, first)
 		}
 		for d := range t.Shape {
 			if d != ax && t.Shape[d] != first.Shape[d] {
-				return 0, nil, 0, nil, fmt.Errorf("Concat: input %d shape %v does not match input 0 shape %v off axis %d", k, t.Shape, first.Shape, ax)
+				return 0, nil, 0, nil, fmt.Errorf("input %d shape %v does not match input 0 shape %v off axis %d", k, t.Shape, first.Shape, ax)
 			}
 		}
 		shape[ax] += t.Shape[ax]
@@ -383,7 +383,7 @@ func (o *concatOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any,
 	}
 	g := gOut[0]
 	if !tensor.SameShape(g.Shape, shape) {
-		return nil, fmt.Errorf("Concat backward: gradient shape %v, output shape %v", g.Shape, shape)
+		return nil, fmt.Errorf("gradient shape %v, output shape %v", g.Shape, shape)
 	}
 	row := tensor.Numel(shape) / max(outer, 1)
 	off := 0
@@ -459,7 +459,7 @@ func (o *splitOp) sizes(in []*tensor.Tensor) (int, []int, error) {
 	x := in[0]
 	ax, err := normAxis(o.axis, x.Rank())
 	if err != nil {
-		return 0, nil, fmt.Errorf("Split: attribute axis: %v", err)
+		return 0, nil, fmt.Errorf("attribute axis: %v", err)
 	}
 	dim := x.Shape[ax]
 	split := o.attrSplit
@@ -480,7 +480,7 @@ func (o *splitOp) sizes(in []*tensor.Tensor) (int, []int, error) {
 			return ax, sizes, nil
 		}
 		if dim%o.nOut != 0 {
-			return 0, nil, fmt.Errorf("Split: dimension %d of %v does not split into %d equal parts", dim, x.Shape, o.nOut)
+			return 0, nil, fmt.Errorf("dimension %d of %v does not split into %d equal parts", dim, x.Shape, o.nOut)
 		}
 		for i := range sizes {
 			sizes[i] = dim / o.nOut
@@ -488,18 +488,18 @@ func (o *splitOp) sizes(in []*tensor.Tensor) (int, []int, error) {
 		return ax, sizes, nil
 	}
 	if len(split) != o.nOut {
-		return 0, nil, fmt.Errorf("Split: %d sizes for %d outputs", len(split), o.nOut)
+		return 0, nil, fmt.Errorf("%d sizes for %d outputs", len(split), o.nOut)
 	}
 	total := 0
 	for i, s := range split {
 		if s < 0 {
-			return 0, nil, fmt.Errorf("Split: negative size in %v", split)
+			return 0, nil, fmt.Errorf("negative size in %v", split)
 		}
 		sizes[i] = int(s)
 		total += int(s)
 	}
 	if total != dim {
-		return 0, nil, fmt.Errorf("Split: sizes %v add up to %d, dimension %d of %v is %d", split, total, ax, x.Shape, dim)
+		return 0, nil, fmt.Errorf("sizes %v add up to %d, dimension %d of %v is %d", split, total, ax, x.Shape, dim)
 	}
 	return ax, sizes, nil
 }
@@ -556,7 +556,7 @@ func (o *splitOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, 
 		if k < len(gOut) && gOut[k] != nil {
 			g := gOut[k]
 			if g.Len() != outer*c {
-				return nil, fmt.Errorf("Split backward: gradient %d is %s, expected %d elements", k, g, outer*c)
+				return nil, fmt.Errorf("gradient %d is %s, expected %d elements", k, g, outer*c)
 			}
 			for i := 0; i < outer; i++ {
 				copy(gx.F[i*row+off:i*row+off+c], g.F[i*c:(i+1)*c])
@@ -651,20 +651,20 @@ func (o *sliceOp) geometry(in []*tensor.Tensor) (sliceGeom, error) {
 		}
 	}
 	if len(ends) != len(starts) || (axes != nil && len(axes) != len(starts)) || (steps != nil && len(steps) != len(starts)) {
-		return g, fmt.Errorf("Slice: starts, ends, axes, steps have lengths %d, %d, %d, %d", len(starts), len(ends), len(axes), len(steps))
+		return g, fmt.Errorf("starts, ends, axes, steps have lengths %d, %d, %d, %d", len(starts), len(ends), len(axes), len(steps))
 	}
 	r := x.Rank()
 	var ax []int
 	if axes == nil {
 		if len(starts) > r {
-			return g, fmt.Errorf("Slice: %d starts for rank %d", len(starts), r)
+			return g, fmt.Errorf("%d starts for rank %d", len(starts), r)
 		}
 		ax = make([]int, len(starts))
 		for i := range ax {
 			ax[i] = i
 		}
 	} else if ax, err = normAxes(axes, r); err != nil {
-		return g, fmt.Errorf("Slice: axes: %v", err)
+		return g, fmt.Errorf("axes: %v", err)
 	}
 	xs := tensor.Strides(x.Shape)
 	g.shape = append([]int(nil), x.Shape...)
@@ -675,7 +675,7 @@ func (o *sliceOp) geometry(in []*tensor.Tensor) (sliceGeom, error) {
 			step = steps[i]
 		}
 		if step == 0 {
-			return g, fmt.Errorf("Slice: step 0 on axis %d", a)
+			return g, fmt.Errorf("step 0 on axis %d", a)
 		}
 		dim := int64(x.Shape[a])
 		s, e := starts[i], ends[i]
@@ -738,7 +738,7 @@ func (o *sliceOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, 
 		return grads, nil
 	}
 	if !tensor.SameShape(gOut[0].Shape, g.shape) {
-		return nil, fmt.Errorf("Slice backward: gradient shape %v, output shape %v", gOut[0].Shape, g.shape)
+		return nil, fmt.Errorf("gradient shape %v, output shape %v", gOut[0].Shape, g.shape)
 	}
 	if tensor.Numel(g.shape) > 0 {
 		copyTensor(NewLoopPlan(g.shape, g.strides, tensor.Strides(g.shape)), gx, g.base, gOut[0], 0)
@@ -772,7 +772,7 @@ func (o *gatherOp) geometry(in []*tensor.Tensor) (int, []int, int, int, []int, e
 	x, idx := in[0], in[1]
 	ax, err := normAxis(o.axis, x.Rank())
 	if err != nil {
-		return 0, nil, 0, 0, nil, fmt.Errorf("Gather: attribute axis: %v", err)
+		return 0, nil, 0, 0, nil, fmt.Errorf("attribute axis: %v", err)
 	}
 	raw, err := int64sOf(idx, "indices")
 	if err != nil {
@@ -785,7 +785,7 @@ func (o *gatherOp) geometry(in []*tensor.Tensor) (int, []int, int, int, []int, e
 			v += dim
 		}
 		if v < 0 || v >= dim {
-			return 0, nil, 0, 0, nil, fmt.Errorf("Gather: index %d is out of range for dimension %d of size %d", raw[i], ax, dim)
+			return 0, nil, 0, 0, nil, fmt.Errorf("index %d is out of range for dimension %d of size %d", raw[i], ax, dim)
 		}
 		ids[i] = int(v)
 	}
@@ -834,7 +834,7 @@ func (o *gatherOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any,
 	}
 	g := gOut[0]
 	if !tensor.SameShape(g.Shape, shape) {
-		return nil, fmt.Errorf("Gather backward: gradient shape %v, output shape %v", g.Shape, shape)
+		return nil, fmt.Errorf("gradient shape %v, output shape %v", g.Shape, shape)
 	}
 	dim := x.Shape[ax]
 	for i := 0; i < outer; i++ {
@@ -876,7 +876,7 @@ func buildShape(n *NodeInfo) (Op, error) {
 // Forward returns the shape.
 func (o *shapeOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
 	if len(in) < 1 || in[0] == nil {
-		return nil, nil, fmt.Errorf("Shape: input is missing")
+		return nil, nil, fmt.Errorf("input is missing")
 	}
 	r := int64(in[0].Rank())
 	clamp := func(v int64) int64 {
@@ -908,7 +908,7 @@ type sizeOp struct{}
 // Forward returns the element count.
 func (sizeOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
 	if len(in) < 1 || in[0] == nil {
-		return nil, nil, fmt.Errorf("Size: input is missing")
+		return nil, nil, fmt.Errorf("input is missing")
 	}
 	out := rc.AllocInt()
 	out.I[0] = int64(in[0].Len())
@@ -958,7 +958,7 @@ func buildSqueeze(n *NodeInfo, unsqueeze bool) (Op, error) {
 			r := x.Rank() + len(axes)
 			ax, err := normAxes(axes, r)
 			if err != nil {
-				return nil, fmt.Errorf("Unsqueeze: axes: %v", err)
+				return nil, fmt.Errorf("axes: %v", err)
 			}
 			ins := make([]bool, r)
 			for _, a := range ax {
@@ -984,11 +984,11 @@ func buildSqueeze(n *NodeInfo, unsqueeze bool) (Op, error) {
 		} else {
 			ax, err := normAxes(axes, x.Rank())
 			if err != nil {
-				return nil, fmt.Errorf("Squeeze: axes: %v", err)
+				return nil, fmt.Errorf("axes: %v", err)
 			}
 			for _, a := range ax {
 				if x.Shape[a] != 1 {
-					return nil, fmt.Errorf("Squeeze: axis %d of %v has size %d, not 1", a, x.Shape, x.Shape[a])
+					return nil, fmt.Errorf("axis %d of %v has size %d, not 1", a, x.Shape, x.Shape[a])
 				}
 				drop[a] = true
 			}
@@ -1093,7 +1093,7 @@ func (o *padOp) geometry(in []*tensor.Tensor) (padGeom, error) {
 	if o.fromInputs {
 		var err error
 		if len(in) < 2 || in[1] == nil {
-			return g, fmt.Errorf("Pad: input pads is missing")
+			return g, fmt.Errorf("input pads is missing")
 		}
 		if pads, err = int64sOf(in[1], "pads"); err != nil {
 			return g, err
@@ -1109,12 +1109,12 @@ func (o *padOp) geometry(in []*tensor.Tensor) (padGeom, error) {
 				return g, err
 			}
 			if axes, err = normAxes(a, r); err != nil {
-				return g, fmt.Errorf("Pad: axes: %v", err)
+				return g, fmt.Errorf("axes: %v", err)
 			}
 		}
 	}
 	if len(pads) != 2*len(axes) {
-		return g, fmt.Errorf("Pad: %d pads for %d axes of input %v, expected %d", len(pads), len(axes), x.Shape, 2*len(axes))
+		return g, fmt.Errorf("%d pads for %d axes of input %v, expected %d", len(pads), len(axes), x.Shape, 2*len(axes))
 	}
 	begin, end := make([]int64, r), make([]int64, r)
 	for i, a := range axes {
@@ -1125,12 +1125,12 @@ func (o *padOp) geometry(in []*tensor.Tensor) (padGeom, error) {
 	for a := 0; a < r; a++ {
 		dims[a] = int64(x.Shape[a]) + begin[a] + end[a]
 		if dims[a] < 0 || begin[a] > math.MaxInt32 || end[a] > math.MaxInt32 {
-			return g, fmt.Errorf("Pad: pads %v on input %v give dimension %d", pads, x.Shape, dims[a])
+			return g, fmt.Errorf("pads %v on input %v give dimension %d", pads, x.Shape, dims[a])
 		}
 		g.shape[a] = int(dims[a])
 	}
 	if _, err := checkedNumel(dims); err != nil {
-		return g, fmt.Errorf("Pad: %v", err)
+		return g, fmt.Errorf("%v", err)
 	}
 	g.maps = make([][]int, r)
 	for a := 0; a < r; a++ {
@@ -1143,7 +1143,7 @@ func (o *padOp) geometry(in []*tensor.Tensor) (padGeom, error) {
 				case o.mode == padConstant:
 					s = -1
 				case n == 0:
-					return g, fmt.Errorf("Pad: cannot pad empty axis %d in %s mode", a, map[padMode]string{padReflect: "reflect", padEdge: "edge", padWrap: "wrap"}[o.mode])
+					return g, fmt.Errorf("cannot pad empty axis %d in %s mode", a, map[padMode]string{padReflect: "reflect", padEdge: "edge", padWrap: "wrap"}[o.mode])
 				case o.mode == padEdge:
 					s = min(max(s, 0), n-1)
 				case o.mode == padWrap:
@@ -1263,7 +1263,7 @@ func (o *padOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gO
 	}
 	gy := gOut[0]
 	if !tensor.SameShape(gy.Shape, g.shape) {
-		return nil, fmt.Errorf("Pad backward: gradient shape %v, output shape %v", gy.Shape, g.shape)
+		return nil, fmt.Errorf("gradient shape %v, output shape %v", gy.Shape, g.shape)
 	}
 	g.walk(x.Shape, func(i, s int) {
 		if s >= 0 {
@@ -1369,7 +1369,7 @@ func (o *constOfShapeOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor
 	}
 	shape, err := shapeFromInts(dims)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ConstantOfShape: %v", err)
+		return nil, nil, fmt.Errorf("%v", err)
 	}
 	out := allocLike(rc, o.value.DType, shape)
 	if o.value.DType == tensor.Int64 {
@@ -1405,18 +1405,18 @@ func (expandOp) shape(in []*tensor.Tensor) ([]int, error) {
 	}
 	s, err := shapeFromInts(dims)
 	if err != nil {
-		return nil, fmt.Errorf("Expand: %v", err)
+		return nil, fmt.Errorf("%v", err)
 	}
 	out, err := tensor.BroadcastShape(in[0].Shape, s)
 	if err != nil {
-		return nil, fmt.Errorf("Expand: %v", err)
+		return nil, fmt.Errorf("%v", err)
 	}
 	n64 := make([]int64, len(out))
 	for i, d := range out {
 		n64[i] = int64(d)
 	}
 	if _, err := checkedNumel(n64); err != nil {
-		return nil, fmt.Errorf("Expand: %v", err)
+		return nil, fmt.Errorf("%v", err)
 	}
 	return out, nil
 }
@@ -1447,7 +1447,7 @@ func (e expandOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, 
 		return grads, nil
 	}
 	if !tensor.SameShape(gOut[0].Shape, shape) {
-		return nil, fmt.Errorf("Expand backward: gradient shape %v, output shape %v", gOut[0].Shape, shape)
+		return nil, fmt.Errorf("gradient shape %v, output shape %v", gOut[0].Shape, shape)
 	}
 	grads[0] = reduceTo(rc, gOut[0], in[0].Shape, false, 1)
 	return grads, nil

@@ -133,16 +133,6 @@ func zeroGrads(rc *RunContext, in []*tensor.Tensor, need []bool) []*tensor.Tenso
 	return g
 }
 
-// needAny reports whether any entry of need is set.
-func needAny(need []bool) bool {
-	for _, b := range need {
-		if b {
-			return true
-		}
-	}
-	return false
-}
-
 // BroadcastStrides returns the strides, in elements, with which a dense
 // tensor of shape s is read when it is broadcast (numpy rules) to out:
 // dimensions of size 1 and missing leading dimensions get stride 0. It
@@ -241,7 +231,7 @@ func (p *LoopPlan) ForRange(lo, hi int, fn func(off [maxLoopOps]int, n int)) {
 	inner := p.dims[last]
 	row, col := lo/inner, lo%inner
 	var idx [16]int
-	idxs := idx[:0]
+	var idxs []int
 	if last > len(idx) {
 		idxs = make([]int, last)
 	} else {
