@@ -12,8 +12,8 @@ all: build
 build:
 	$(GO) build -o $(BIN) .
 
-## test: vet, unit and integration tests, a short fuzz smoke run and the race detector on the concurrent packages.
-test: vet lint-if-cached
+## test: gofmt, vet, staticcheck, unit and integration tests, a short fuzz smoke run and the race detector on the concurrent packages.
+test: lint
 	$(GO) test -count=1 $(PKGS)
 	$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=2s
 	$(MAKE) --no-print-directory race
@@ -55,8 +55,3 @@ demo: build
 clean:
 	rm -rf bin
 
-# lint-if-cached runs staticcheck when its module is already in the module
-# cache (a developer's machine), and says so when it is not; `make lint`
-# always runs it.
-lint-if-cached:
-	@if $(GO) list -m -f '{{.Dir}}' honnef.co/go/tools@$(STATICCHECK_VERSION) >/dev/null 2>&1; then $(MAKE) --no-print-directory lint; else echo "staticcheck $(STATICCHECK_VERSION) not cached: run make lint"; fi
