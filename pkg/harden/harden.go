@@ -169,9 +169,16 @@ type Measurement struct {
 	WorstCaseSR float64
 }
 
-// Measure runs the pool against defend.Adaptive(m) with seed.
+// Measure runs the pool against defend.Adaptive(m) with seed. It attacks
+// a clone of m, so that the buffers the attacks grow go with the clone
+// and m keeps none (a loop that holds several models would otherwise hold
+// every model's run buffers).
 func Measure(ctx context.Context, m *onnxmodel.Model, pool Pool, seed uint64) (*Measurement, error) {
-	clf, err := defend.Adaptive(m)
+	c, err := m.Clone()
+	if err != nil {
+		return nil, err
+	}
+	clf, err := defend.Adaptive(c)
 	if err != nil {
 		return nil, err
 	}
@@ -382,6 +389,10 @@ func Run(ctx context.Context, m *onnxmodel.Model, pool Pool, cfg Config) (*Resul
 		}
 		hm, err := d.Apply(ctx, res.Model, data, roundRNG(cfg.Seed, r))
 		if err != nil {
+			return res, fmt.Errorf("round %d: %w", r, err)
+		}
+		// A fresh copy drops the buffers training grew (the same weights).
+		if hm, err = hm.Clone(); err != nil {
 			return res, fmt.Errorf("round %d: %w", r, err)
 		}
 		ms, err := Measure(ctx, hm, pool, cfg.Seed)
