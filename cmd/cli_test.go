@@ -27,6 +27,15 @@ var (
 	binErr  error
 )
 
+// TestMain removes the binary that advtestBinary built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" && binErr == nil {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // advtestBinary builds the real binary once per test run.
 func advtestBinary(t *testing.T) string {
 	t.Helper()

@@ -1,15 +1,18 @@
 """Checks ONNX files: onnx.checker.check_model(full_check=True) on each, and,
 if onnxruntime is importable, loads each into an InferenceSession and runs it
-once on zeros (dynamic dimensions set to 1).
+once on zeros (dynamic dimensions set to 1). With --compare, a file
+NAME.onnx is run instead on NAME.input.npy and its first output must match
+NAME.expected.npy (advtest's own output, as testdata/gen/exportmodels writes
+them) within 1e-4 absolute + 1e-4 relative.
 
-Usage: /usr/bin/python3 testdata/gen/check_onnx.py MODEL.onnx [MODEL.onnx ...]
+Usage: /usr/bin/python3 testdata/gen/check_onnx.py [--compare] MODEL.onnx [MODEL.onnx ...]
 Prints one line per file; exits 1 if any file fails, 2 on a usage error.
 Meant for checking the models that advtest writes (hardened models, rewrites).
 """
 import sys
 
 
-def check(path, ort):
+def check(path, ort, compare=False):
     import numpy as np
     import onnx
 
@@ -26,6 +29,17 @@ def check(path, ort):
         shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
         dtype = np.int64 if "int64" in inp.type else np.float32
         feeds[inp.name] = np.zeros(shape, dtype=dtype)
+    if compare:
+        base = path[: -len(".onnx")]
+        x = np.load(base + ".input.npy")
+        want = np.load(base + ".expected.npy")
+        got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+        if got.shape != want.shape:
+            raise AssertionError(f"onnxruntime output shape {got.shape}, advtest's {want.shape}")
+        err = float(np.max(np.abs(got - want) / (1e-4 + 1e-4 * np.abs(want))))
+        if err > 1:
+            raise AssertionError(f"onnxruntime and advtest differ: max |diff| {float(np.max(np.abs(got - want))):.3g}")
+        return msg + f"; onnxruntime matches advtest (max |diff| {float(np.max(np.abs(got - want))):.2g})"
     outs = sess.run(None, feeds)
     return msg + "; onnxruntime ran it: outputs " + ", ".join(str(list(o.shape)) for o in outs)
 
@@ -38,10 +52,13 @@ def main(argv):
         import onnxruntime as ort
     except ImportError:
         ort = None
+    compare = argv[0] == "--compare"
+    if compare:
+        argv = argv[1:]
     failed = 0
     for path in argv:
         try:
-            print(f"OK   {path}: {check(path, ort)}")
+            print(f"OK   {path}: {check(path, ort, compare)}")
         except Exception as e:  # any failure of load, check or run counts
             failed += 1
             print(f"FAIL {path}: {type(e).__name__}: {e}")
