@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/advtest/advtest/pkg/params"
 )
@@ -28,28 +27,16 @@ type Factory struct {
 	New func(params map[string]string) (Attack, error)
 }
 
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]Factory{}
-)
+var registry = params.NewRegistry[Factory]("attack", "attack")
 
-// Register adds a factory under name (lower case, no spaces or colons). It
-// returns an error when the name is malformed, already taken, or the
-// factory has no New function.
+// Register adds a factory under name (lower case, no spaces, colons,
+// commas or equals signs). It returns an error when the name is malformed,
+// already taken, or the factory has no New function.
 func Register(name string, f Factory) error {
-	if name == "" || name != strings.ToLower(name) || strings.ContainsAny(name, " :,=\t") {
-		return fmt.Errorf("attack: malformed attack name %q", name)
-	}
 	if f.New == nil {
 		return fmt.Errorf("attack: factory %q has no New function", name)
 	}
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if _, ok := registry[name]; ok {
-		return fmt.Errorf("attack: %q registered twice", name)
-	}
-	registry[name] = f
-	return nil
+	return registry.Register(name, f)
 }
 
 // mustRegister registers a built-in attack; a failure is a programming
@@ -60,25 +47,11 @@ func mustRegister(name string, f Factory) {
 	}
 }
 
-// Lookup returns the factory registered under name.
-func Lookup(name string) (Factory, bool) {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	f, ok := registry[strings.ToLower(name)]
-	return f, ok
-}
+// Lookup returns the factory registered under name (case-insensitive).
+func Lookup(name string) (Factory, bool) { return registry.Lookup(name) }
 
 // Names returns the registered attack names, sorted.
-func Names() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	out := make([]string, 0, len(registry))
-	for n := range registry {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func Names() []string { return registry.Names() }
 
 // New builds the attack registered under name with the given parameters
 // (string values, as written in a spec or YAML). Missing parameters take
@@ -86,7 +59,7 @@ func Names() []string {
 func New(name string, params map[string]string) (Attack, error) {
 	f, ok := Lookup(name)
 	if !ok {
-		return nil, fmt.Errorf("unknown attack %q (known: %s)", name, strings.Join(Names(), ", "))
+		return nil, registry.Unknown(name)
 	}
 	return f.New(params)
 }

@@ -2,9 +2,6 @@ package defend
 
 import (
 	"fmt"
-	"sort"
-	"strings"
-	"sync"
 
 	"github.com/advtest/advtest/pkg/params"
 )
@@ -28,28 +25,16 @@ type Factory struct {
 	New func(params map[string]string) (Defence, error)
 }
 
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]Factory{}
-)
+var registry = params.NewRegistry[Factory]("defend", "defence")
 
 // Register adds a factory under name (lower case, no spaces, colons,
 // commas or equals signs). It returns an error when the name is malformed,
 // already taken, or the factory has no New function.
 func Register(name string, f Factory) error {
-	if name == "" || name != strings.ToLower(name) || strings.ContainsAny(name, " :,=\t") {
-		return fmt.Errorf("defend: malformed defence name %q", name)
-	}
 	if f.New == nil {
 		return fmt.Errorf("defend: factory %q has no New function", name)
 	}
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if _, ok := registry[name]; ok {
-		return fmt.Errorf("defend: %q registered twice", name)
-	}
-	registry[name] = f
-	return nil
+	return registry.Register(name, f)
 }
 
 // mustRegister registers a built-in defence; a failure is a programming
@@ -61,24 +46,10 @@ func mustRegister(name string, f Factory) {
 }
 
 // Lookup returns the factory registered under name (case-insensitive).
-func Lookup(name string) (Factory, bool) {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	f, ok := registry[strings.ToLower(strings.TrimSpace(name))]
-	return f, ok
-}
+func Lookup(name string) (Factory, bool) { return registry.Lookup(name) }
 
 // Names returns the registered defence names, sorted.
-func Names() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	out := make([]string, 0, len(registry))
-	for n := range registry {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func Names() []string { return registry.Names() }
 
 // New builds the defence registered under name with the given parameters
 // (string values, as written in YAML). Missing parameters take their
@@ -86,7 +57,7 @@ func Names() []string {
 func New(name string, params map[string]string) (Defence, error) {
 	f, ok := Lookup(name)
 	if !ok {
-		return nil, fmt.Errorf("unknown defence %q (known: %s)", name, strings.Join(Names(), ", "))
+		return nil, registry.Unknown(name)
 	}
 	return f.New(params)
 }

@@ -10,27 +10,13 @@ import (
 	"github.com/advtest/advtest/pkg/tensor"
 )
 
-// Attribute constructors for building nodes in tests.
-
-func attrInt(name string, v int64) *onnxpb.AttributeProto {
-	t := onnxpb.AttributeProto_INT
-	return &onnxpb.AttributeProto{Name: &name, Type: &t, I: &v}
-}
-
-func attrInts(name string, v ...int64) *onnxpb.AttributeProto {
-	t := onnxpb.AttributeProto_INTS
-	return &onnxpb.AttributeProto{Name: &name, Type: &t, Ints: v}
-}
-
-func attrFloat(name string, v float32) *onnxpb.AttributeProto {
-	t := onnxpb.AttributeProto_FLOAT
-	return &onnxpb.AttributeProto{Name: &name, Type: &t, F: &v}
-}
-
-func attrString(name, v string) *onnxpb.AttributeProto {
-	t := onnxpb.AttributeProto_STRING
-	return &onnxpb.AttributeProto{Name: &name, Type: &t, S: []byte(v)}
-}
+// Attribute constructors for building nodes in tests: the exported ones.
+var (
+	attrInt    = AttrInt
+	attrInts   = AttrInts
+	attrFloat  = AttrFloat
+	attrString = AttrString
+)
 
 // opSpec describes one node for a test.
 type opSpec struct {
