@@ -57,47 +57,9 @@ func beginBB(ctx context.Context, o LabelOracle, name string, b Batch, needScore
 	if b.X == nil || b.X.DType != tensor.Float32 || b.X.Rank() < 1 {
 		return nil, fmt.Errorf("attack %s: batch X must be a float32 tensor [N, ...]", name)
 	}
-	n := b.X.Shape[0]
-	if len(b.Y) != n {
-		return nil, fmt.Errorf("attack %s: %d labels for %d samples", name, len(b.Y), n)
-	}
-	if b.Targeted() && len(b.Targets) != n {
-		return nil, fmt.Errorf("attack %s: %d targets for %d samples", name, len(b.Targets), n)
-	}
-	if len(b.X.F) != b.X.Len() {
-		return nil, fmt.Errorf("attack %s: batch X %v holds %d elements", name, b.X.Shape, len(b.X.F))
-	}
-	d := 1
-	for _, v := range b.X.Shape[1:] {
-		d *= v
-	}
-	if in := o.InputShape(); len(in) > 0 {
-		fixed := true
-		for _, v := range in {
-			if v <= 0 {
-				fixed = false
-			}
-		}
-		if fixed && tensor.Numel(in) != d {
-			return nil, fmt.Errorf("attack %s: samples of shape %v, oracle wants %v", name, b.X.Shape[1:], in)
-		}
-	}
-	c := o.NumClasses()
-	if c < 2 {
-		return nil, fmt.Errorf("attack %s: oracle has %d classes (want at least 2)", name, c)
-	}
-	for i, y := range b.Y {
-		if y < 0 || y >= c {
-			return nil, fmt.Errorf("attack %s: label %d of sample %d outside [0, %d)", name, y, i, c)
-		}
-		if b.Targeted() && (b.Targets[i] < 0 || b.Targets[i] >= c) {
-			return nil, fmt.Errorf("attack %s: target %d of sample %d outside [0, %d)", name, b.Targets[i], i, c)
-		}
-	}
-	for i, v := range b.X.F {
-		if !(v >= bounds.Min && v <= bounds.Max) {
-			return nil, fmt.Errorf("attack %s: sample %d has value %g outside the clip range [%g, %g]", name, i/max(d, 1), v, bounds.Min, bounds.Max)
-		}
+	n, d, c, err := validateBatch(name, "oracle", b, o.InputShape(), o.NumClasses(), bounds)
+	if err != nil {
+		return nil, err
 	}
 	s := &bbSession{
 		ctx: ctx, name: name, lo: o, so: so, n: n, d: d, c: c,

@@ -51,47 +51,9 @@ func begin(ctx context.Context, clf Classifier, name string, b Batch, targetedOK
 	if b.Targeted() && !targetedOK {
 		return nil, fmt.Errorf("attack %s: has no targeted form (batch has targets)", name)
 	}
-	n := b.X.Shape[0]
-	if len(b.Y) != n {
-		return nil, fmt.Errorf("attack %s: %d labels for %d samples", name, len(b.Y), n)
-	}
-	if b.Targeted() && len(b.Targets) != n {
-		return nil, fmt.Errorf("attack %s: %d targets for %d samples", name, len(b.Targets), n)
-	}
-	if len(b.X.F) != b.X.Len() {
-		return nil, fmt.Errorf("attack %s: batch X %v holds %d elements", name, b.X.Shape, len(b.X.F))
-	}
-	d := 1
-	for _, v := range b.X.Shape[1:] {
-		d *= v
-	}
-	if in := clf.InputShape(); len(in) > 0 {
-		fixed := true
-		for _, v := range in {
-			if v <= 0 {
-				fixed = false
-			}
-		}
-		if fixed && tensor.Numel(in) != d {
-			return nil, fmt.Errorf("attack %s: samples of shape %v, classifier wants %v", name, b.X.Shape[1:], in)
-		}
-	}
-	c := clf.NumClasses()
-	if c < 2 {
-		return nil, fmt.Errorf("attack %s: classifier has %d classes (want at least 2)", name, c)
-	}
-	for i, y := range b.Y {
-		if y < 0 || y >= c {
-			return nil, fmt.Errorf("attack %s: label %d of sample %d outside [0, %d)", name, y, i, c)
-		}
-		if b.Targeted() && (b.Targets[i] < 0 || b.Targets[i] >= c) {
-			return nil, fmt.Errorf("attack %s: target %d of sample %d outside [0, %d)", name, b.Targets[i], i, c)
-		}
-	}
-	for i, v := range b.X.F {
-		if !(v >= bounds.Min && v <= bounds.Max) {
-			return nil, fmt.Errorf("attack %s: sample %d has value %g outside the clip range [%g, %g]", name, i/max(d, 1), v, bounds.Min, bounds.Max)
-		}
+	n, d, c, err := validateBatch(name, "classifier", b, clf.InputShape(), clf.NumClasses(), bounds)
+	if err != nil {
+		return nil, err
 	}
 	s := &session{
 		ctx: ctx, clf: clf, name: name, n: n, d: d, c: c,
@@ -345,4 +307,53 @@ func (t *tracker) offer(s *session, i int, xi []float32, ok bool, v float64) {
 	t.fooled[i] = t.fooled[i] || ok
 	t.score[i] = v
 	copy(s.row(t.best, i), xi)
+}
+
+// validateBatch checks a batch against what the model (a classifier or an
+// oracle, named by who) says of its input and classes, and against the clip
+// range; it returns the batch size, the sample size and the class count.
+func validateBatch(name, who string, b Batch, inputShape []int, classes int, bounds Bounds) (n, d, c int, err error) {
+	n = b.X.Shape[0]
+	if len(b.Y) != n {
+		return 0, 0, 0, fmt.Errorf("attack %s: %d labels for %d samples", name, len(b.Y), n)
+	}
+	if b.Targeted() && len(b.Targets) != n {
+		return 0, 0, 0, fmt.Errorf("attack %s: %d targets for %d samples", name, len(b.Targets), n)
+	}
+	if len(b.X.F) != b.X.Len() {
+		return 0, 0, 0, fmt.Errorf("attack %s: batch X %v holds %d elements", name, b.X.Shape, len(b.X.F))
+	}
+	d = 1
+	for _, v := range b.X.Shape[1:] {
+		d *= v
+	}
+	if len(inputShape) > 0 {
+		fixed := true
+		for _, v := range inputShape {
+			if v <= 0 {
+				fixed = false
+			}
+		}
+		if fixed && tensor.Numel(inputShape) != d {
+			return 0, 0, 0, fmt.Errorf("attack %s: samples of shape %v, %s wants %v", name, b.X.Shape[1:], who, inputShape)
+		}
+	}
+	c = classes
+	if c < 2 {
+		return 0, 0, 0, fmt.Errorf("attack %s: %s has %d classes (want at least 2)", name, who, c)
+	}
+	for i, y := range b.Y {
+		if y < 0 || y >= c {
+			return 0, 0, 0, fmt.Errorf("attack %s: label %d of sample %d outside [0, %d)", name, y, i, c)
+		}
+		if b.Targeted() && (b.Targets[i] < 0 || b.Targets[i] >= c) {
+			return 0, 0, 0, fmt.Errorf("attack %s: target %d of sample %d outside [0, %d)", name, b.Targets[i], i, c)
+		}
+	}
+	for i, v := range b.X.F {
+		if !(v >= bounds.Min && v <= bounds.Max) {
+			return 0, 0, 0, fmt.Errorf("attack %s: sample %d has value %g outside the clip range [%g, %g]", name, i/max(d, 1), v, bounds.Min, bounds.Max)
+		}
+	}
+	return n, d, c, nil
 }
