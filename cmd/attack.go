@@ -59,9 +59,11 @@ type workload struct {
 	// model is the model file with its preprocessing (nil for a remote target).
 	model *onnxmodel.Model
 	// clf is what the pool attacks: the model, or the remote endpoint.
-	clf     attack.Classifier
-	remote  *remoteClassifier
-	set     *dataset.Set
+	clf    attack.Classifier
+	remote *remoteClassifier
+	set    *dataset.Set
+	// totalN is the number of samples of the whole run (before --shard).
+	totalN  int
 	attacks []attack.Attack
 	specs   []report.AttackSpec
 }
@@ -102,6 +104,7 @@ func loadWorkloadWith(ctx context.Context, plan *config.Plan, pf *planFlags, war
 		}
 		w.model, w.clf, w.set = m, m, set
 	}
+	w.totalN = w.set.Len()
 	if pf.numShards > 0 {
 		shard, err := w.set.Shard(pf.shardIndex, pf.numShards)
 		if err != nil {
@@ -124,6 +127,9 @@ func loadWorkloadWith(ctx context.Context, plan *config.Plan, pf *planFlags, war
 		if err != nil {
 			return nil, fmt.Errorf("attacks[%d]: %w", i, err)
 		}
+		// A shard keeps its fooled samples' norms, so that merging the
+		// shards' reports gives exact medians.
+		spec.KeepNorms = pf.numShards > 0
 		w.attacks = append(w.attacks, a)
 		w.specs = append(w.specs, spec)
 	}
@@ -281,7 +287,7 @@ func buildReport(w *workload, res *eval.PoolResult) (*report.Report, error) {
 	} else {
 		rep.Model = report.Model{Path: plan.Model, Producer: "remote endpoint (Open Inference Protocol)"}
 	}
-	rep.Data = report.Data{Path: w.set.Path, LabelsPath: w.set.LabelsPath, SHA256: w.set.DataSHA256, LabelsSHA256: w.set.LabelsSHA256, N: w.set.Len()}
+	rep.Data = report.Data{Path: w.set.Path, LabelsPath: w.set.LabelsPath, SHA256: w.set.DataSHA256, LabelsSHA256: w.set.LabelsSHA256, N: w.totalN}
 	rep.SetClean(res.Clean.Correct)
 	perAttack := make([][]report.SampleOutcome, len(res.Attacks))
 	for j, run := range res.Attacks {

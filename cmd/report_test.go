@@ -215,3 +215,45 @@ func TestVersionAttacksDocsCompletion(t *testing.T) {
 		t.Errorf("completing --format: %q", stdout)
 	}
 }
+
+// TestShardMergeEqualsWholeRun: two --shard runs merged by `report merge`
+// give the unsharded run's JSON figures exactly (deterministic attacks;
+// medians are exact because shards keep their fooled samples' norms).
+func TestShardMergeEqualsWholeRun(t *testing.T) {
+	dir := t.TempDir()
+	common := []string{"attack", "-m", repoRoot + "/testdata/models/mnist_mlp.onnx", "-d", mnistX, "-l", mnistY, "--limit", "60",
+		"-a", "fgsm:eps=0.1", "-a", "deepfool", "--format", "json"}
+	var shards []string
+	for _, s := range []string{"0/2", "1/2"} {
+		out := filepath.Join(dir, "shard"+s[:1]+".json")
+		if code, _, stderr := runInProcess(append(common, "--shard", s, "-o", out)...); code != 0 && code != 1 {
+			t.Fatalf("shard %s: exit %d: %s", s, code, stderr)
+		}
+		shards = append(shards, out)
+	}
+	whole := filepath.Join(dir, "whole.json")
+	if code, _, stderr := runInProcess(append(common, "-o", whole)...); code != 0 && code != 1 {
+		t.Fatalf("whole run: exit %d: %s", code, stderr)
+	}
+	merged := filepath.Join(dir, "merged.json")
+	if code, _, stderr := runInProcess(append([]string{"report", "merge"}, append(shards, "--output", merged)...)...); code != 0 {
+		t.Fatalf("merge: exit %d: %s", code, stderr)
+	}
+	w, err := report.Load(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := report.Load(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.N != w.N || m.NCleanCorrect != w.NCleanCorrect || m.WorstCase.NFooled != w.WorstCase.NFooled || m.WorstCase.SuccessRate != w.WorstCase.SuccessRate {
+		t.Errorf("merged n %d/%d worst %+v, whole %d/%d %+v", m.NCleanCorrect, m.N, m.WorstCase, w.NCleanCorrect, w.N, w.WorstCase)
+	}
+	for i, a := range w.Attacks {
+		b := m.Attacks[i]
+		if a.NFooled != b.NFooled || a.SuccessRate != b.SuccessRate || a.RobustAccuracy != b.RobustAccuracy || a.Perturbation != b.Perturbation {
+			t.Errorf("attack %s: merged %+v %+v, whole %+v %+v", a.Name, b.SuccessRate, b.Perturbation, a.SuccessRate, a.Perturbation)
+		}
+	}
+}

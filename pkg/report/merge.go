@@ -134,9 +134,19 @@ func Merge(shards []*Report) (*Report, MergeInfo, error) {
 	return m, info, nil
 }
 
-// mergeAttack sums one attack's shard results. approx is true when more
-// than one shard fooled samples, so that the medians are approximate.
+// mergeAttack sums one attack's shard results. When every shard carries
+// its fooled samples' norms (FooledNorms), the medians are computed from
+// them exactly; otherwise approx is true when more than one shard fooled
+// samples, and the medians are n_fooled-weighted means of the shards'.
 func mergeAttack(parts []AttackResult) (AttackResult, bool) {
+	if m, ok := mergeAttackExact(parts); ok {
+		return m, false
+	}
+	return mergeAttackApprox(parts)
+}
+
+// mergeAttackApprox sums counts and weights the shards' statistics.
+func mergeAttackApprox(parts []AttackResult) (AttackResult, bool) {
 	a := parts[0]
 	m := AttackResult{Name: a.Name, Key: Key(a.Name, a.Params), Params: map[string]string{}, Norm: a.Norm, Eps: a.Eps, Targeted: a.Targeted,
 		Gate: AttackGate{MaxSR: copyFloat(a.Gate.MaxSR), Passed: true, Reasons: []string{}}}
@@ -293,4 +303,32 @@ func checkShardKeys(shards []*Report) error {
 		return fmt.Errorf("report: merge: %d of the %d shards given (every shard must be merged, once)", len(idx), count)
 	}
 	return nil
+}
+
+// mergeAttackExact merges shards that all carry FooledNorms.
+func mergeAttackExact(parts []AttackResult) (AttackResult, bool) {
+	all := &FooledNorms{L0: []float64{}, L2: []float64{}, Linf: []float64{}}
+	for _, p := range parts {
+		f := p.FooledNorms
+		if f == nil || len(f.L2) != p.NFooled || len(f.L0) != p.NFooled || len(f.Linf) != p.NFooled {
+			return AttackResult{}, false
+		}
+		all.L0 = append(all.L0, f.L0...)
+		all.L2 = append(all.L2, f.L2...)
+		all.Linf = append(all.Linf, f.Linf...)
+		if parts[0].Queries != nil {
+			if len(f.Queries) != p.NFooled {
+				return AttackResult{}, false
+			}
+			all.Queries = append(all.Queries, f.Queries...)
+		}
+	}
+	m, _ := mergeAttackApprox(parts) // counts and rates; the norms below
+	m.Perturbation = Perturbation{L0: Stats(all.L0), L2: Stats(all.L2), Linf: Stats(all.Linf)}
+	if m.Queries != nil {
+		q := Stats(all.Queries)
+		m.Queries = &q
+	}
+	m.FooledNorms = all
+	return m, true
 }

@@ -12,6 +12,13 @@ import (
 // it.
 func runReport(t *testing.T, lo, hi int) *Report {
 	t.Helper()
+	return runReportKeep(t, lo, hi, false)
+}
+
+// runReportKeep is runReport with the fooled samples' norms kept (as
+// sharded runs keep them) when keep is set.
+func runReportKeep(t *testing.T, lo, hi int, keep bool) *Report {
+	t.Helper()
 	clean := []bool{true, true, false, true, true, true, true, false, true, true, true, true}
 	fgsm := outcomes(true, false, true, false, false, true, false, false, false, true, false, false)
 	pgd := outcomes(true, true, false, false, true, true, false, true, true, true, false, true)
@@ -26,11 +33,11 @@ func runReport(t *testing.T, lo, hi int) *Report {
 	r.Data = Data{Path: "x.npy", SHA256: strings.Repeat("cd", 32), N: 12}
 	r.Config = map[string]any{"seed": 7}
 	r.SetClean(clean)
-	a1, err := NewAttackResult(AttackSpec{Name: "fgsm", Params: map[string]string{"eps": "0.1"}, Norm: "linf", Eps: 0.1, MaxSR: fptr(0.5)}, clean, fgsm, Cost{GradientEvals: int64(hi - lo), Seconds: 1})
+	a1, err := NewAttackResult(AttackSpec{Name: "fgsm", Params: map[string]string{"eps": "0.1"}, Norm: "linf", Eps: 0.1, MaxSR: fptr(0.5), KeepNorms: keep}, clean, fgsm, Cost{GradientEvals: int64(hi - lo), Seconds: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, err := NewAttackResult(AttackSpec{Name: "square", Params: map[string]string{"eps": "0.1"}, Norm: "linf", Eps: 0.1, CountsQueries: true}, clean, pgd, Cost{Seconds: 2})
+	a2, err := NewAttackResult(AttackSpec{Name: "square", Params: map[string]string{"eps": "0.1"}, Norm: "linf", Eps: 0.1, CountsQueries: true, KeepNorms: keep}, clean, pgd, Cost{Seconds: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +105,40 @@ func TestMergeEqualsUnsharded(t *testing.T) {
 		}
 		if m.Gate.Passed != whole.Gate.Passed || len(m.Gate.Reasons) != len(whole.Gate.Reasons) {
 			t.Errorf("cuts %v: gate %+v, want %+v", cuts, m.Gate, whole.Gate)
+		}
+	}
+}
+
+// TestMergeExactWithFooledNorms: shards that keep their fooled samples'
+// norms (as --shard runs do) merge into exactly the unsharded figures,
+// medians included.
+func TestMergeExactWithFooledNorms(t *testing.T) {
+	for _, cuts := range [][]int{{0, 6, 12}, {0, 5, 12}, {0, 1, 4, 8, 12}} {
+		whole := runReport(t, 0, 12)
+		var shards []*Report
+		for i := 0; i+1 < len(cuts); i++ {
+			shards = append(shards, runReportKeep(t, cuts[i], cuts[i+1], true))
+		}
+		m, info, err := Merge(shards)
+		if err != nil {
+			t.Fatalf("cuts %v: %v", cuts, err)
+		}
+		if len(info.ApproximateMedians) != 0 {
+			t.Errorf("cuts %v: approximate medians %v, want none", cuts, info.ApproximateMedians)
+		}
+		for j, w := range whole.Attacks {
+			a := m.Attacks[j]
+			for k, p := range [][2]NormStats{{a.Perturbation.L0, w.Perturbation.L0}, {a.Perturbation.L2, w.Perturbation.L2}, {a.Perturbation.Linf, w.Perturbation.Linf}} {
+				if p[0].Median != p[1].Median || math.Abs(p[0].Mean-p[1].Mean) > 1e-12 {
+					t.Errorf("cuts %v: attack %s norm %d: %+v, want %+v", cuts, w.Key, k, p[0], p[1])
+				}
+			}
+			if (a.Queries == nil) != (w.Queries == nil) || a.Queries != nil && a.Queries.Median != w.Queries.Median {
+				t.Errorf("cuts %v: attack %s: queries %v, want %v", cuts, w.Key, a.Queries, w.Queries)
+			}
+			if a.NFooled != w.NFooled || a.SuccessRate != w.SuccessRate {
+				t.Errorf("cuts %v: attack %s: %d fooled (%v), want %d (%v)", cuts, w.Key, a.NFooled, a.SuccessRate, w.NFooled, w.SuccessRate)
+			}
 		}
 	}
 }

@@ -40,6 +40,9 @@ type AttackSpec struct {
 	// CountsQueries is true for attacks that count model queries (the
 	// black-box ones); their results carry query statistics.
 	CountsQueries bool
+	// KeepNorms keeps the fooled samples' norms in the result
+	// (AttackResult.FooledNorms), for an exact merge of shard reports.
+	KeepNorms bool
 }
 
 // Cost is what an attack spent.
@@ -134,6 +137,12 @@ func NewAttackResult(spec AttackSpec, clean []bool, outcomes []SampleOutcome, co
 		GradientEvals: cost.GradientEvals,
 		Seconds:       cost.Seconds,
 		Gate:          AttackGate{MaxSR: copyFloat(spec.MaxSR), Passed: true, Reasons: []string{}},
+	}
+	if spec.KeepNorms {
+		res.FooledNorms = &FooledNorms{L0: nonNil(l0), L2: nonNil(l2), Linf: nonNil(linf)}
+		if spec.CountsQueries {
+			res.FooledNorms.Queries = nonNil(queries)
+		}
 	}
 	if spec.CountsQueries {
 		q := Stats(queries)
@@ -247,4 +256,11 @@ func copyFloat(p *float64) *float64 {
 	}
 	v := *p
 	return &v
+}
+
+func nonNil(v []float64) []float64 {
+	if v == nil {
+		return []float64{}
+	}
+	return v
 }

@@ -89,7 +89,8 @@ type Data struct {
 	// LabelsSHA256 is the hex SHA-256 of the labels file, empty when there
 	// is none.
 	LabelsSHA256 string `json:"labels_sha256,omitempty"`
-	// N is the number of samples in the files, before any limit.
+	// N is the number of samples of the run (after any limit); for one shard
+	// of a sharded run, the whole run's.
 	N int `json:"n"`
 }
 
@@ -153,11 +154,26 @@ type AttackResult struct {
 	// Queries is the number of model queries to success, for black-box
 	// attacks; nil for attacks that do not count queries.
 	Queries *NormStats `json:"queries,omitempty"`
+	// FooledNorms holds the norms (and queries) of every fooled sample,
+	// in sample order, when the run was one shard of a larger one
+	// (--shard): merging shards then computes exact medians. Optional.
+	FooledNorms *FooledNorms `json:"fooled_norms,omitempty"`
 	// Seconds is the wall-clock time the attack took; a timing figure,
 	// zeroed by Report.ZeroTimings.
 	Seconds float64 `json:"-"`
 	// Gate is this attack's verdict.
 	Gate AttackGate `json:"gate"`
+}
+
+// FooledNorms lists per-sample figures of the fooled samples, in sample
+// order: the data a merge of shard reports needs for exact medians.
+type FooledNorms struct {
+	// L0, L2 and Linf are the perturbation norms.
+	L0   []float64 `json:"l0"`
+	L2   []float64 `json:"l2"`
+	Linf []float64 `json:"linf"`
+	// Queries are the queries spent, for attacks that count them.
+	Queries []float64 `json:"queries,omitempty"`
 }
 
 // AttackGate is the verdict of the per-attack gates.
