@@ -150,3 +150,54 @@ func TestAgainstPyTorchReferences(t *testing.T) {
 		}
 	}
 }
+
+// TestAPGDWorstCaseAtLeastPGD: on the testdata models, the worst case of
+// APGD-CE and APGD-DLR (Croce & Hein 2020, the core of AutoAttack) finds at
+// least as many adversarial examples as PGD-40 at the same Linf budget.
+// With -short only the MLP runs.
+func TestAPGDWorstCaseAtLeastPGD(t *testing.T) {
+	set, err := dataset.Load("../../testdata/mnist/test-1000-images.npy", "../../testdata/mnist/test-1000-labels.npy", dataset.Options{Limit: 150})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		model string
+		eps   float64
+	}{{"mnist_mlp", 0.05}, {"mnist_cnn", 0.1}} {
+		if testing.Short() && tc.model == "mnist_cnn" {
+			continue
+		}
+		m, err := onnxmodel.Load("../../testdata/models/" + tc.model + ".onnx")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pgd, _, _ := srOf(t, m, set, fmt.Sprintf("pgd:norm=linf,eps=%g,steps=40,step=0.01", tc.eps))
+		var pool []attack.Attack
+		for _, name := range []string{"apgd-ce", "apgd-dlr"} {
+			a, err := attack.NewFromSpec(fmt.Sprintf("%s:norm=linf,eps=%g", name, tc.eps))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pool = append(pool, a)
+		}
+		res, err := RunPool(context.Background(), m, set.X, set.Y, pool, PoolOptions{BatchSize: 150, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fooled, n := 0, 0
+		worst := res.WorstFooled()
+		for i, ok := range res.Clean.Correct {
+			if ok {
+				n++
+				if worst[i] {
+					fooled++
+				}
+			}
+		}
+		apgd := float64(fooled) / float64(n)
+		if apgd < pgd {
+			t.Errorf("%s eps %g: APGD worst-case SR %.4f below PGD-40's %.4f", tc.model, tc.eps, apgd, pgd)
+		}
+		t.Logf("%s eps %g: PGD-40 SR %.4f, APGD-CE/DLR worst case %.4f", tc.model, tc.eps, pgd, apgd)
+	}
+}
