@@ -98,6 +98,14 @@ func MaskingSuspected(checks []SanityCheck) bool {
 	return false
 }
 
+// DefaultUnbounded is the unbounded attack of check (b) when the pool has
+// none: Carlini & Wagner L2 (its tanh change of variables keeps the box
+// without clipping) with a short search. DeepFool, which clips every step
+// into the box, stalls on adversarially trained MNIST models: 100
+// iterations fooled 71 of 100 clean-correct samples of a PGD-trained CNN
+// that PGD at eps 0.6 fools entirely; this C&W fooled 97 of them.
+const DefaultUnbounded = "cw:binary_steps=4,max_iter=100,initial_const=1,lr=0.05"
+
 // SanityOptions configures Sanity. The zero value uses the defaults.
 type SanityOptions struct {
 	// BatchSize is the attack batch size (0: 128).
@@ -118,7 +126,7 @@ type SanityOptions struct {
 	StepsFactor int
 	// Unbounded is the attack spec check (b) runs when the pool holds no
 	// unbounded white-box attack (deepfool, cw, ...); the clip range of
-	// the pool's attack is added. Empty: "deepfool:max_iter=100".
+	// the pool's attack is added. Empty: DefaultUnbounded.
 	Unbounded string
 	// Progress, when not nil, is told which check starts.
 	Progress func(check string)
@@ -138,7 +146,7 @@ func (o *SanityOptions) defaults() {
 		o.StepsFactor = 4
 	}
 	if o.Unbounded == "" {
-		o.Unbounded = "deepfool:max_iter=100"
+		o.Unbounded = DefaultUnbounded
 	}
 }
 
