@@ -5,7 +5,7 @@ PKGS      := ./...
 FUZZTIME  ?= 10s
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build test vet lint race fuzz fuzz-smoke bench demo clean
+.PHONY: all build test vet lint race fuzz fuzz-smoke bench demo screenshot clean
 
 all: build
 
@@ -51,6 +51,13 @@ bench:
 ## demo: the README's main command.
 demo: build
 	$(BIN) attack --config configs/mnist-cnn.yaml
+
+## screenshot: the HTML report of the demo run, rendered by Debian's headless
+## Chromium (apt-get install chromium) into bin/report.png for a look.
+screenshot: build
+	$(BIN) attack --config configs/mnist-cnn.yaml --format html --output bin/report.html --no-progress || test $$? -eq 1
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --disable-background-networking \
+	  --window-size=1100,2250 --screenshot=bin/report.png "file://$(CURDIR)/bin/report.html"
 
 clean:
 	rm -rf bin
