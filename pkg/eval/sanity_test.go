@@ -132,3 +132,29 @@ func TestSanityBlackBoxBeatsWhiteBox(t *testing.T) {
 		t.Errorf("black-box check %v, want flag with two figures", c)
 	}
 }
+
+// TestSanityWeakUnboundedSearchIsNotMasking: an unbounded attack that is
+// merely too short (one C&W iteration) does not flag an honest model when
+// the gradient attack with a ball holding the whole clip box fools every
+// sample: that attack is unbounded too, and the gradient is informative.
+func TestSanityWeakUnboundedSearchIsNotMasking(t *testing.T) {
+	m, set := loadMNIST(t, 30)
+	ctx := context.Background()
+	pgd, err := attack.NewFromSpec("pgd:norm=linf,eps=0.3,steps=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := RunPool(ctx, m, set.X, set.Y, []attack.Attack{pgd}, PoolOptions{BatchSize: 64, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks, err := Sanity(ctx, m, set.X, set.Y, pool, SanityOptions{BatchSize: 64, Seed: 1, Unbounded: "cw:binary_steps=1,max_iter=1,initial_const=0.001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := byID(checks)[CheckUnbounded]
+	t.Log(c)
+	if c.Status != SanityPass || len(c.Figures) < 2 || c.Figures[0].Value >= 0.95 {
+		t.Errorf("unbounded check %+v: want a pass that records the weak search and the full-box SR", c)
+	}
+}
