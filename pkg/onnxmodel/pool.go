@@ -7,7 +7,7 @@ import (
 
 // maxPooledBytes bounds the free buffers one pool keeps between runs;
 // buffers released beyond it are left to the garbage collector.
-const maxPooledBytes = 1 << 30
+const maxPooledBytes = 512 << 20
 
 // bufferPool hands out float32 buffers and takes them back after a run, so
 // that repeated runs allocate nothing large. Sizes are rounded up to one of
