@@ -78,7 +78,11 @@ func loadWorkload(plan *config.Plan) (*workload, error) {
 // shard of the samples.
 func loadWorkloadWith(ctx context.Context, plan *config.Plan, pf *planFlags, warn func(string)) (*workload, error) {
 	w := &workload{plan: plan}
-	opts := dataset.Options{Limit: plan.Limit, MaxBytes: memoryBudget()}
+	im := plan.Images
+	opts := dataset.Options{Limit: plan.Limit, MaxBytes: memoryBudget(), Images: dataset.ImageOptions{
+		Width: im.Width, Height: im.Height, ShorterSide: im.ShorterSide, CropWidth: im.CropWidth, CropHeight: im.CropHeight,
+		Interpolation: im.Interpolation, ChannelOrder: im.ChannelOrder, Grayscale: im.Grayscale,
+	}}
 	if pf.target != "" {
 		set, err := dataset.Load(plan.Data, plan.Labels, opts)
 		if err != nil {

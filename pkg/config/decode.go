@@ -105,6 +105,13 @@ func (d *decoder) decode(key string, in any, out reflect.Value) {
 			return
 		}
 		out.SetUint(uint64(n))
+	case reflect.Bool:
+		b, ok := in.(bool)
+		if !ok {
+			d.fail(key, "want true or false, got %s", got(in))
+			return
+		}
+		out.SetBool(b)
 	case reflect.Float64:
 		f, ok := toFloat(in)
 		if !ok {

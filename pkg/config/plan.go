@@ -39,6 +39,8 @@ type Plan struct {
 	BatchSize int `json:"batch_size"`
 	// Preprocessing maps the data files' values to the model's input.
 	Preprocessing Preprocessing `json:"preprocessing"`
+	// Images configures image-folder data (ignored for other formats).
+	Images Images `json:"images"`
 	// Attacks is the attack pool, run in this order.
 	Attacks []Attack `json:"attacks"`
 	// Sweep reruns one attack of the pool over several budgets.
@@ -71,6 +73,27 @@ type Preprocessing struct {
 	ClipMax float64 `json:"clip_max"`
 	// Layout is the model's input layout, NCHW or NHWC.
 	Layout string `json:"layout"`
+}
+
+// Images says how an image folder (one subfolder per class) becomes
+// samples: resizing, cropping and channel order. Zero values keep the
+// images as they are (they must then all have one size).
+type Images struct {
+	// Width and Height resize every image to this size.
+	Width  int `json:"width"`
+	Height int `json:"height"`
+	// ShorterSide resizes keeping the aspect ratio so that the shorter
+	// side has this length (instead of Width and Height).
+	ShorterSide int `json:"shorter_side"`
+	// CropWidth and CropHeight cut the center of the resized image.
+	CropWidth  int `json:"crop_width"`
+	CropHeight int `json:"crop_height"`
+	// Interpolation is bilinear (default) or nearest.
+	Interpolation string `json:"interpolation"`
+	// ChannelOrder is rgb (default) or bgr.
+	ChannelOrder string `json:"channel_order"`
+	// Grayscale reads images as one channel.
+	Grayscale bool `json:"grayscale"`
 }
 
 // Attack is one attack of the pool.

@@ -37,6 +37,18 @@ preprocessing:
   clip_max: 1
   layout: NCHW      # NCHW or NHWC
 
+# When data is an image folder (one subfolder per class, PNG or JPEG): how
+# images become samples. 0 and empty keep them as they are (one size).
+images:
+  width: 0          # resize to width x height ...
+  height: 0
+  shorter_side: 0   # ... or so that the shorter side has this length, e.g. 256
+  crop_width: 0     # then cut the center, e.g. 224 x 224
+  crop_height: 0
+  interpolation: bilinear   # or nearest
+  channel_order: rgb        # or bgr
+  grayscale: false
+
 # The attack pool, run in order. Attacks: fgsm, bim, pgd, mifgsm, cw,
 # deepfool, jsma, lbfgs, apgd-ce, apgd-dlr, autoattack. Common params:
 # norm (linf|l2), eps, steps, step, restarts; each attack documents its
