@@ -134,7 +134,7 @@ func loadTrain(plan *config.Plan, w *workload) (train, val *dataset.Set, err err
 	if plan.Train.Data == "" {
 		return nil, nil, nil
 	}
-	set, err := dataset.Load(plan.Train.Data, plan.Train.Labels, dataset.Options{})
+	set, err := dataset.Load(plan.Train.Data, plan.Train.Labels, dataset.Options{MaxBytes: memoryBudget()})
 	if err != nil {
 		return nil, nil, fmt.Errorf("train.data: %w", err)
 	}
