@@ -89,26 +89,49 @@ func orDash(s string) string {
 }
 
 // tableRows returns the header and rows of the human-readable tables:
-// one row per attack, then the worst case.
+// one row per attack, then the worst case. A pool with black-box attacks
+// gets a column of their median queries to success.
 func tableRows(r *Report) (header []string, rows [][]string) {
-	header = []string{"attack", "norm", "eps", "SR (n)", "robust acc", "median L2", "median Linf", "grad evals", "seconds"}
+	queries := false
+	for _, a := range r.Attacks {
+		if a.Queries != nil {
+			queries = true
+		}
+	}
+	header = []string{"attack", "norm", "eps", "SR (n)", "robust acc", "median L2", "median Linf", "grad evals"}
+	if queries {
+		header = append(header, "median queries")
+	}
+	header = append(header, "seconds")
 	labels := attackLabels(r.Attacks)
 	for i, a := range r.Attacks {
-		rows = append(rows, []string{
+		row := []string{
 			labels[i], normCell(a), epsCell(a),
 			srCell(a.SuccessRate, a.SRUndefined, a.NFooled, a.NCleanCorrect),
 			pct(a.RobustAccuracy),
 			medianCell(a, a.Perturbation.L2), medianCell(a, a.Perturbation.Linf),
-			strconv.FormatInt(a.GradientEvals, 10), secondsCell(a.Seconds),
-		})
+			strconv.FormatInt(a.GradientEvals, 10),
+		}
+		if queries {
+			q := "-"
+			if a.Queries != nil {
+				q = medianCell(a, *a.Queries)
+			}
+			row = append(row, q)
+		}
+		rows = append(rows, append(row, secondsCell(a.Seconds)))
 	}
 	evals, secs := totals(r)
 	w := r.WorstCase
-	rows = append(rows, []string{
+	row := []string{
 		"worst case", "-", "-",
 		srCell(w.SuccessRate, w.SRUndefined, w.NFooled, r.NCleanCorrect),
 		pct(w.RobustAccuracy), "-", "-",
-		strconv.FormatInt(evals, 10), secondsCell(secs),
-	})
+		strconv.FormatInt(evals, 10),
+	}
+	if queries {
+		row = append(row, "-")
+	}
+	rows = append(rows, append(row, secondsCell(secs)))
 	return header, rows
 }

@@ -212,3 +212,22 @@ func TestMergeIncompleteAndBaseline(t *testing.T) {
 		t.Errorf("notes %q do not say the baseline was not re-applied", m.Gate.Notes)
 	}
 }
+
+// TestTableShowsQueriesOfBlackBoxAttacks: a pool with an attack that counts
+// queries gets a median-queries column; the others show "-" there.
+func TestTableShowsQueriesOfBlackBoxAttacks(t *testing.T) {
+	r := runReport(t, 0, 12)
+	var buf strings.Builder
+	if err := Render(&buf, "table", r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "median queries") {
+		t.Fatalf("no queries column:\n%s", out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "| square") && strings.Count(line, "|") != 11 {
+			t.Errorf("square row has %d cells: %s", strings.Count(line, "|")-1, line)
+		}
+	}
+}
