@@ -121,6 +121,59 @@ func TestPGDExamplesInBall(t *testing.T) {
 	}
 }
 
+// TestEpsRamp checks eps_ramp in every trainer that perturbs: the first
+// iteration trains clean, and iteration t of T perturbs by at most
+// eps·min(1, t/(ramp·T)) and by more than the previous stage's radius
+// (so the ramp is neither skipped nor stuck).
+func TestEpsRamp(t *testing.T) {
+	m := loadModel(t, "mnist_mlp.onnx")
+	set := loadMNIST(t, 16)
+	const eps, iters = 0.3, 10
+	cases := []struct {
+		name   string
+		params map[string]string
+	}{
+		{"pgd-at", map[string]string{"steps": "3"}},
+		{"pgd-at", map[string]string{"attack": "pgd:eps=0.3,steps=3,step=0.1"}},
+		{"fast-at", nil},
+		{"trades", map[string]string{"steps": "3"}},
+	}
+	for _, c := range cases {
+		p := map[string]string{"eps_ramp": "0.5"}
+		for k, v := range c.params {
+			p[k] = v
+		}
+		d, err := New(c.name, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hook := d.(interface{ Config() TrainConfig }).Config().Hook
+		prev := -1.0
+		for _, it := range []int{0, 2, 4, 6} {
+			want := eps * min(1, float64(it)/(0.5*iters))
+			b := &TrainBatch{X: set.X.Clone(), Y: set.Y, Iter: it, Iters: iters}
+			if err := hook(context.Background(), m, b, seeded(3)); err != nil {
+				t.Fatalf("%s %v: %v", c.name, c.params, err)
+			}
+			adv := b.X.F[b.X.Len()-set.X.Len():] // TRADES appends x' after x
+			linf := 0.0
+			for k, v := range adv {
+				linf = max(linf, abs(float64(v-set.X.F[k])))
+			}
+			if linf > want+1e-6 || (want > 0 && linf <= prev+1e-6) {
+				t.Errorf("%s %v: iteration %d of %d perturbs by %.4f, want <= %.4f and > %.4f", c.name, c.params, it, iters, linf, want, prev)
+			}
+			if it == 0 && (b.X.Shape[0] != 16 || b.Loss != nil) {
+				t.Errorf("%s %v: iteration 0 changed the batch (rows %d, loss set %v), want it clean", c.name, c.params, b.X.Shape[0], b.Loss != nil)
+			}
+			prev = linf
+		}
+	}
+	if _, err := New("pgd-at", map[string]string{"eps_ramp": "1.5"}); err == nil {
+		t.Error("eps_ramp 1.5 accepted, want an error")
+	}
+}
+
 func abs(v float64) float64 {
 	if v < 0 {
 		return -v
@@ -198,17 +251,38 @@ func TestApplyDeterministic(t *testing.T) {
 // BenchmarkPGDATBatchCNN times one PGD-AT training batch (defaults: 10
 // Linf steps, eps 0.3) of 128 MNIST samples on the MNIST CNN; an epoch of
 // N samples costs N/128 of these.
+// BenchmarkPGDATBatchCNN times one adversarial-training batch (of 128
+// unless named) on the MNIST CNN for the trainers, inner-step counts and
+// batch sizes a harden recipe chooses between (the cost of a recipe is its
+// batches times these).
 func BenchmarkPGDATBatchCNN(b *testing.B) {
 	m := loadModel(b, "mnist_cnn.onnx")
 	data := loadMNIST(b, 128)
-	d, err := New("pgd-at", map[string]string{"iterations": "1"})
-	if err != nil {
-		b.Fatal(err)
+	cases := []struct {
+		name    string
+		defence string
+		steps   string
+		batch   string
+	}{
+		{"pgd-at/steps=10", "pgd-at", "10", "128"},
+		{"pgd-at/steps=5", "pgd-at", "5", "128"},
+		{"pgd-at/steps=3", "pgd-at", "3", "128"},
+		{"trades/steps=10", "trades", "10", "128"},
+		{"trades/steps=5", "trades", "5", "128"},
+		{"trades/steps=5/batch=64", "trades", "5", "64"},
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := d.Apply(context.Background(), m, TrainData{Train: data}, seeded(1)); err != nil {
-			b.Fatal(err)
-		}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			d, err := New(c.defence, map[string]string{"iterations": "1", "steps": c.steps, "batch_size": c.batch})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := d.Apply(context.Background(), m, TrainData{Train: data}, seeded(1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

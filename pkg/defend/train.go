@@ -48,8 +48,9 @@ type TrainBatch struct {
 	// Loss, when not nil, replaces the default loss (HardCE(Y), or
 	// SoftCE(Soft) when Soft is set).
 	Loss LossFunc
-	// Epoch is the 0-based epoch, Iter the 0-based iteration.
-	Epoch, Iter int
+	// Epoch is the 0-based epoch, Iter the 0-based iteration, Iters the
+	// number of iterations of the whole run.
+	Epoch, Iter, Iters int
 }
 
 // BatchHook changes a batch before the training step: m is the model being
@@ -364,7 +365,7 @@ func Train(ctx context.Context, m *onnxmodel.Model, data *dataset.Set, cfg Train
 				copy(x.F[r*per:(r+1)*per], data.X.F[idx*per:(idx+1)*per])
 				ybuf[r] = data.Y[idx]
 			}
-			b := &TrainBatch{X: x, Y: ybuf[:k], Epoch: ep, Iter: it}
+			b := &TrainBatch{X: x, Y: ybuf[:k], Epoch: ep, Iter: it, Iters: total}
 			if cfg.Hook != nil {
 				if err := cfg.Hook(ctx, m, b, rng); err != nil {
 					return res, fmt.Errorf("train: epoch %d, batch %d: %w", ep, bi, err)
