@@ -18,6 +18,7 @@ import (
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/config"
 	"github.com/advtest/advtest/pkg/dataset"
+	"github.com/advtest/advtest/pkg/defend"
 	"github.com/advtest/advtest/pkg/eval"
 	"github.com/advtest/advtest/pkg/onnxmodel"
 	"github.com/advtest/advtest/pkg/report"
@@ -106,7 +107,14 @@ func loadWorkloadWith(ctx context.Context, plan *config.Plan, pf *planFlags, war
 		if m, err = m.WithPreprocessing(pre); err != nil {
 			return nil, fmt.Errorf("%s: %w", plan.Model, err)
 		}
-		w.model, w.clf, w.set = m, m, set
+		// A model with a preprocessor defence in its graph (a squeezer) is
+		// attacked through BPDA, as harden measures it: plain gradients
+		// through a quantiser would report a masked gradient as robustness.
+		clf, err := defend.Adaptive(m)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", plan.Model, err)
+		}
+		w.model, w.clf, w.set = m, clf, set
 	}
 	w.totalN = w.set.Len()
 	if pf.numShards > 0 {
@@ -230,8 +238,29 @@ func runAttack(c *cobra.Command, pf *planFlags) error {
 			rep.Incomplete, rep.IncompleteReason = true, "interrupted during the eps sweep"
 		}
 	}
+	sanityNote := ""
+	if res.Incomplete == nil && runErr == nil && !rep.Incomplete && plan.Sanity.Enabled {
+		if w.remote != nil {
+			sanityNote = "sanity checks skipped: a remote target answers scores only, and the checks rerun gradient attacks"
+		} else {
+			checks, err := runSanity(ctx, w.clf, w.set, res, plan, progress)
+			if err != nil {
+				if ctx.Err() == nil {
+					return usageError(err)
+				}
+				rep.Incomplete, rep.IncompleteReason = true, "interrupted during the sanity checks"
+			}
+			rep.Sanity = checks
+		}
+	}
 	rep.Timing = report.Timing{Created: start.UTC().Format(time.RFC3339), Seconds: time.Since(start).Seconds()}
 	passed := rep.ApplyGate(gate)
+	if sanityNote != "" {
+		rep.Gate.Notes = append(rep.Gate.Notes, sanityNote)
+	}
+	if w.model != nil && w.clf != attack.Classifier(w.model) {
+		rep.Gate.Notes = append(rep.Gate.Notes, "the model's graph holds a preprocessor defence: gradient attacks ran through it by BPDA (straight-through gradients), as its critics would")
+	}
 	var gallery report.Gallery
 	if keep > 0 {
 		gallery = buildGallery(ctx, w, res)

@@ -30,7 +30,6 @@ type hardenFlags struct {
 	outputModel   string
 	checkpointDir string
 	resume        bool
-	sanitySamples int
 }
 
 func newHardenCommand() *cobra.Command {
@@ -87,7 +86,6 @@ failed (sanity checks included), 2 usage, config or input error,
 	f.StringVar(&hf.outputModel, "output-model", "", "write the hardened model here (default <model>-hardened.onnx beside the report file, else in the working directory)")
 	f.StringVar(&hf.checkpointDir, "checkpoint-dir", "", "checkpoint folder (default <output model>.checkpoint, removed at the end)")
 	f.BoolVar(&hf.resume, "resume", false, "continue from the checkpoint in --checkpoint-dir")
-	f.IntVar(&hf.sanitySamples, "sanity-samples", 500, "clean-correct samples the sanity checks attack (0: all)")
 	return c
 }
 
@@ -109,9 +107,6 @@ func hardenPlan(c *cobra.Command, plan *config.Plan, hf *hardenFlags) error {
 	}
 	if plan.Harden.UntilSR == nil {
 		return errors.New("no target: set --until-sr or `harden.until_sr` in the config")
-	}
-	if hf.sanitySamples < 0 {
-		return fmt.Errorf("--sanity-samples %d: want >= 0", hf.sanitySamples)
 	}
 	return nil
 }
@@ -265,17 +260,15 @@ func runHarden(c *cobra.Command, pf *planFlags, hf *hardenFlags) error {
 	if err != nil {
 		return usageError(err)
 	}
-	checks, err := eval.Sanity(ctx, clf, w.set.X, w.set.Y, res.Final, eval.SanityOptions{
-		BatchSize: plan.BatchSize, Seed: plan.Seed, Samples: hf.sanitySamples,
-	})
-	if err != nil && ctx.Err() != nil {
-		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted during the sanity checks; the hardened model is written")}
-	}
-	if err != nil {
-		return usageError(err)
-	}
-	for _, ch := range checks {
-		fmt.Fprintf(rowsOut, "sanity %s\n", ch)
+	var checks []report.SanityCheck
+	if plan.Sanity.Enabled {
+		checks, err = runSanity(ctx, clf, w.set, res.Final, plan, newProgress(stderr, !pf.noProgress))
+		if err != nil && ctx.Err() != nil {
+			return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted during the sanity checks; the hardened model is written")}
+		}
+		if err != nil {
+			return usageError(err)
+		}
 	}
 
 	rep := hardenReport(w, res.Final, res, cfg)
@@ -284,9 +277,10 @@ func runHarden(c *cobra.Command, pf *planFlags, hf *hardenFlags) error {
 		return usageError(err)
 	}
 	rep.Model.Path, rep.Model.SHA256 = modelOut, sum
+	rep.Sanity = checks
 	rep.Timing = report.Timing{Created: start.UTC().Format(time.RFC3339), Seconds: time.Since(start).Seconds()}
 	rep.ApplyGate(gate)
-	addHardenVerdict(rep, res, cfg, checks, plan.Model)
+	addHardenVerdict(rep, res, cfg, plan.Model)
 	if err := writeOutputs(stdout, stderr, plan, rep); err != nil {
 		return usageError(err)
 	}
@@ -328,18 +322,24 @@ func hardenReport(w *workload, final *eval.PoolResult, res *harden.Result, cfg h
 	if res != nil {
 		h.Reached = res.Reached
 		for _, r := range res.Rows {
-			h.Rounds = append(h.Rounds, report.HardenRound{Round: r.Round, Defence: r.Defence, Params: r.Params,
-				CleanAccuracy: r.CleanAccuracy, WorstCaseSR: r.WorstCaseSR, AttackSR: r.AttackSR, Seconds: r.Seconds, Accepted: r.Accepted})
+			hr := report.HardenRound{Round: r.Round, Defence: r.Defence, Params: r.Params,
+				CleanAccuracy: r.CleanAccuracy, WorstCaseSR: r.WorstCaseSR, AttackSR: r.AttackSR, Seconds: r.Seconds,
+				Accepted: r.Accepted, Reason: r.Reason}
+			if r.ValAccuracy >= 0 {
+				v := r.ValAccuracy
+				hr.ValAccuracy = &v
+			}
+			h.Rounds = append(h.Rounds, hr)
 		}
 	}
 	rep.Harden = h
 	return rep
 }
 
-// addHardenVerdict adds the loop's verdict and the sanity checks to the
-// gate (after ApplyGate, which sets it): a missed target and a flagged
-// check are reasons, the rest notes.
-func addHardenVerdict(rep *report.Report, res *harden.Result, cfg harden.Config, checks []eval.SanityCheck, input string) {
+// addHardenVerdict adds the loop's verdict to the gate (after ApplyGate,
+// which sets it, flagged sanity checks included): a missed target is a
+// reason, rejected rounds and resumption are notes.
+func addHardenVerdict(rep *report.Report, res *harden.Result, cfg harden.Config, input string) {
 	g := &rep.Gate
 	last := res.Rows[len(res.Rows)-1]
 	for _, r := range res.Rows {
@@ -360,13 +360,6 @@ func addHardenVerdict(rep *report.Report, res *harden.Result, cfg harden.Config,
 			}
 		}
 		g.Reasons = append(g.Reasons, fmt.Sprintf("harden: worst-case success rate %.4g is above until_sr %g (%s)", cur.WorstCaseSR, cfg.UntilSR, res.Stop))
-	}
-	for _, ch := range checks {
-		if ch.Flagged() {
-			g.Reasons = append(g.Reasons, "gradient masking suspected: sanity "+ch.String())
-		} else {
-			g.Notes = append(g.Notes, "sanity "+ch.String())
-		}
 	}
 	g.Passed = len(g.Reasons) == 0
 }

@@ -81,14 +81,13 @@ func TestHardenExitCodes(t *testing.T) {
 	if _, err := os.Stat(strings.TrimSuffix(model, ".onnx") + ".checkpoint"); !os.IsNotExist(err) {
 		t.Errorf("the default checkpoint folder is left behind (%v)", err)
 	}
-	var sanity int
-	for _, n := range rep.Gate.Notes {
-		if strings.HasPrefix(n, "sanity ") {
-			sanity++
-		}
+	if len(rep.Sanity) != 4 {
+		t.Errorf("%d sanity checks in the report, want 4: %+v", len(rep.Sanity), rep.Sanity)
 	}
-	if sanity != 4 {
-		t.Errorf("%d sanity notes, want 4: %v", sanity, rep.Gate.Notes)
+	for _, r := range rep.Harden.Rounds[1:] {
+		if r.ValAccuracy == nil {
+			t.Errorf("round %d has no validation accuracy (the config holds back 10%%)", r.Round)
+		}
 	}
 	// The hardened model reloads in advtest with the same accuracy.
 	code, out, stderr := runInProcess("eval", "-m", model, "-d", repoRoot+"/testdata/tabular/x.npy", "-l", repoRoot+"/testdata/tabular/y.npy", "--limit", "200", "--format", "json")

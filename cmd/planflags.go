@@ -44,6 +44,8 @@ var flagKeys = map[string]string{
 	"fail-above":     "gate.fail_above",
 	"baseline":       "gate.baseline",
 	"max-regression": "gate.max_regression",
+	"sanity":         "sanity.enabled",
+	"sanity-samples": "sanity.samples",
 }
 
 func addPlanFlags(c *cobra.Command, pf *planFlags) {
@@ -60,6 +62,8 @@ func addPlanFlags(c *cobra.Command, pf *planFlags) {
 	f.Float64("fail-above", 0, "exit 1 when the worst-case success rate is above this")
 	f.String("baseline", "", "JSON report of an earlier run: exit 1 when an attack's SR rose by more than --max-regression")
 	f.Float64("max-regression", 0, "allowed rise of an attack's SR over the baseline (absolute, e.g. 0.02)")
+	f.Bool("sanity", true, "run the gradient-masking sanity checks after the pool (a flagged check fails the gate); --sanity=false skips them")
+	f.Int("sanity-samples", config.DefaultSanitySamples, "clean-correct samples the sanity checks attack (0: all)")
 	f.StringArrayVarP(&pf.attacks, "attack", "a", nil, "attack NAME[:key=value,...], repeatable; replaces the config's pool (e.g. pgd:norm=linf,eps=0.3,steps=40)")
 	f.BoolVar(&pf.noProgress, "no-progress", false, "never show a progress bar")
 	f.StringVar(&pf.target, "target", "", "attack a deployed model over the Open Inference Protocol (KServe v2), e.g. http://127.0.0.1:8080/v2/models/NAME/infer; black-box attacks only")

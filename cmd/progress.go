@@ -50,3 +50,15 @@ func (p *progress) finish() {
 		p.bar = nil
 	}
 }
+
+// sanityProgress returns a SanityOptions.Progress callback that shows the
+// checks as one bar of len(ids) steps.
+func (p *progress) sanityProgress(ids []string) func(check string) {
+	return func(check string) {
+		for i, id := range ids {
+			if id == check {
+				p.update(-2, "sanity checks", i, len(ids))
+			}
+		}
+	}
+}

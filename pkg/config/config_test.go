@@ -39,6 +39,7 @@ func TestDefaults(t *testing.T) {
 		Preprocessing: Preprocessing{Scale: 1, Mean: []float64{}, Std: []float64{}, ClipMin: 0, ClipMax: 1, Layout: "NCHW"},
 		Attacks:       []Attack{{Name: "fgsm", Params: map[string]string{"eps": "0.1"}}},
 		Sweep:         Sweep{Eps: []float64{}},
+		Sanity:        Sanity{Enabled: true, Samples: DefaultSanitySamples},
 		Output:        Outputs{Format: "table"},
 		Harden:        Harden{MaxRounds: 5, MaxCleanDrop: 0.02},
 		Train:         Train{ValidationSplit: 0.1},

@@ -44,6 +44,8 @@ var defaults = map[string]any{
 	"data":                   "",
 	"labels":                 "",
 	"sweep.attack":           "",
+	"sanity.enabled":         true,
+	"sanity.samples":         DefaultSanitySamples,
 	"train.data":             "",
 	"train.labels":           "",
 }

@@ -18,6 +18,7 @@ const (
 	DefaultMaxRounds       = 5
 	DefaultMaxCleanDrop    = 0.02
 	DefaultValidationSplit = 0.1
+	DefaultSanitySamples   = 500
 )
 
 // Plan is a run of advtest, typed and validated: what to attack, with
@@ -45,6 +46,8 @@ type Plan struct {
 	Attacks []Attack `json:"attacks"`
 	// Sweep reruns one attack of the pool over several budgets.
 	Sweep Sweep `json:"sweep"`
+	// Sanity configures the gradient-masking sanity checks.
+	Sanity Sanity `json:"sanity"`
 	// Gate holds the pass/fail thresholds.
 	Gate Gate `json:"gate"`
 	// Output says where the report goes and in which formats.
@@ -116,6 +119,17 @@ type Sweep struct {
 	Attack string `json:"attack"`
 	// Eps lists the budgets, each > 0.
 	Eps []float64 `json:"eps"`
+}
+
+// Sanity configures the gradient-masking sanity checks of Carlini et al.
+// 2019 that attack and harden run after the pool; a flagged check fails
+// the gate.
+type Sanity struct {
+	// Enabled runs the checks (default true).
+	Enabled bool `json:"enabled"`
+	// Samples bounds the clean-correct samples the checks attack, the
+	// first ones in data order (0: all; default 500).
+	Samples int `json:"samples"`
 }
 
 // Gate holds the pass/fail thresholds of a run.

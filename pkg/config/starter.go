@@ -68,6 +68,14 @@ sweep:
   attack: ""        # e.g. pgd
   eps: []           # e.g. [0.01, 0.02, 0.03, 0.05]
 
+# Gradient-masking sanity checks (Carlini et al. 2019) after the pool: SR
+# must grow to ~100% as eps grows and for an unbounded attack, more steps
+# must not lower it, black-box must not beat white-box. A flagged check
+# fails the gate.
+sanity:
+  enabled: true
+  samples: 500      # clean-correct samples the checks attack (0: all)
+
 # Pass/fail. Exit 1 when a gate fails.
 gate:
   # Fail when the worst-case success rate over the pool is above this, in

@@ -130,6 +130,10 @@ func (p *Plan) Validate() error {
 		bad("sweep.attack", "want the name of the attack to sweep (sweep.eps is set), got nothing")
 	}
 
+	if p.Sanity.Samples < 0 {
+		bad("sanity.samples", "want an integer >= 0 (0: all clean-correct samples), got %d", p.Sanity.Samples)
+	}
+
 	if p.Gate.FailAbove != nil {
 		rate("gate.fail_above", *p.Gate.FailAbove)
 	}

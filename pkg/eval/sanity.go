@@ -9,21 +9,19 @@ import (
 	"strings"
 
 	"github.com/advtest/advtest/pkg/attack"
+	"github.com/advtest/advtest/pkg/report"
 	"github.com/advtest/advtest/pkg/tensor"
 )
 
-// SanityStatus is the verdict of one sanity check.
-type SanityStatus string
-
-// The verdicts of a sanity check.
+// The verdicts of a sanity check (report.SanityPass, ...).
 const (
 	// SanityPass means the check found nothing suspicious.
-	SanityPass SanityStatus = "pass"
+	SanityPass = report.SanityPass
 	// SanityFlag means the figures look like gradient masking.
-	SanityFlag SanityStatus = "flag"
+	SanityFlag = report.SanityFlag
 	// SanitySkip means the check could not run (the pool lacks what it
 	// needs); it fails nothing.
-	SanitySkip SanityStatus = "skip"
+	SanitySkip = report.SanitySkip
 )
 
 // The sanity checks, by ID, after Carlini et al. 2019, "On Evaluating
@@ -42,51 +40,11 @@ const (
 )
 
 // SanityFigure is one measured figure of a check, e.g. the success rate
-// at one eps.
-type SanityFigure struct {
-	// Name says what was measured, e.g. "sr@eps=0.6".
-	Name string `json:"name"`
-	// Value is the figure (a rate in [0, 1] for success rates).
-	Value float64 `json:"value"`
-}
+// at one eps; the report's type, so checks go into reports unchanged.
+type SanityFigure = report.SanityFigure
 
-// SanityCheck is the outcome of one sanity check.
-type SanityCheck struct {
-	// ID names the check (CheckEpsGrowth, ...).
-	ID string `json:"id"`
-	// Status is pass, flag or skip.
-	Status SanityStatus `json:"status"`
-	// Attack is the key (name:params) of the attack the check reran or
-	// read, empty when skipped.
-	Attack string `json:"attack,omitempty"`
-	// N is the number of samples the figures are over.
-	N int `json:"n"`
-	// Figures are the measured figures, in the order they were taken.
-	Figures []SanityFigure `json:"figures"`
-	// Explanation is one line saying what the figures mean.
-	Explanation string `json:"explanation"`
-}
-
-// Flagged reports whether the check suspects gradient masking.
-func (c SanityCheck) Flagged() bool { return c.Status == SanityFlag }
-
-// String formats the check as one line: "ID: status — explanation
-// (figures)".
-func (c SanityCheck) String() string {
-	var figs []string
-	for _, f := range c.Figures {
-		figs = append(figs, f.Name+"="+strconv.FormatFloat(f.Value, 'g', 4, 64))
-	}
-	s := fmt.Sprintf("%s: %s — %s", c.ID, c.Status, c.Explanation)
-	if len(figs) > 0 {
-		s += " (" + strings.Join(figs, ", ")
-		if c.N > 0 {
-			s += fmt.Sprintf("; n=%d", c.N)
-		}
-		s += ")"
-	}
-	return s
-}
+// SanityCheck is the outcome of one sanity check (the report's type).
+type SanityCheck = report.SanityCheck
 
 // MaskingSuspected reports whether any check is flagged.
 func MaskingSuspected(checks []SanityCheck) bool {
@@ -223,15 +181,18 @@ func toFloat(v any) (float64, bool) {
 // data). The reruns attack clf, so pass the classifier an honest
 // evaluation attacks (defend.Adaptive for a hardened model):
 //
-//   - eps-growth: the pool's first bounded white-box attack rerun at eps
+//   - eps-growth: the pool's first bounded iterative white-box attack
+//     (else its first bounded white-box attack) rerun at eps
 //     ×2, ×4, … and finally at the clip range's width (Linf; for L2 the
 //     box's diagonal, width·√d), any step parameter scaled alike; flagged
 //     when the success rate at the largest eps is below MinSR — a ball
 //     that holds every valid input must let a working attack fool nearly
 //     every sample.
 //   - unbounded: the pool's first unbounded white-box attack (DeepFool,
-//     C&W, …), else the Unbounded spec, run without a budget; flagged
-//     below MinSR.
+//     C&W, …); without one, the eps-growth attack at the clip box's width
+//     when it reached MinSR (a ball holding every valid input is no
+//     budget), else the Unbounded spec, run without a budget; flagged
+//     below MinSR unless that box attack reached it.
 //   - blackbox-vs-whitebox: every bounded black-box attack of the pool
 //     against the white-box attacks of the same norm and eps (the pool's,
 //     else the first bounded white-box attack rerun at that eps); flagged
@@ -417,7 +378,14 @@ func scaled(a attack.Attack, eps, k float64) (attack.Attack, error) {
 }
 
 func (s *sanity) epsGrowth() (SanityCheck, error) {
-	j := s.firstBounded(false)
+	// An iterative attack first: one signed step of the box's width sends
+	// every pixel to a corner of the box and proves nothing about the
+	// gradient (FGSM at eps 1 fooled 93% of an undefended MNIST CNN that
+	// PGD at eps 0.4 fools entirely).
+	j := s.firstBounded(true)
+	if j < 0 {
+		j = s.firstBounded(false)
+	}
 	if j < 0 {
 		return SanityCheck{Status: SanitySkip, Explanation: "the pool has no bounded white-box (gradient) attack"}, nil
 	}
@@ -435,7 +403,7 @@ func (s *sanity) epsGrowth() (SanityCheck, error) {
 	// is not taken for a masked gradient.
 	union := s.poolFooled(j)
 	last := s.poolSR(j)
-	c.Figures = append(c.Figures, SanityFigure{epsName(e0), last})
+	c.Figures = append(c.Figures, SanityFigure{Name: epsName(e0), Value: last})
 	lastEps := e0
 	for k := 2.0; e0*k/2 < width && len(c.Figures) < 8; k *= 2 {
 		eps := math.Min(e0*k, width)
@@ -457,7 +425,7 @@ func (s *sanity) epsGrowth() (SanityCheck, error) {
 			}
 		}
 		last, lastEps = float64(n)/float64(len(union)), eps
-		c.Figures = append(c.Figures, SanityFigure{epsName(eps), last})
+		c.Figures = append(c.Figures, SanityFigure{Name: epsName(eps), Value: last})
 	}
 	what := "the clip range's width"
 	if a.Norm() == attack.L2 {
@@ -485,6 +453,16 @@ func (s *sanity) unbounded() (SanityCheck, error) {
 			a, sr = run.Attack, s.poolSR(j)
 			break
 		}
+	}
+	if a == nil && s.boxSR >= s.opts.MinSR {
+		// The eps-growth check's gradient attack ran with a ball that holds
+		// the whole clip box, which makes it an unbounded attack (Carlini
+		// et al. 2019 §5.2 ask for any): it reached the bar, so the
+		// minimal-perturbation attack need not run.
+		j := s.firstBounded(false)
+		return SanityCheck{Status: SanityPass, Attack: key(s.pool.Attacks[j].Attack), N: len(s.idx),
+			Figures:     []SanityFigure{{Name: "box_sr", Value: s.boxSR}},
+			Explanation: fmt.Sprintf("%s with a ball holding the whole clip box (unbounded in effect) fools %s", s.pool.Attacks[j].Attack.Name(), pct(s.boxSR))}, nil
 	}
 	if a == nil {
 		ref := s.firstBounded(false)
@@ -514,7 +492,7 @@ func (s *sanity) unbounded() (SanityCheck, error) {
 			return SanityCheck{}, err
 		}
 	}
-	c := SanityCheck{Attack: key(a), N: len(s.idx), Figures: []SanityFigure{{"sr", sr}}}
+	c := SanityCheck{Attack: key(a), N: len(s.idx), Figures: []SanityFigure{{Name: "sr", Value: sr}}}
 	switch {
 	case sr < s.opts.MinSR && s.boxSR >= s.opts.MinSR:
 		// A gradient attack whose ball holds the whole clip box is an
@@ -522,7 +500,7 @@ func (s *sanity) unbounded() (SanityCheck, error) {
 		// it reached the bar, so the gradient is informative and it is
 		// the minimal-perturbation search that fell short.
 		c.Status = SanityPass
-		c.Figures = append(c.Figures, SanityFigure{"box_sr", s.boxSR})
+		c.Figures = append(c.Figures, SanityFigure{Name: "box_sr", Value: s.boxSR})
 		c.Explanation = fmt.Sprintf("unbounded %s fools only %s, but the gradient attack with a ball holding the whole clip box fools %s: the gradient is informative (give %s more iterations for a minimal-perturbation figure)", a.Name(), pct(sr), pct(s.boxSR), a.Name())
 	case sr < s.opts.MinSR:
 		c.Status = SanityFlag
@@ -577,7 +555,7 @@ func (s *sanity) blackBox() (SanityCheck, error) {
 			wname = ra.Name()
 		}
 		e := strconv.FormatFloat(bb.Eps(), 'g', 4, 64)
-		c.Figures = append(c.Figures, SanityFigure{bb.Name() + "@eps=" + e, bsr}, SanityFigure{wname + "@eps=" + e, wsr})
+		c.Figures = append(c.Figures, SanityFigure{Name: bb.Name() + "@eps=" + e, Value: bsr}, SanityFigure{Name: wname + "@eps=" + e, Value: wsr})
 		if c.Attack == "" {
 			c.Attack = key(bb)
 		}
@@ -621,7 +599,7 @@ func (s *sanity) moreSteps() (SanityCheck, error) {
 		return SanityCheck{}, err
 	}
 	c := SanityCheck{Attack: key(a), N: len(s.idx), Figures: []SanityFigure{
-		{fmt.Sprintf("sr@steps=%d", steps), base}, {fmt.Sprintf("sr@steps=%d", steps*s.opts.StepsFactor), more}}}
+		{Name: fmt.Sprintf("sr@steps=%d", steps), Value: base}, {Name: fmt.Sprintf("sr@steps=%d", steps*s.opts.StepsFactor), Value: more}}}
 	if more < base-s.opts.MaxDrop {
 		c.Status = SanityFlag
 		c.Explanation = fmt.Sprintf("%s with %d× the steps fools %s, fewer than %s with %d: more iterations of a working attack never hurt — gradient masking suspected",

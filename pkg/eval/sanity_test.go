@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/advtest/advtest/pkg/attack"
@@ -137,24 +138,48 @@ func TestSanityBlackBoxBeatsWhiteBox(t *testing.T) {
 // merely too short (one C&W iteration) does not flag an honest model when
 // the gradient attack with a ball holding the whole clip box fools every
 // sample: that attack is unbounded too, and the gradient is informative.
+// Without an unbounded attack in the pool, that box attack alone answers
+// the check and the minimal-perturbation search is not run at all.
 func TestSanityWeakUnboundedSearchIsNotMasking(t *testing.T) {
 	m, set := loadMNIST(t, 30)
 	ctx := context.Background()
-	pgd, err := attack.NewFromSpec("pgd:norm=linf,eps=0.3,steps=10")
-	if err != nil {
-		t.Fatal(err)
+	const weakCW = "cw:binary_steps=1,max_iter=1,initial_const=0.001"
+	cases := []struct {
+		name    string
+		pool    []string
+		figures []string
+	}{
+		{"weak cw in the pool", []string{"pgd:norm=linf,eps=0.3,steps=10", weakCW}, []string{"sr", "box_sr"}},
+		{"no unbounded attack in the pool", []string{"pgd:norm=linf,eps=0.3,steps=10"}, []string{"box_sr"}},
 	}
-	pool, err := RunPool(ctx, m, set.X, set.Y, []attack.Attack{pgd}, PoolOptions{BatchSize: 64, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checks, err := Sanity(ctx, m, set.X, set.Y, pool, SanityOptions{BatchSize: 64, Seed: 1, Unbounded: "cw:binary_steps=1,max_iter=1,initial_const=0.001"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := byID(checks)[CheckUnbounded]
-	t.Log(c)
-	if c.Status != SanityPass || len(c.Figures) < 2 || c.Figures[0].Value >= 0.95 {
-		t.Errorf("unbounded check %+v: want a pass that records the weak search and the full-box SR", c)
+	for _, c := range cases {
+		var atks []attack.Attack
+		for _, spec := range c.pool {
+			a, err := attack.NewFromSpec(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			atks = append(atks, a)
+		}
+		pool, err := RunPool(ctx, m, set.X, set.Y, atks, PoolOptions{BatchSize: 64, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checks, err := Sanity(ctx, m, set.X, set.Y, pool, SanityOptions{BatchSize: 64, Seed: 1, Unbounded: weakCW})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := byID(checks)[CheckUnbounded]
+		t.Log(ch)
+		var names []string
+		for _, f := range ch.Figures {
+			names = append(names, f.Name)
+		}
+		if ch.Status != SanityPass || strings.Join(names, ",") != strings.Join(c.figures, ",") || ch.Figures[len(ch.Figures)-1].Value < 0.95 {
+			t.Errorf("%s: unbounded check %+v: want a pass with figures %v, the last (the full-box SR) >= 0.95", c.name, ch, c.figures)
+		}
+		if c.figures[0] == "sr" && ch.Figures[0].Value >= 0.95 {
+			t.Errorf("%s: the weak C&W fooled %.2f: the case no longer tests a short search", c.name, ch.Figures[0].Value)
+		}
 	}
 }

@@ -34,7 +34,8 @@ type Diff struct {
 	// Reasons lists each regression over the limit.
 	Reasons []string `json:"reasons"`
 	// Notes lists what fails nothing but is worth knowing (other data,
-	// another sample count, an incomplete report, another pool).
+	// another sample count, an incomplete report, another pool, a sanity
+	// check whose status changed).
 	Notes []string `json:"notes"`
 }
 
@@ -70,14 +71,16 @@ type AttackDiff struct {
 // baseline gate (see Check): attacks are matched by Key, an attack's
 // success rate may rise by at most maxRegression, and the worst case is
 // compared only when both reports ran the same pool. Ceilings (max_sr,
-// fail_above) are not part of a diff, and an incomplete report is a note.
-// Neither report is modified.
+// fail_above) and flagged sanity checks are not part of a diff's verdict;
+// an incomplete report is a note, and so is a sanity check whose status
+// changed (see sanityNotes). Neither report is modified.
 func Compare(oldR, newR *Report, oldName, newName string, maxRegression float64) *Diff {
 	oldR, newR = normalized(oldR), normalized(newR)
 	// The regression verdict is Check's, on a copy without ceilings or
 	// the completeness check.
 	probe := *newR
 	probe.Incomplete = false
+	probe.Sanity = nil
 	probe.Attacks = append([]AttackResult(nil), newR.Attacks...)
 	for i := range probe.Attacks {
 		probe.Attacks[i].Gate.MaxSR = nil
@@ -96,6 +99,7 @@ func Compare(oldR, newR *Report, oldName, newName string, maxRegression float64)
 	if oldR.Model.SHA256 != "" && newR.Model.SHA256 != "" && oldR.Model.SHA256 != newR.Model.SHA256 {
 		d.Notes = append(d.Notes, "the models differ (model sha256)")
 	}
+	d.Notes = append(d.Notes, sanityNotes(oldR.Sanity, newR.Sanity, oldName, newName)...)
 
 	oldByKey := map[string]int{}
 	for i, a := range oldR.Attacks {
@@ -147,6 +151,31 @@ func Compare(oldR, newR *Report, oldName, newName string, maxRegression float64)
 	wd.Status = compareStatus(&wd, !samePool || ow.SRUndefined || nw.SRUndefined, !v.WorstCase.Passed)
 	d.WorstCase = wd
 	return d
+}
+
+// sanityNotes notes each sanity check (matched by ID) whose status differs
+// between the reports, in newS's order, and each check flagged in newS
+// that oldS lacks. A check that only one report ran and that is not newly
+// flagged is not noted: a report of a run without sanity checks would
+// otherwise note every check of the other.
+func sanityNotes(oldS, newS []SanityCheck, oldName, newName string) []string {
+	old := map[string]string{}
+	for _, c := range oldS {
+		if _, dup := old[c.ID]; !dup {
+			old[c.ID] = c.Status
+		}
+	}
+	var notes []string
+	for _, c := range newS {
+		was, ok := old[c.ID]
+		switch {
+		case ok && was != c.Status:
+			notes = append(notes, fmt.Sprintf("sanity %s: %s in %s, %s in %s", c.ID, was, oldName, c.Status, newName))
+		case !ok && c.Flagged():
+			notes = append(notes, fmt.Sprintf("sanity %s: %s in %s, not run in %s", c.ID, c.Status, newName, oldName))
+		}
+	}
+	return notes
 }
 
 func fp(v float64) *float64 { return &v }

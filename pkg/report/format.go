@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Cell formatting shared by the human-readable formats.
@@ -135,3 +136,28 @@ func tableRows(r *Report) (header []string, rows [][]string) {
 	rows = append(rows, append(row, secondsCell(secs)))
 	return header, rows
 }
+
+// figuresCell writes a sanity check's figures, "sr@eps=0.3=0.044,
+// sr@eps=0.6=0.98", with the precision of SanityCheck.String; "-" when it
+// has none.
+func figuresCell(c SanityCheck) string {
+	if len(c.Figures) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(c.Figures))
+	for i, f := range c.Figures {
+		parts[i] = f.Name + "=" + num4(f.Value)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// countCell writes a sample count, "-" for none.
+func countCell(n int) string {
+	if n == 0 {
+		return "-"
+	}
+	return strconv.Itoa(n)
+}
+
+// sanityTitle introduces the sanity checks in the human-readable formats.
+const sanityTitle = "Sanity checks (gradient masking; Carlini et al. 2019, §5)"

@@ -59,7 +59,8 @@ type Verdict struct {
 //     are matched by Key (name and canonical params); an attack the
 //     baseline lacks is new, which is a note, not a failure;
 //   - with a baseline that ran the same pool (the same set of keys), the
-//     worst-case success rate rose by more than g.MaxRegression.
+//     worst-case success rate rose by more than g.MaxRegression;
+//   - a sanity check of r.Sanity is flagged (gradient masking suspected).
 //
 // An attack or worst case whose success rate is undefined (no clean-correct
 // samples) fails no threshold. Evaluate does not modify r.
@@ -171,6 +172,11 @@ func Check(r *Report, g Gate) Verdict {
 	}
 	wc.Passed = len(wc.Reasons) == 0
 	v.Reasons = append(v.Reasons, wc.Reasons...)
+	for _, c := range r.Sanity {
+		if c.Flagged() {
+			v.Reasons = append(v.Reasons, "gradient masking suspected: sanity "+c.String())
+		}
+	}
 	v.Passed = len(v.Reasons) == 0
 	return v
 }

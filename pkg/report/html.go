@@ -102,10 +102,10 @@ func writeHTML(w io.Writer, r *Report) error { return RenderHTML(w, r, nil) }
 
 // RenderHTML writes r as one self-contained HTML page: the summary (model,
 // data, hashes, seed, tool version, clean accuracy, gate verdict with its
-// reasons and notes), the per-attack table, the worst case, the success
-// rate against eps plot when r has sweep rows, the harden-round plot when
-// r has harden rounds, the gallery g when it is not empty, and the
-// resolved config. The page is well-formed XHTML as well as HTML5, loads
+// reasons and notes), the per-attack table, the worst case, the sanity
+// checks when r has them, the success rate against eps plot when r has
+// sweep rows, the harden-round plot and table when r has harden rounds,
+// the gallery g when it is not empty, and the resolved config. The page is well-formed XHTML as well as HTML5, loads
 // nothing from the network, and depends only on r and g (no clock). An
 // example that cannot be shown (a shape that is not an image, lengths that
 // do not match) gets a card that says why instead of failing the page.
@@ -137,6 +137,7 @@ type htmlView struct {
 	HasQueries bool
 	Worst      htmlAttack
 	Strongest  string
+	Sanity     []htmlSanity
 	SweepSVG   template.HTML
 	Sweep      [][]string
 	HardenSVG  template.HTML
@@ -164,7 +165,21 @@ type htmlAttack struct {
 type htmlHarden struct {
 	Target  string
 	Reached bool
-	Rounds  [][]string
+	// HasVal is true when a round has a validation accuracy: the table
+	// then gets a column for it.
+	HasVal bool
+	Rounds []htmlRound
+}
+
+type htmlRound struct {
+	Round, Defence, Params, Clean, Val, WorstSR, Accepted, Reason, Seconds string
+}
+
+type htmlSanity struct {
+	ID, Status, Attack, N, Explanation string
+	// Class colours the status: pass, fail (flagged) or skip.
+	Class   string
+	Figures []string
 }
 
 type htmlExample struct {
@@ -270,6 +285,24 @@ func newHTMLView(r *Report, g Gallery) (*htmlView, error) {
 		v.Strongest = fmt.Sprintf("%s, success rate %s", labels[best], srCell(a.SuccessRate, false, a.NFooled, a.NCleanCorrect))
 	}
 
+	for _, c := range r.Sanity {
+		hs := htmlSanity{ID: c.ID, Status: c.Status, Attack: orDash(c.Attack), N: countCell(c.N),
+			Explanation: orDash(c.Explanation), Class: "skip"}
+		switch c.Status {
+		case SanityPass:
+			hs.Class = "pass"
+		case SanityFlag:
+			hs.Class = "fail"
+		}
+		for _, f := range c.Figures {
+			hs.Figures = append(hs.Figures, f.Name+" = "+num4(f.Value))
+		}
+		if len(hs.Figures) == 0 {
+			hs.Figures = []string{"-"}
+		}
+		v.Sanity = append(v.Sanity, hs)
+	}
+
 	if len(r.Sweep) > 0 {
 		svg, err := sweepSVG(r.Sweep)
 		if err != nil {
@@ -288,12 +321,17 @@ func newHTMLView(r *Report, g Gallery) (*htmlView, error) {
 		v.HardenSVG = svg
 		h := &htmlHarden{Target: pct(r.Harden.UntilSR), Reached: r.Harden.Reached}
 		for _, rd := range r.Harden.Rounds {
-			acc := "no"
+			hr := htmlRound{Round: strconv.Itoa(rd.Round), Defence: orDash(rd.Defence), Params: paramsCell(rd.Params),
+				Clean: pct(rd.CleanAccuracy), Val: "-", WorstSR: pct(rd.WorstCaseSR), Accepted: "no",
+				Reason: rd.Reason, Seconds: secondsCell(rd.Seconds)}
 			if rd.Accepted {
-				acc = "yes"
+				hr.Accepted = "yes"
 			}
-			h.Rounds = append(h.Rounds, []string{strconv.Itoa(rd.Round), orDash(rd.Defence), paramsCell(rd.Params),
-				pct(rd.CleanAccuracy), pct(rd.WorstCaseSR), acc, secondsCell(rd.Seconds)})
+			if rd.ValAccuracy != nil {
+				h.HasVal = true
+				hr.Val = pct(*rd.ValAccuracy)
+			}
+			h.Rounds = append(h.Rounds, hr)
 		}
 		v.Harden = h
 	}

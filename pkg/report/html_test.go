@@ -27,10 +27,12 @@ func htmlSample(t testing.TB) *Report {
 		{Attack: key, Eps: 0.2, SuccessRate: 1, RobustAccuracy: 0, NFooled: 8},
 	}
 	r.Harden = &Harden{UntilSR: 0.3, Reached: true, Rounds: []HardenRound{
-		{Round: 0, CleanAccuracy: 0.8, WorstCaseSR: 0.75, AttackSR: map[string]float64{key: 0.625}, Accepted: true},
-		{Round: 1, Defence: "adv_train", Params: map[string]string{"epochs": "2"}, CleanAccuracy: 0.75, WorstCaseSR: 0.4, Accepted: true, Seconds: 12},
-		{Round: 2, Defence: "adv_train", Params: map[string]string{"epochs": "4"}, CleanAccuracy: 0.7, WorstCaseSR: 0.25, Accepted: true, Seconds: 20},
+		{Round: 0, CleanAccuracy: 0.8, ValAccuracy: fptr(0.82), WorstCaseSR: 0.75, AttackSR: map[string]float64{key: 0.625}, Accepted: true},
+		{Round: 1, Defence: "adv_train", Params: map[string]string{"epochs": "2"}, CleanAccuracy: 0.6, ValAccuracy: fptr(0.62), WorstCaseSR: 0.4, Accepted: false, Seconds: 12,
+			Reason: "clean accuracy fell by 0.2, more than max_clean_drop 0.1"},
+		{Round: 2, Defence: "adv_train", Params: map[string]string{"epochs": "4"}, CleanAccuracy: 0.7, ValAccuracy: fptr(0.71), WorstCaseSR: 0.25, Accepted: true, Seconds: 20},
 	}}
+	r.Sanity = sanityChecks()
 	r.ApplyGate(Gate{FailAbove: fptr(0.5)})
 	return r
 }
@@ -123,6 +125,8 @@ func TestHTML(t *testing.T) {
 		"75.0% (6/8)",                   // worst case
 		"pgd, success rate 62.5% (5/8)", // strongest attack
 		`id="sweep"`, `id="harden"`, "Success rate against eps", "Harden rounds",
+		`id="sanity"`, `<span class="badge small fail">flag</span>`, `<span class="badge small skip">skip</span>`,
+		"<th>val acc</th>", `<li>clean accuracy fell by 0.2, more than max_clean_drop 0.1</li>`,
 		"cat (2)", "airplane (0)", "93.0%", "cannot show this example",
 	} {
 		if !strings.Contains(s, want) {
@@ -207,6 +211,9 @@ func TestHTMLRegistered(t *testing.T) {
 			}
 			if strings.Contains(buf.String(), `id="harden"`) {
 				t.Error("a harden section without rounds")
+			}
+			if strings.Contains(buf.String(), `id="sanity"`) {
+				t.Error("a sanity section without checks")
 			}
 		})
 	}

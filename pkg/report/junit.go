@@ -13,19 +13,25 @@ type junitSuites struct {
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
+	Skipped  int          `xml:"skipped,attr,omitempty"`
 	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
 type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Time       string          `xml:"time,attr"`
-	Timestamp  string          `xml:"timestamp,attr,omitempty"`
-	Properties []junitProperty `xml:"properties>property"`
-	Cases      []junitCase     `xml:"testcase"`
+	Name       string           `xml:"name,attr"`
+	Tests      int              `xml:"tests,attr"`
+	Failures   int              `xml:"failures,attr"`
+	Errors     int              `xml:"errors,attr"`
+	Skipped    int              `xml:"skipped,attr,omitempty"`
+	Time       string           `xml:"time,attr"`
+	Timestamp  string           `xml:"timestamp,attr,omitempty"`
+	Properties *junitProperties `xml:"properties"`
+	Cases      []junitCase      `xml:"testcase"`
+}
+
+type junitProperties struct {
+	Property []junitProperty `xml:"property"`
 }
 
 type junitProperty struct {
@@ -38,7 +44,12 @@ type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure"`
+	Skipped   *junitSkipped `xml:"skipped"`
 	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 type junitFailure struct {
@@ -47,11 +58,13 @@ type junitFailure struct {
 	Text    string `xml:",chardata"`
 }
 
-// writeJUnit writes the report as JUnit XML: one test suite, one test case
-// per attack (named by its key, which is stable across runs) that fails
-// when the attack fails its gates, and a "worst-case" test case that fails
-// when a pool-wide gate fails (fail_above, worst-case regression, an
-// incomplete run).
+// writeJUnit writes the report as JUnit XML: one test suite "advtest", one
+// test case per attack (named by its key, which is stable across runs)
+// that fails when the attack fails its gates, and a "worst-case" test case
+// that fails when a pool-wide gate fails (fail_above, worst-case
+// regression, an incomplete run). A report with sanity checks gets a
+// second test suite "sanity", one test case per check (named by its ID):
+// a flagged check fails, a skipped one is skipped.
 func writeJUnit(w io.Writer, r *Report) error {
 	r = normalized(r)
 	secs := func(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }
@@ -59,7 +72,7 @@ func writeJUnit(w io.Writer, r *Report) error {
 		Name:      "advtest",
 		Time:      secs(r.Timing.Seconds),
 		Timestamp: r.Timing.Created,
-		Properties: []junitProperty{
+		Properties: &junitProperties{[]junitProperty{
 			{"tool_version", r.ToolVersion},
 			{"seed", strconv.FormatUint(r.Seed, 10)},
 			{"model", r.Model.Path},
@@ -68,7 +81,7 @@ func writeJUnit(w io.Writer, r *Report) error {
 			{"data_sha256", r.Data.SHA256},
 			{"n", strconv.Itoa(r.N)},
 			{"clean_accuracy", num(r.CleanAccuracy)},
-		},
+		}},
 	}
 	for _, a := range r.Attacks {
 		c := junitCase{
@@ -96,18 +109,28 @@ func writeJUnit(w io.Writer, r *Report) error {
 		c.Failure = junitFail(wc.Gate.Reasons)
 	}
 	suite.Cases = append(suite.Cases, c)
-	for _, c := range suite.Cases {
-		suite.Tests++
-		if c.Failure != nil {
-			suite.Failures++
-		}
+	suites := []junitSuite{suite}
+	if len(r.Sanity) > 0 {
+		suites = append(suites, junitSanity(r.Sanity))
 	}
 	doc := junitSuites{
-		Name:     "advtest",
-		Tests:    suite.Tests,
-		Failures: suite.Failures,
-		Time:     suite.Time,
-		Suites:   []junitSuite{suite},
+		Name: "advtest",
+		Time: suite.Time,
+	}
+	for _, s := range suites {
+		for _, c := range s.Cases {
+			s.Tests++
+			switch {
+			case c.Failure != nil:
+				s.Failures++
+			case c.Skipped != nil:
+				s.Skipped++
+			}
+		}
+		doc.Tests += s.Tests
+		doc.Failures += s.Failures
+		doc.Skipped += s.Skipped
+		doc.Suites = append(doc.Suites, s)
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
@@ -119,6 +142,42 @@ func writeJUnit(w io.Writer, r *Report) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// junitSanity is the "sanity" test suite: one test case per check, failing
+// when it is flagged and skipped when it could not run. The checks carry no
+// timing, so the times are 0.
+func junitSanity(checks []SanityCheck) junitSuite {
+	s := junitSuite{Name: "sanity", Time: "0.000"}
+	for _, ch := range checks {
+		c := junitCase{
+			Name:      ch.ID,
+			Classname: "advtest.sanity",
+			Time:      "0.000",
+			SystemOut: sanityOut(ch),
+		}
+		switch ch.Status {
+		case SanityFlag:
+			msg := ch.Explanation
+			if msg == "" {
+				msg = "gradient masking suspected"
+			}
+			c.Failure = &junitFailure{Message: msg, Type: "sanity", Text: ch.String()}
+		case SanitySkip:
+			c.Skipped = &junitSkipped{Message: orDash(ch.Explanation)}
+		}
+		s.Cases = append(s.Cases, c)
+	}
+	return s
+}
+
+// sanityOut describes a check's figures for a test case's output.
+func sanityOut(c SanityCheck) string {
+	s := "status " + c.Status + ", attack " + orDash(c.Attack) + ", figures " + figuresCell(c) + ", n " + strconv.Itoa(c.N)
+	if c.Explanation != "" {
+		s += ": " + c.Explanation
+	}
+	return s
 }
 
 func junitFail(reasons []string) *junitFailure {

@@ -8,7 +8,8 @@ import (
 )
 
 // writeMarkdown writes a summary fit for a pull-request comment: a status
-// line, what was attacked, the table, and the gate's reasons and notes.
+// line, what was attacked, the table, the sanity checks, and the gate's
+// reasons and notes.
 func writeMarkdown(w io.Writer, r *Report) error {
 	r = normalized(r)
 	bw := bufio.NewWriter(w)
@@ -39,6 +40,9 @@ func writeMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(bw, "| %s |\n", strings.Join(esc, " | "))
 	}
 	fmt.Fprintln(bw)
+	if len(r.Sanity) > 0 {
+		writeMarkdownSanity(bw, r.Sanity)
+	}
 	if r.Gate.Passed {
 		fmt.Fprintln(bw, "**Gate: PASS**")
 	} else {
@@ -57,6 +61,23 @@ func writeMarkdown(w io.Writer, r *Report) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// writeMarkdownSanity writes the sanity checks as a table, a flagged
+// status in bold.
+func writeMarkdownSanity(w io.Writer, checks []SanityCheck) {
+	fmt.Fprintf(w, "**%s**\n\n", sanityTitle)
+	fmt.Fprintln(w, "| check | status | attack | figures | n | explanation |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | ---: | --- |")
+	for _, c := range checks {
+		st := mdEscape(c.Status)
+		if c.Flagged() {
+			st = "**" + st + "**"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", mdEscape(c.ID), st, mdEscape(orDash(c.Attack)),
+			mdEscape(figuresCell(c)), countCell(c.N), mdEscape(orDash(c.Explanation)))
+	}
+	fmt.Fprintln(w)
 }
 
 // mdEscape keeps text from breaking a table or turning into markup.

@@ -31,7 +31,10 @@ type MergeInfo struct {
 // rounding; medians are exact only when at most one shard fooled samples
 // (see MergeInfo). Gradient evaluations and attack seconds add up; the
 // run's Timing takes the earliest creation time and the longest shard
-// (shards run side by side).
+// (shards run side by side). Sanity checks are merged by ID (see
+// mergeSanity): a check flagged in any shard is flagged, and its figures,
+// success rates over disjoint samples, are the N-weighted means of the
+// shards', which is exact.
 //
 // Merge refuses reports of different schema versions, models, data files,
 // labels, seeds, attack pools (keys in order, norms, eps, ceilings),
@@ -104,6 +107,8 @@ func Merge(shards []*Report) (*Report, MergeInfo, error) {
 			SuccessRate:    ratio(fooled, m.NCleanCorrect),
 			RobustAccuracy: ratio(m.NCleanCorrect-fooled, m.N)})
 	}
+
+	m.Sanity = mergeSanity(shards)
 
 	var why []string
 	for i, s := range shards {
@@ -331,4 +336,98 @@ func mergeAttackExact(parts []AttackResult) (AttackResult, bool) {
 	}
 	m.FooledNorms = all
 	return m, true
+}
+
+// mergeSanity merges the shards' sanity checks by ID, in the order of the
+// first shard that has each (the first shard's order, then checks only
+// later shards ran). A merged check is flagged when any shard flagged it,
+// else passed when any shard passed it, else skipped. N is the sum of the
+// shards' N, and each figure (matched by name) the N-weighted mean of the
+// shards' values: figures are success rates over disjoint samples, so the
+// mean is the rate over their union. When the shards that measured figures
+// disagree on their names, the merged check keeps the first such shard's
+// figures and N, and its explanation says so. Attack is the first shard's
+// that names one; the explanation is that of the first shard whose status
+// is the merged one (the first flagged shard's for a flagged check),
+// followed by " (merged from K shards)" when K > 1 shards ran the check.
+func mergeSanity(shards []*Report) []SanityCheck {
+	var order []string
+	byID := map[string][]SanityCheck{}
+	for _, s := range shards {
+		for _, c := range s.Sanity {
+			if _, ok := byID[c.ID]; !ok {
+				order = append(order, c.ID)
+			}
+			byID[c.ID] = append(byID[c.ID], c)
+		}
+	}
+	var out []SanityCheck
+	for _, id := range order {
+		out = append(out, mergeSanityCheck(byID[id]))
+	}
+	return out
+}
+
+// mergeSanityCheck merges one check's shard results (see mergeSanity).
+func mergeSanityCheck(parts []SanityCheck) SanityCheck {
+	m := SanityCheck{ID: parts[0].ID, Status: SanitySkip, Figures: []SanityFigure{}}
+	var measured []SanityCheck // the parts with figures
+	for _, p := range parts {
+		switch {
+		case p.Status == SanityFlag:
+			m.Status = SanityFlag
+		case p.Status == SanityPass && m.Status == SanitySkip:
+			m.Status = SanityPass
+		}
+		if m.Attack == "" {
+			m.Attack = p.Attack
+		}
+		m.N += p.N
+		if len(p.Figures) > 0 {
+			measured = append(measured, p)
+		}
+	}
+	m.Explanation = parts[0].Explanation
+	if i := slices.IndexFunc(parts, func(p SanityCheck) bool { return p.Status == m.Status }); i >= 0 {
+		m.Explanation = parts[i].Explanation
+	}
+	same := true
+	for _, p := range measured[min(1, len(measured)):] {
+		same = same && slices.EqualFunc(p.Figures, measured[0].Figures, func(a, b SanityFigure) bool { return a.Name == b.Name })
+	}
+	var note []string
+	if len(parts) > 1 {
+		note = append(note, fmt.Sprintf("merged from %d shards", len(parts)))
+	}
+	switch {
+	case len(measured) == 0:
+	case !same:
+		m.Figures = append(m.Figures, measured[0].Figures...)
+		note = append(note, fmt.Sprintf("the shards measured different figures: these are the first shard's only, n=%d of %d", measured[0].N, m.N))
+		m.N = measured[0].N
+	default:
+		n := 0
+		for _, p := range measured {
+			n += p.N
+		}
+		for j, f := range measured[0].Figures {
+			var sum float64
+			for _, p := range measured {
+				w := float64(p.N)
+				if n == 0 {
+					w = 1 // no counts: an unweighted mean
+				}
+				sum += w * p.Figures[j].Value
+			}
+			d := float64(n)
+			if n == 0 {
+				d = float64(len(measured))
+			}
+			m.Figures = append(m.Figures, SanityFigure{Name: f.Name, Value: sum / d})
+		}
+	}
+	if len(note) > 0 {
+		m.Explanation += " (" + strings.Join(note, "; ") + ")"
+	}
+	return m
 }

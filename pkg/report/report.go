@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
+	"strings"
 )
 
 // SchemaVersion is the version of the JSON schema this package writes and
@@ -51,6 +53,9 @@ type Report struct {
 	Sweep []SweepRow `json:"sweep,omitempty"`
 	// Harden holds the rounds of the harden loop, when it ran.
 	Harden *Harden `json:"harden,omitempty"`
+	// Sanity holds the gradient-masking sanity checks, when they ran; a
+	// flagged check fails the gate.
+	Sanity []SanityCheck `json:"sanity,omitempty"`
 	// Gate is the verdict of the gates over the whole run.
 	Gate GateResult `json:"gate"`
 	// Incomplete is true when the run stopped early (interrupted, out of
@@ -258,6 +263,9 @@ type HardenRound struct {
 	Params map[string]string `json:"params,omitempty"`
 	// CleanAccuracy is the clean accuracy after the defence.
 	CleanAccuracy float64 `json:"clean_accuracy"`
+	// ValAccuracy is the accuracy on the held-out validation split of the
+	// training data; nil without one.
+	ValAccuracy *float64 `json:"val_accuracy,omitempty"`
 	// WorstCaseSR is the pool's worst-case success rate after the defence.
 	WorstCaseSR float64 `json:"worst_case_sr"`
 	// AttackSR maps each attack key to its success rate after the defence.
@@ -267,6 +275,69 @@ type HardenRound struct {
 	// Accepted is true when the round's model was kept (it lowered the
 	// success rate without losing more clean accuracy than allowed).
 	Accepted bool `json:"accepted"`
+	// Reason says why the round was rejected; empty when accepted.
+	Reason string `json:"reason,omitempty"`
+}
+
+// The statuses of a sanity check.
+const (
+	// SanityPass: the check found nothing suspicious.
+	SanityPass = "pass"
+	// SanityFlag: the figures look like gradient masking; fails the gate.
+	SanityFlag = "flag"
+	// SanitySkip: the check could not run (the pool or the target lacks
+	// what it needs).
+	SanitySkip = "skip"
+)
+
+// SanityCheck is one gradient-masking sanity check of Carlini et al.,
+// "On Evaluating Adversarial Robustness" (2019, §5).
+type SanityCheck struct {
+	// ID names the check: eps-growth, unbounded, blackbox-vs-whitebox or
+	// more-steps.
+	ID string `json:"id"`
+	// Status is pass, flag or skip.
+	Status string `json:"status"`
+	// Attack is the key of the attack the check reran or read; empty when
+	// skipped.
+	Attack string `json:"attack,omitempty"`
+	// N is the number of clean-correct samples the figures are over.
+	N int `json:"n"`
+	// Figures are the measured figures in the order they were taken, each
+	// a success rate in [0, 1] named after what it measured
+	// ("sr@eps=0.6").
+	Figures []SanityFigure `json:"figures"`
+	// Explanation says in one sentence what the figures mean.
+	Explanation string `json:"explanation"`
+}
+
+// SanityFigure is one measured figure of a sanity check.
+type SanityFigure struct {
+	// Name says what was measured, e.g. "sr@eps=0.6".
+	Name string `json:"name"`
+	// Value is the figure.
+	Value float64 `json:"value"`
+}
+
+// Flagged reports whether the check suspects gradient masking.
+func (c SanityCheck) Flagged() bool { return c.Status == SanityFlag }
+
+// String formats the check as one line: "ID: status — explanation
+// (figures; n=N)".
+func (c SanityCheck) String() string {
+	var figs []string
+	for _, f := range c.Figures {
+		figs = append(figs, f.Name+"="+strconv.FormatFloat(f.Value, 'g', 4, 64))
+	}
+	s := fmt.Sprintf("%s: %s — %s", c.ID, c.Status, c.Explanation)
+	if len(figs) > 0 {
+		s += " (" + strings.Join(figs, ", ")
+		if c.N > 0 {
+			s += fmt.Sprintf("; n=%d", c.N)
+		}
+		s += ")"
+	}
+	return s
 }
 
 // GateResult is the verdict over the whole run.
@@ -393,6 +464,11 @@ func (r *Report) normalize() {
 			if r.Harden.Rounds[i].AttackSR == nil {
 				r.Harden.Rounds[i].AttackSR = map[string]float64{}
 			}
+		}
+	}
+	for i := range r.Sanity {
+		if r.Sanity[i].Figures == nil {
+			r.Sanity[i].Figures = []SanityFigure{}
 		}
 	}
 }

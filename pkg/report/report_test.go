@@ -201,7 +201,7 @@ func TestGolden(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		r    *Report
-	}{{"pass", pass}, {"fail", fail}} {
+	}{{"pass", pass}, {"fail", fail}, {"sanity", sanitySample(t)}} {
 		for _, format := range []string{"table", "json", "junit", "markdown"} {
 			ext := map[string]string{"table": "txt", "json": "json", "junit": "xml", "markdown": "md"}[format]
 			t.Run(c.name+"/"+format, func(t *testing.T) {
@@ -229,21 +229,38 @@ func TestGolden(t *testing.T) {
 }
 
 func TestJSONRoundTrip(t *testing.T) {
-	r := sample(t)
-	r.ApplyGate(Gate{FailAbove: fptr(0.9)})
-	var buf bytes.Buffer
-	if err := Render(&buf, "json", r); err != nil {
-		t.Fatal(err)
-	}
-	back, err := Read(bytes.NewReader(buf.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var again bytes.Buffer
-	if err := Render(&again, "json", back); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
-		t.Errorf("JSON changed on a round trip:\n%s\n---\n%s", buf.String(), again.String())
+	plain := sample(t)
+	plain.ApplyGate(Gate{FailAbove: fptr(0.9)})
+	for _, c := range []struct {
+		name string
+		r    *Report
+		want []string // substrings of the JSON
+	}{
+		{"plain", plain, nil},
+		{"sanity", sanitySample(t), []string{`"sanity": [`, `"id": "more-steps"`, `"status": "flag"`, `"figures": []`}},
+		{"harden", htmlSample(t), []string{`"val_accuracy": 0.62`, `"reason": "clean accuracy`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Render(&buf, "json", c.r); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(buf.String(), w) {
+					t.Errorf("JSON lacks %q:\n%s", w, buf.String())
+				}
+			}
+			back, err := Read(bytes.NewReader(buf.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var again bytes.Buffer
+			if err := Render(&again, "json", back); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(buf.Bytes(), again.Bytes()) {
+				t.Errorf("JSON changed on a round trip:\n%s\n---\n%s", buf.String(), again.String())
+			}
+		})
 	}
 }

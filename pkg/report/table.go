@@ -11,8 +11,8 @@ import (
 )
 
 // writeTable writes the report for a terminal or a CI log: a summary line,
-// an ASCII table with one row per attack and a worst-case row, and the
-// gate's verdict with its reasons and notes.
+// an ASCII table with one row per attack and a worst-case row, one line
+// per sanity check, and the gate's verdict with its reasons and notes.
 func writeTable(w io.Writer, r *Report) error {
 	r = normalized(r)
 	bw := bufio.NewWriter(w)
@@ -37,6 +37,9 @@ func writeTable(w io.Writer, r *Report) error {
 	}
 	if err := t.Render(); err != nil {
 		return fmt.Errorf("report: table: %w", err)
+	}
+	for _, c := range r.Sanity {
+		fmt.Fprintf(bw, "sanity %s\n", c)
 	}
 	if r.Incomplete {
 		fmt.Fprintf(bw, "INCOMPLETE: %s\n", orDash(r.IncompleteReason))

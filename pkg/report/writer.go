@@ -127,6 +127,9 @@ func normalized(r *Report) *Report {
 		h.Rounds = append([]HardenRound(nil), r.Harden.Rounds...)
 		c.Harden = &h
 	}
+	if r.Sanity != nil {
+		c.Sanity = append([]SanityCheck(nil), r.Sanity...)
+	}
 	c.normalize()
 	return &c
 }
