@@ -44,7 +44,9 @@ func (m *Model) generaliseBatch() {
 // selfCheck runs two random samples as one batch and one at a time; when
 // the per-sample logits differ (or the batch fails), the model is marked to
 // run per sample. It also learns the number of classes. It does nothing when
-// the sample shape is not fully declared.
+// the sample shape is not fully declared. Random ops (inference-time noise)
+// run at their mean for the check, so that it proves the batching of the
+// graph's deterministic part and does not advance their streams.
 func (m *Model) selfCheck() {
 	shape := m.SampleShape()
 	if shape == nil {
@@ -63,13 +65,13 @@ func (m *Model) selfCheck() {
 	}
 	ctx := context.Background()
 	one := append([]int{1}, shape...)
-	a, errA := m.backprop(ctx, tensor.FromFloat32(x.F[:per], one...), BackpropOptions{}, nil)
-	b, errB := m.backprop(ctx, tensor.FromFloat32(x.F[per:], one...), BackpropOptions{}, nil)
+	a, errA := m.backprop(ctx, tensor.FromFloat32(x.F[:per], one...), BackpropOptions{fixedRandom: true}, nil)
+	b, errB := m.backprop(ctx, tensor.FromFloat32(x.F[per:], one...), BackpropOptions{fixedRandom: true}, nil)
 	if errA != nil || errB != nil {
 		return // the model fails on its own declared shape: report it at run time
 	}
 	m.numClasses = a.Logits.Shape[1]
-	both, err := m.backprop(ctx, x, BackpropOptions{}, nil)
+	both, err := m.backprop(ctx, x, BackpropOptions{fixedRandom: true}, nil)
 	if err != nil || both.Logits.Len() != a.Logits.Len()+b.Logits.Len() {
 		m.PerSample = true
 		return

@@ -89,6 +89,8 @@ type BackpropOptions struct {
 	// Training runs the graph in training mode (BatchNormalization uses and
 	// updates batch statistics).
 	Training bool
+	// fixedRandom runs random ops at their mean (the load-time self-check).
+	fixedRandom bool
 }
 
 // Grads holds what Backprop computed. Every tensor is the caller's own.
@@ -140,7 +142,7 @@ func (m *Model) Backprop(ctx context.Context, x *tensor.Tensor, opts BackpropOpt
 func (m *Model) backprop(ctx context.Context, x *tensor.Tensor, opts BackpropOptions, lossGrad func(logits *tensor.Tensor) (*tensor.Tensor, error)) (*Grads, error) {
 	inSlot := m.slotOf[m.Inputs[0].Name]
 	logitSlot := m.slotOf[m.LogitsName]
-	t, err := m.execute(ctx, m.plan([]int{logitSlot}), map[int]*tensor.Tensor{inSlot: x}, opts.Training)
+	t, err := m.execute(ctx, m.plan([]int{logitSlot}), map[int]*tensor.Tensor{inSlot: x}, opts.Training, opts.fixedRandom)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +227,7 @@ func (m *Model) backpropPerSample(ctx context.Context, x *tensor.Tensor, opts Ba
 	var out *Grads
 	var c int
 	for i := 0; i < n; i++ {
-		gi, err := m.backprop(ctx, sample(i), BackpropOptions{Training: opts.Training}, nil)
+		gi, err := m.backprop(ctx, sample(i), BackpropOptions{Training: opts.Training, fixedRandom: opts.fixedRandom}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("sample %d: %w", i, err)
 		}

@@ -80,9 +80,10 @@ func (m *Model) plan(targets []int) []*compiledNode {
 	return out
 }
 
-// execute runs the nodes of plan with the given feeds.
-func (m *Model) execute(ctx context.Context, plan []*compiledNode, feeds map[int]*tensor.Tensor, training bool) (*tape, error) {
-	t := &tape{m: m, rc: &RunContext{Training: training, pool: m.getPool()}, vals: make([]*tensor.Tensor, len(m.slots)), saved: make([]any, len(plan)), ran: plan}
+// execute runs the nodes of plan with the given feeds. With fixedRandom,
+// random ops output their mean instead of drawing (see RunContext).
+func (m *Model) execute(ctx context.Context, plan []*compiledNode, feeds map[int]*tensor.Tensor, training, fixedRandom bool) (*tape, error) {
+	t := &tape{m: m, rc: &RunContext{Training: training, fixedRandom: fixedRandom, pool: m.getPool()}, vals: make([]*tensor.Tensor, len(m.slots)), saved: make([]any, len(plan)), ran: plan}
 	for s, v := range feeds {
 		t.vals[s] = v
 	}
@@ -263,7 +264,7 @@ func (m *Model) Run(ctx context.Context, inputs map[string]*tensor.Tensor) (map[
 	for i, o := range m.Outputs {
 		targets[i] = m.slotOf[o.Name]
 	}
-	t, err := m.execute(ctx, m.plan(targets), feeds, false)
+	t, err := m.execute(ctx, m.plan(targets), feeds, false, false)
 	if err != nil {
 		return nil, err
 	}

@@ -110,6 +110,7 @@ type Model struct {
 	poolMu     sync.Mutex
 	pools      []*bufferPool // free buffer pools, one per concurrent run; kept across GCs
 	numClasses int
+	random     bool  // the graph has random ops (see Randomised)
 	constBytes int64 // bytes of initializers and folded constants, for Limits.TotalBytes
 }
 
@@ -411,7 +412,13 @@ func (m *Model) compileNodes(nodes []*onnxpb.NodeProto) error {
 				}
 			}
 		}
-		if !fromParams && allConst(info.Const, cn.in) {
+		// Random ops are not functions of their inputs: never fold them
+		// (their outputs then stay unknown, so nothing after them folds).
+		_, random := op.(nondeterministic)
+		if random {
+			m.random = true
+		}
+		if !fromParams && !random && allConst(info.Const, cn.in) {
 			out, _, err := op.Forward(&RunContext{}, info.Const)
 			if err != nil {
 				return err
@@ -430,6 +437,12 @@ func (m *Model) compileNodes(nodes []*onnxpb.NodeProto) error {
 	}
 	return nil
 }
+
+// Randomised reports whether the graph has random ops (RandomNormalLike,
+// RandomUniformLike): two runs on the same input may then give different
+// outputs, and an honest attack averages over draws (EOT) instead of
+// trusting one.
+func (m *Model) Randomised() bool { return m.random }
 
 func allConst(c []*tensor.Tensor, in []int) bool {
 	for i, s := range in {

@@ -165,7 +165,11 @@ type RunContext struct {
 	// Training selects training-mode behaviour (BatchNormalization uses
 	// batch statistics and updates its running statistics; Dropout drops).
 	Training bool
-	pool     *bufferPool
+	// fixedRandom makes random ops (RandomNormalLike, RandomUniformLike)
+	// output their distribution's mean instead of drawing: the load-time
+	// batching self-check compares two runs, which draws would tell apart.
+	fixedRandom bool
+	pool        *bufferPool
 }
 
 // Alloc returns a zeroed float32 tensor of the given shape, reusing a buffer
