@@ -108,11 +108,15 @@ func loadWorkloadWith(ctx context.Context, plan *config.Plan, pf *planFlags, war
 			return nil, fmt.Errorf("%s: %w", plan.Model, err)
 		}
 		// A model with a preprocessor defence in its graph (a squeezer) is
-		// attacked through BPDA, as harden measures it: plain gradients
-		// through a quantiser would report a masked gradient as robustness.
-		clf, err := defend.Adaptive(m)
+		// attacked through BPDA, one with inference noise through EOT, as
+		// harden measures them: plain gradients through a quantiser, or
+		// one noise draw's, would report a masked gradient as robustness.
+		clf, err := defend.AdaptiveWith(m, defend.AdaptiveOptions{Seed: plan.Seed})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", plan.Model, err)
+		}
+		if clf == attack.Classifier(m) && m.Randomised() {
+			warn(plan.Model + ": the graph draws random numbers (RandomNormal/RandomUniform ops) without advtest's noise mark: every attack step sees one draw, which understates the SR of a randomised defence; harden such a model with the gaussian-noise defence to get EOT")
 		}
 		w.model, w.clf, w.set = m, clf, set
 	}
@@ -259,7 +263,7 @@ func runAttack(c *cobra.Command, pf *planFlags) error {
 		rep.Gate.Notes = append(rep.Gate.Notes, sanityNote)
 	}
 	if w.model != nil && w.clf != attack.Classifier(w.model) {
-		rep.Gate.Notes = append(rep.Gate.Notes, "the model's graph holds a preprocessor defence: gradient attacks ran through it by BPDA (straight-through gradients), as its critics would")
+		rep.Gate.Notes = append(rep.Gate.Notes, "the model's graph holds a preprocessor defence: gradient attacks ran through BPDA (straight-through gradients) or, for inference noise, EOT over "+strconv.Itoa(defend.DefaultEOTDraws)+" draws, as its critics would")
 	}
 	var gallery report.Gallery
 	if keep > 0 {

@@ -256,7 +256,7 @@ func runHarden(c *cobra.Command, pf *planFlags, hf *hardenFlags) error {
 	}
 	fmt.Fprintf(rowsOut, "%s: %s; hardened model written to %s\n", verdictWord(res.Reached), res.Stop, modelOut)
 
-	clf, err := defend.Adaptive(res.Model)
+	clf, err := defend.AdaptiveWith(res.Model, defend.AdaptiveOptions{Seed: plan.Seed})
 	if err != nil {
 		return usageError(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 
 	"github.com/advtest/advtest/pkg/onnxmodel"
 	"github.com/advtest/advtest/pkg/params"
@@ -12,8 +13,8 @@ import (
 
 // InferenceNoiseDefence is the registry name of the Preprocessor defence
 // that GaussianAugmentation applies after training when inference_noise is
-// set: it must accept a "sigma" parameter and add N(0, sigma²) noise to the
-// model's input inside the graph.
+// set (GaussianNoiseDefence): it accepts sigma, clip, min and max and adds
+// N(0, sigma²) noise to the model's input inside the graph.
 const InferenceNoiseDefence = "gaussian-noise"
 
 // GaussianAugmentation is the data augmentation of Zantedeschi, Nicolae &
@@ -26,8 +27,9 @@ const InferenceNoiseDefence = "gaussian-noise"
 //
 // With inference_noise, the defence also adds noise at inference time: after
 // training it applies the Preprocessor registered as InferenceNoiseDefence
-// ("gaussian-noise", a graph defence) with the same sigma, and fails if no
-// such defence is registered.
+// ("gaussian-noise", GaussianNoiseDefence) with the same sigma, clip and
+// [min, max], so the model sees at inference the noise it was trained on.
+// The result carries the NoiseKey mark: Adaptive attacks it with EOT.
 //
 // Defaults: sigma 0.1 (ART's default is 1.0, for unscaled data; advtest's
 // input space is usually [0, 1]), ratio 1 (ART's), clip false (ART's
@@ -117,7 +119,11 @@ func (d *GaussianAugmentation) Apply(ctx context.Context, m *onnxmodel.Model, da
 	var pre Defence
 	if d.inferenceNoise {
 		var err error
-		if pre, err = New(InferenceNoiseDefence, map[string]string{"sigma": fmt.Sprint(d.sigma)}); err != nil {
+		p := map[string]string{
+			"sigma": strconv.FormatFloat(d.sigma, 'g', -1, 64), "clip": strconv.FormatBool(d.clip),
+			"min": strconv.FormatFloat(float64(d.min), 'g', -1, 32), "max": strconv.FormatFloat(float64(d.max), 'g', -1, 32),
+		}
+		if pre, err = New(InferenceNoiseDefence, p); err != nil {
 			return nil, fmt.Errorf("defence gaussian-augmentation: inference_noise needs the %s preprocessor: %w", InferenceNoiseDefence, err)
 		}
 	}

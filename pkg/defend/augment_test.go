@@ -3,10 +3,11 @@ package defend
 import (
 	"context"
 	"math"
+	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
+	"github.com/advtest/advtest/pkg/onnxmodel"
 	"github.com/advtest/advtest/pkg/tensor"
 )
 
@@ -65,11 +66,61 @@ func TestGaussianAugmentationNoise(t *testing.T) {
 			t.Errorf("clipped noise sd %g, want < %g", sd, sigma)
 		}
 	}
-	d, _ := New("gaussian-augmentation", map[string]string{"inference_noise": "true", "iterations": "1"})
-	if _, ok := Lookup(InferenceNoiseDefence); !ok {
-		_, e := d.Apply(context.Background(), loadModel(t, "tabular_mlp.onnx"), TrainData{Train: loadTabular(t, true)}, nil)
-		if e == nil || !strings.Contains(e.Error(), InferenceNoiseDefence) {
-			t.Errorf("inference_noise without the preprocessor: %v", e)
-		}
+}
+
+// TestGaussianAugmentationInferenceNoise trains the tabular MLP with
+// inference_noise: the result carries the noise (same sigma and clip
+// settings) in its graph and the mark, saves and reloads through
+// onnxmodel's loader, and Adaptive attacks the reloaded model through EOT.
+// Without inference_noise the model has neither.
+func TestGaussianAugmentationInferenceNoise(t *testing.T) {
+	ctx := context.Background()
+	m := loadModel(t, "tabular_mlp.onnx")
+	data := TrainData{Train: loadTabular(t, true)}
+	d, err := New("gaussian-augmentation", map[string]string{"sigma": "0.2", "inference_noise": "true", "iterations": "3", "batch_size": "32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := d.Apply(ctx, m, data, seeded(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "augmented.onnx")
+	if err := h.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	r, err := onnxmodel.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, ok, err := NoiseMarkOf(r)
+	if err != nil || !ok {
+		t.Fatalf("reloaded mark: ok %v, %v", ok, err)
+	}
+	if mk.Noise != (Noise{Sigma: 0.2, Clip: false, Min: 0, Max: 1}) || !r.Randomised() {
+		t.Errorf("mark %+v (randomised %v), want sigma 0.2 without clipping, as the augmentation's defaults", mk, r.Randomised())
+	}
+	clf, err := Adaptive(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, ok := clf.(*EOT)
+	if !ok {
+		t.Fatalf("Adaptive returned %T, want *EOT", clf)
+	}
+	x, _ := loadTabular(t, false).Batch(0, 16)
+	if _, err := e.Logits(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := New("gaussian-augmentation", map[string]string{"iterations": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plain.Apply(ctx, m, data, seeded(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := NoiseMarkOf(p); ok || p.Randomised() {
+		t.Error("without inference_noise the model has noise")
 	}
 }

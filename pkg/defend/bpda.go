@@ -3,6 +3,7 @@ package defend
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/onnxmodel"
@@ -58,16 +59,6 @@ func NewBPDAAt(m *onnxmodel.Model, boundary string) (*BPDA, error) {
 	return &BPDA{Full: m, Pre: pre, Post: post, inName: in, boundary: boundary}, nil
 }
 
-// Adaptive returns the classifier an honest evaluation should attack for a
-// hardened model: the BPDA view when the model carries a preprocessor mark
-// (PreprocessorKey), else the model itself.
-func Adaptive(m *onnxmodel.Model) (attack.Classifier, error) {
-	if _, ok := m.Metadata(PreprocessorKey); !ok {
-		return m, nil
-	}
-	return NewBPDA(m)
-}
-
 // NumClasses returns the model's number of classes.
 func (b *BPDA) NumClasses() int {
 	if c := b.Full.NumClasses(); c > 0 {
@@ -100,8 +91,10 @@ func (b *BPDA) InputGradient(ctx context.Context, x *tensor.Tensor, lossGrad fun
 	if err != nil {
 		return nil, nil, err
 	}
-	if xp.Len() != x.Len() {
-		return nil, nil, fmt.Errorf("bpda: the preprocessor maps %v to %v; the identity approximation needs the same shape", x.Shape, xp.Shape)
+	if !slices.Equal(xp.Shape, x.Shape) {
+		// Equal sizes are not enough: a layout Transpose in front of the
+		// squeezer (NHWC data) would get the NCHW gradient as it is.
+		return nil, nil, fmt.Errorf("bpda: the preprocessor maps %v to %v; the identity approximation needs the same shape (attack a squeezed model in its own layout, without preprocessing.layout)", x.Shape, xp.Shape)
 	}
 	logits, g, err := b.Post.InputGradient(ctx, xp, lossGrad)
 	if err != nil {

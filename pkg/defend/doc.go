@@ -20,5 +20,13 @@
 // Trainer defences: adversarial-training / pgd-at (Madry et al. 2018),
 // fast-at (Wong et al. 2020), trades (Zhang et al. 2019),
 // gaussian-augmentation (Zantedeschi et al. 2017), label-smoothing
-// (Szegedy et al. 2016).
+// (Szegedy et al. 2016). Preprocessor defences: squeeze (Xu et al. 2018)
+// and gaussian-noise (inference-time noise, Cohen et al. 2019).
+//
+// Preprocessor defences mark the model's metadata (PreprocessorKey,
+// NoiseKey) so that Adaptive / AdaptiveWith can build the classifier an
+// honest evaluation attacks (Athalye, Carlini and Wagner 2018): BPDA
+// straight-through gradients for non-differentiable preprocessors, EOT
+// over K seeded draws for randomised ones, composed in the order the
+// graph applies them.
 package defend

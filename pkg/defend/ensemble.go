@@ -112,6 +112,10 @@ func (d *Ensemble) Apply(ctx context.Context, m *onnxmodel.Model, _ TrainData, _
 		if _, ok := mm.Metadata(PreprocessorKey); ok {
 			return nil, fmt.Errorf("ensemble: member %d has a preprocessor defence in its graph; build the ensemble first and apply the preprocessor (squeeze) to it, so that BPDA can attack the result", i)
 		}
+		// Likewise the noise mark, without which EOT would not be used.
+		if _, ok := mm.Metadata(NoiseKey); ok {
+			return nil, fmt.Errorf("ensemble: member %d has inference noise (%s) in its graph; build the ensemble first and apply %s to it, so that EOT can attack the result", i, NoiseKey, InferenceNoiseDefence)
+		}
 	}
 	e, err := onnxmodel.Combine(models, how)
 	if err != nil {

@@ -337,10 +337,23 @@ func uniquePrefix(m *onnxmodel.Model, base string) string {
 // NewBPDA can attack the result. Put squeezing on the model that takes
 // input-space data, after any normalisation (WithPreprocessing) has been
 // folded in.
+//
+// On a model with inference noise (NoiseKey) whose preprocessor mark lies
+// behind the noise (x → noise → squeeze → f), it fails: a squeezer in
+// front of the noise would then have no mark of its own, and Adaptive
+// could not pass BPDA's gradient through it. Squeeze before adding noise,
+// or add the noise after all squeezers.
 func WithSqueezer(m *onnxmodel.Model, s Squeezer) (*onnxmodel.Model, error) {
 	inName, err := m.InputName()
 	if err != nil {
 		return nil, err
+	}
+	if mk, ok, err := NoiseMarkOf(m); err != nil {
+		return nil, fmt.Errorf("squeeze: %w", err)
+	} else if ok {
+		if sq, has := m.Metadata(PreprocessorKey); has && dependsOn(m.Proto.GetGraph(), sq, mk.Output) {
+			return nil, fmt.Errorf("squeeze: the model already has a squeezer behind its inference noise (%s); a second squeezer in front of the noise cannot be attacked through BPDA: apply the squeezers together, before or after the noise", mk.Noise)
+		}
 	}
 	rank := len(m.Inputs[0].Shape)
 	if rank == 0 {

@@ -4,9 +4,10 @@
 // success rate (SR) and the worst case over the pool's bounded attacks.
 // Each later round applies the next defence of the schedule to the
 // current model with the training data, and measures the result with the
-// same pool and seed, attacking defend.Adaptive(model) (BPDA through
-// squeezers), so that a preprocessor cannot look robust by hiding its
-// gradient. The rules:
+// same pool and seed, attacking defend.AdaptiveWith(model) (BPDA through
+// squeezers, EOT over inference-time noise with draws seeded by the run's
+// seed), so that a preprocessor cannot look robust by hiding its gradient.
+// The rules:
 //
 //   - Schedule: round r (1-based) applies Schedule[r−1]. Once the schedule
 //     is exhausted, the last trainer defence of the schedule is repeated
@@ -146,7 +147,7 @@ type Result struct {
 	// accepted).
 	Model *onnxmodel.Model
 	// Final is the pool's result on Model (attacked through
-	// defend.Adaptive); nil when Run stopped early with an error.
+	// defend.AdaptiveWith); nil when Run stopped early with an error.
 	Final *eval.PoolResult
 	// Reached is true when Model's worst-case SR is at or below UntilSR.
 	Reached bool
@@ -169,7 +170,8 @@ type Measurement struct {
 	WorstCaseSR float64
 }
 
-// Measure runs the pool against defend.Adaptive(m) with seed. It attacks
+// Measure runs the pool against defend.AdaptiveWith(m) with seed (which
+// also seeds EOT's noise draws, DefaultEOTDraws per call). It attacks
 // a clone of m, so that the buffers the attacks grow go with the clone
 // and m keeps none (a loop that holds several models would otherwise hold
 // every model's run buffers).
@@ -178,7 +180,7 @@ func Measure(ctx context.Context, m *onnxmodel.Model, pool Pool, seed uint64) (*
 	if err != nil {
 		return nil, err
 	}
-	clf, err := defend.Adaptive(c)
+	clf, err := defend.AdaptiveWith(c, defend.AdaptiveOptions{Seed: seed})
 	if err != nil {
 		return nil, err
 	}

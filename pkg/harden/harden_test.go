@@ -379,3 +379,40 @@ func TestSqueezerMeasuredThroughBPDA(t *testing.T) {
 		t.Errorf("direct PGD fooled %d/%d: the squeezer should mask the gradient", fooled, direct.Clean.NCorrect)
 	}
 }
+
+// TestNoiseMeasuredThroughEOT measures the MNIST MLP behind inference
+// noise (σ = 0.5): Measure attacks it through EOT, so PGD's SR is high
+// (one draw's gradient would keep it low, see defend's
+// TestEOTUnmasksNoise), and the run's seed seeds the draws: the same seed
+// gives the same figures.
+func TestNoiseMeasuredThroughEOT(t *testing.T) {
+	m, err := onnxmodel.Load("../../testdata/models/mnist_mlp.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := dataset.Load("../../testdata/mnist/test-1000-images.npy", "../../testdata/mnist/test-1000-labels.npy", dataset.Options{Limit: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noisy, err := defend.WithNoise(m, defend.Noise{Sigma: 0.5, Clip: true, Min: 0, Max: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgd, _ := attack.NewFromSpec("pgd:norm=linf,eps=0.15,steps=10")
+	pool := Pool{X: set.X, Y: set.Y, Attacks: []attack.Attack{pgd}, BatchSize: 40}
+	a, err := Measure(context.Background(), noisy, pool, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Measure(context.Background(), noisy, pool, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("noisy MLP through EOT: clean %.3f, worst SR %.3f", a.CleanAccuracy, a.WorstCaseSR)
+	if a.WorstCaseSR != b.WorstCaseSR || a.CleanAccuracy != b.CleanAccuracy {
+		t.Errorf("same seed, different figures: %.3f/%.3f vs %.3f/%.3f", a.CleanAccuracy, a.WorstCaseSR, b.CleanAccuracy, b.WorstCaseSR)
+	}
+	if a.WorstCaseSR < 0.5 {
+		t.Errorf("worst SR %.3f: the noisy model was not attacked through EOT", a.WorstCaseSR)
+	}
+}
