@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -209,6 +210,9 @@ func runAttack(c *cobra.Command, pf *planFlags) error {
 	}
 	gate, err := gateOf(plan)
 	if err != nil {
+		return usageError(err)
+	}
+	if err := checkOutputs(plan); err != nil {
 		return usageError(err)
 	}
 	progress := newProgress(c.ErrOrStderr(), !pf.noProgress)
@@ -424,6 +428,40 @@ func runSweep(ctx context.Context, w *workload, rep *report.Report) error {
 			return err
 		}
 		rep.Sweep = append(rep.Sweep, report.SweepRow{Attack: report.Key(ca.Name, ca.Params), Eps: eps, SuccessRate: ar.SuccessRate, RobustAccuracy: ar.RobustAccuracy, NFooled: ar.NFooled})
+	}
+	return nil
+}
+
+// checkOutputDir makes sure the folder of an output file exists (creating
+// it, as `mkdir -p`) and takes new files, so that a long run fails at the
+// start rather than after its work when the path is wrong.
+func checkOutputDir(what, path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	f, err := os.CreateTemp(dir, ".advtest-probe-*")
+	if err != nil {
+		return fmt.Errorf("%s %s: the folder does not take new files: %w", what, path, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// checkOutputs runs checkOutputDir on every report file of the plan.
+func checkOutputs(plan *config.Plan) error {
+	for i, o := range plan.AllOutputs() {
+		if config.IsStdout(o.Path) || o.Path == "stderr" {
+			continue
+		}
+		what := "output.path"
+		if i > 0 {
+			what = fmt.Sprintf("output.extra[%d].path", i-1)
+		}
+		if err := checkOutputDir(what, o.Path); err != nil {
+			return err
+		}
 	}
 	return nil
 }

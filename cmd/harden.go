@@ -179,6 +179,12 @@ func runHarden(c *cobra.Command, pf *planFlags, hf *hardenFlags) error {
 		return usageError(err)
 	}
 	modelOut := outputModelPath(plan, hf.outputModel)
+	if err := checkOutputDir("--output-model", modelOut); err != nil {
+		return usageError(err)
+	}
+	if err := checkOutputs(plan); err != nil {
+		return usageError(err)
+	}
 	ckpt, defaultCkpt := hf.checkpointDir, false
 	if ckpt == "" {
 		ckpt, defaultCkpt = strings.TrimSuffix(modelOut, ".onnx")+".checkpoint", true

@@ -87,3 +87,32 @@ func TestAttackRunsSanityChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestOutputFolderCheckedFirst: a report path whose folder cannot exist is
+// refused before any attack runs (exit 2, naming the key); a missing
+// folder is created.
+func TestOutputFolderCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	blocker := writeFile(t, "file", []byte("x"))
+	cases := []struct {
+		name     string
+		out      string
+		wantCode int
+		wantErr  string
+	}{
+		{"folder under a file", filepath.Join(blocker, "sub", "r.json"), ExitUsage, "output.path"},
+		{"missing folder is created", filepath.Join(dir, "new", "deeper", "r.json"), ExitOK, ""},
+	}
+	for _, c := range cases {
+		code, _, stderr := runInProcess("attack", "-m", repoRoot+"/testdata/models/mnist_mlp.onnx", "-d", mnistX, "-l", mnistY,
+			"--limit", "8", "-a", "fgsm:eps=0.1", "--format", "json", "-o", c.out, "--no-progress", "--sanity=false")
+		if code != c.wantCode || !strings.Contains(stderr, c.wantErr) {
+			t.Errorf("%s: exit %d (want %d), stderr %q (want it to name %q)", c.name, code, c.wantCode, stderr, c.wantErr)
+		}
+		if c.wantCode == ExitOK {
+			if _, err := report.Load(c.out); err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+		}
+	}
+}

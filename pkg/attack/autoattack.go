@@ -23,7 +23,7 @@ type namedStage struct {
 
 // RegisterAutoAttackStage appends a stage to the AutoAttack preset after
 // the built-in APGD-CE and APGD-T stages (the hook through which black-box
-// Square, or FAB, joins the ensemble when written). Stages run in
+// Square joins the ensemble, and FAB would). Stages run in
 // registration order. It returns an error for an empty name, a nil
 // builder or a name already used.
 func RegisterAutoAttackStage(name string, build StageBuilder) error {
@@ -47,7 +47,8 @@ func RegisterAutoAttackStage(name string, build StageBuilder) error {
 // AutoAttack is the parameter-free ensemble of Croce & Hein (ICML 2020,
 // Sec. 5), "standard" version without FAB: APGD-CE, then APGD-T (targeted
 // DLR on the 9 runner-up classes), then every stage added with
-// RegisterAutoAttackStage (Square, when written), each run only on the
+// RegisterAutoAttackStage (Square with 5000 queries, as the standard
+// version; FAB-T is not implemented), each run only on the
 // samples no earlier stage fooled. A sample counts as fooled if any stage
 // fooled it (worst case over the ensemble); its XAdv is that stage's.
 // GradEvals and Queries add up over the stages.
