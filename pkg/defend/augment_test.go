@@ -3,11 +3,9 @@ package defend
 import (
 	"context"
 	"math"
-	"path/filepath"
 	"strconv"
 	"testing"
 
-	"github.com/advtest/advtest/pkg/onnxmodel"
 	"github.com/advtest/advtest/pkg/tensor"
 )
 
@@ -85,14 +83,7 @@ func TestGaussianAugmentationInferenceNoise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "augmented.onnx")
-	if err := h.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	r, err := onnxmodel.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := saveAndReload(t, h)
 	mk, ok, err := NoiseMarkOf(r)
 	if err != nil || !ok {
 		t.Fatalf("reloaded mark: ok %v, %v", ok, err)

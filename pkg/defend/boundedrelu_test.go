@@ -2,7 +2,6 @@ package defend
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/advtest/advtest/pkg/onnxmodel"
@@ -59,14 +58,7 @@ func TestBoundedReLUFixedT(t *testing.T) {
 			t.Errorf("%s: values in [%g, %g], want within [0, 1] reaching 1", name, r[0], r[1])
 		}
 	}
-	path := filepath.Join(t.TempDir(), "brelu.onnx")
-	if err := h.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	r, err := onnxmodel.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := saveAndReload(t, h)
 	a, _ := h.Logits(context.Background(), x)
 	b, _ := r.Logits(context.Background(), x)
 	for i := range a.F {

@@ -24,14 +24,7 @@ func TestEnsembleDefence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "ens.onnx")
-	if err := h.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	r, err := onnxmodel.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := saveAndReload(t, h)
 	l1, _ := cnn.Logits(context.Background(), x)
 	l2, _ := mlp.Logits(context.Background(), x)
 	p1, p2 := softmax(l1), softmax(l2)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -74,14 +73,7 @@ func TestGaussianNoiseSavesAndMarks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "noisy.onnx")
-	if err := h.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	r, err := onnxmodel.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := saveAndReload(t, h)
 	mk, ok, err := NoiseMarkOf(r)
 	if err != nil || !ok {
 		t.Fatalf("reloaded mark: ok %v, %v", ok, err)

@@ -121,14 +121,7 @@ func TestSqueezeDefenceSavesAndMarks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "sq.onnx")
-	if err := h.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	r, err := onnxmodel.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := saveAndReload(t, h)
 	if _, ok := r.Metadata(PreprocessorKey); !ok {
 		t.Fatal("the reloaded model lost its preprocessor mark")
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 
 	"github.com/advtest/advtest/pkg/dataset"
@@ -383,4 +384,19 @@ func TestTrainPerSample(t *testing.T) {
 			}
 		}
 	}
+}
+
+// saveAndReload writes m to a temporary ONNX file and loads it back, as a
+// user of the hardened model would.
+func saveAndReload(t *testing.T, m *onnxmodel.Model) *onnxmodel.Model {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "saved.onnx")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	r, err := onnxmodel.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
