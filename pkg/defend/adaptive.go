@@ -186,6 +186,13 @@ func (c *chained) NumClasses() int { return c.post.NumClasses() }
 // InputShape returns pre's per-sample input shape.
 func (c *chained) InputShape() []int { return c.pre.InputShape() }
 
+// Randomised reports whether the classifier behind the cut is randomised
+// (EOT over inference noise).
+func (c *chained) Randomised() bool {
+	r, ok := c.post.(interface{ Randomised() bool })
+	return ok && r.Randomised()
+}
+
 func (c *chained) front(ctx context.Context, x *tensor.Tensor) (*tensor.Tensor, error) {
 	res, err := c.pre.Run(ctx, map[string]*tensor.Tensor{c.inName: x})
 	if err != nil {

@@ -102,6 +102,11 @@ func (e *EOT) NumClasses() int { return e.Clf.NumClasses() }
 // InputShape returns the wrapped classifier's per-sample input shape.
 func (e *EOT) InputShape() []int { return e.Clf.InputShape() }
 
+// Randomised reports true: EOT's outputs depend on its draws, so two
+// evaluations of the same inputs differ by sampling noise (the sanity
+// checks widen their tolerances for it).
+func (e *EOT) Randomised() bool { return true }
+
 func (e *EOT) draws() []Transform {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -196,11 +196,14 @@ func toFloat(v any) (float64, bool) {
 //   - blackbox-vs-whitebox: every bounded black-box attack of the pool
 //     against the white-box attacks of the same norm and eps (the pool's,
 //     else the first bounded white-box attack rerun at that eps); flagged
-//     when the black-box success rate is higher by more than MaxDrop.
+//     when the black-box success rate is higher by more than MaxDrop
+//     (for a randomised classifier, by more than the sampling noise of
+//     two rates too).
 //     Skipped when the pool has no black-box attack.
 //   - more-steps: the pool's first bounded white-box attack with a steps
 //     parameter rerun with StepsFactor× the steps (the same step size);
-//     flagged when its success rate is lower by more than MaxDrop.
+//     flagged when its success rate is lower by more than MaxDrop (or,
+//     for a randomised classifier, the sampling noise of two rates).
 //
 // Checks whose attack the pool lacks are skipped. All figures are over the
 // same clean-correct samples (the first Samples of them).
@@ -363,6 +366,20 @@ func (s *sanity) firstBounded(needSteps bool) int {
 }
 
 func key(a attack.Attack) string { return SpecOf(a, nil).String() }
+
+// tolerance is how far two success rates near p over the checks' samples
+// may differ before a check reads it as masking: MaxDrop, widened for a
+// randomised classifier (EOT over inference noise, which says so with a
+// Randomised method) to two standard errors of the difference of two
+// rates, 2·√(2p(1−p)/n), since its verdicts themselves are random draws.
+func (s *sanity) tolerance(p float64) float64 {
+	r, ok := s.clf.(interface{ Randomised() bool })
+	if !ok || !r.Randomised() {
+		return s.opts.MaxDrop
+	}
+	n := float64(len(s.idx))
+	return math.Max(s.opts.MaxDrop, 2*math.Sqrt(2*p*(1-p)/n))
+}
 
 func pct(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) + "%" }
 
@@ -559,7 +576,7 @@ func (s *sanity) blackBox() (SanityCheck, error) {
 		if c.Attack == "" {
 			c.Attack = key(bb)
 		}
-		if bsr > wsr+s.opts.MaxDrop {
+		if bsr > wsr+s.tolerance((bsr+wsr)/2) {
 			c.Status = SanityFlag
 			worst = append(worst, fmt.Sprintf("black-box %s fools %s but white-box %s only %s at %s eps=%s", bb.Name(), pct(bsr), wname, pct(wsr), bb.Norm(), e))
 		}
@@ -600,7 +617,7 @@ func (s *sanity) moreSteps() (SanityCheck, error) {
 	}
 	c := SanityCheck{Attack: key(a), N: len(s.idx), Figures: []SanityFigure{
 		{Name: fmt.Sprintf("sr@steps=%d", steps), Value: base}, {Name: fmt.Sprintf("sr@steps=%d", steps*s.opts.StepsFactor), Value: more}}}
-	if more < base-s.opts.MaxDrop {
+	if more < base-s.tolerance((more+base)/2) {
 		c.Status = SanityFlag
 		c.Explanation = fmt.Sprintf("%s with %d× the steps fools %s, fewer than %s with %d: more iterations of a working attack never hurt — gradient masking suspected",
 			a.Name(), s.opts.StepsFactor, pct(more), pct(base), steps)

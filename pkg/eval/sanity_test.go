@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 
@@ -180,6 +181,37 @@ func TestSanityWeakUnboundedSearchIsNotMasking(t *testing.T) {
 		}
 		if c.figures[0] == "sr" && ch.Figures[0].Value >= 0.95 {
 			t.Errorf("%s: the weak C&W fooled %.2f: the case no longer tests a short search", c.name, ch.Figures[0].Value)
+		}
+	}
+}
+
+// randomisedClf is a classifier that declares itself randomised.
+type randomisedClf struct{ attack.Classifier }
+
+func (randomisedClf) Randomised() bool { return true }
+
+// TestSanityToleranceRandomised: the checks compare two rates with
+// MaxDrop for a deterministic classifier, and widen it to two standard
+// errors of their difference for a randomised one (an EOT view of a
+// noisy model), whose verdicts are themselves random.
+func TestSanityToleranceRandomised(t *testing.T) {
+	m, _ := loadMNIST(t, 1)
+	idx := make([]int, 199)
+	cases := []struct {
+		name string
+		clf  attack.Classifier
+		p    float64
+		want float64
+	}{
+		{"deterministic", m, 0.35, 0.01},
+		{"randomised", randomisedClf{m}, 0.35, 2 * math.Sqrt(2*0.35*0.65/199)},
+		{"randomised, rate 0", randomisedClf{m}, 0, 0.01},
+	}
+	for _, c := range cases {
+		s := &sanity{clf: c.clf, idx: idx, opts: SanityOptions{}}
+		s.opts.defaults()
+		if got := s.tolerance(c.p); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("%s: tolerance(%g) = %g, want %g", c.name, c.p, got, c.want)
 		}
 	}
 }
