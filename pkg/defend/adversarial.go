@@ -415,7 +415,24 @@ func (d *PGDTraining) Config() TrainConfig {
 
 // Apply adversarially trains a clone of m on data.Train.
 func (d *PGDTraining) Apply(ctx context.Context, m *onnxmodel.Model, data TrainData, rng *rand.Rand) (*onnxmodel.Model, error) {
+	if err := refuseMaskedExamples(d.name, m); err != nil {
+		return nil, err
+	}
 	return fitClone(ctx, d.name, m, data, d.Config(), rng)
+}
+
+// refuseMaskedExamples refuses adversarial training of a model whose graph
+// carries a preprocessor or noise defence: the training examples come
+// from the model's own gradient, which a squeezer zeroes and one noise
+// draw blurs, so the model would train on examples that are not
+// adversarial. Apply those defences after the trainers in the schedule.
+func refuseMaskedExamples(name string, m *onnxmodel.Model) error {
+	for _, k := range []string{PreprocessorKey, NoiseKey} {
+		if _, ok := m.Metadata(k); ok {
+			return fmt.Errorf("defence %s: the model already carries a preprocessor defence (%s): its examples would come from a masked or single-draw gradient; put squeeze and gaussian-noise after the adversarial trainers in harden.defences", name, k)
+		}
+	}
+	return nil
 }
 
 // FastAT is the "fast" adversarial training of Wong, Rice & Kolter, "Fast
@@ -498,6 +515,9 @@ func (d *FastAT) Config() TrainConfig {
 
 // Apply trains a clone of m on FGSM examples of data.Train.
 func (d *FastAT) Apply(ctx context.Context, m *onnxmodel.Model, data TrainData, rng *rand.Rand) (*onnxmodel.Model, error) {
+	if err := refuseMaskedExamples("fast-at", m); err != nil {
+		return nil, err
+	}
 	return fitClone(ctx, "fast-at", m, data, d.Config(), rng)
 }
 
@@ -615,6 +635,9 @@ func (d *TRADES) Config() TrainConfig {
 
 // Apply trains a clone of m with the TRADES objective on data.Train.
 func (d *TRADES) Apply(ctx context.Context, m *onnxmodel.Model, data TrainData, rng *rand.Rand) (*onnxmodel.Model, error) {
+	if err := refuseMaskedExamples("trades", m); err != nil {
+		return nil, err
+	}
 	return fitClone(ctx, "trades", m, data, d.Config(), rng)
 }
 

@@ -2,6 +2,7 @@ package defend
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -284,5 +285,33 @@ func BenchmarkPGDATBatchCNN(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestAdversarialTrainersRefuseMaskedModels: a model that already carries
+// a squeezer or inference noise is refused by every adversarial trainer,
+// with an error that says what to do, rather than trained on examples
+// from a masked gradient.
+func TestAdversarialTrainersRefuseMaskedModels(t *testing.T) {
+	m := loadModel(t, "mnist_mlp.onnx")
+	sq, err := WithSqueezer(m, Squeezer{Bits: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noisy, err := WithNoise(m, Noise{Sigma: 0.1, Clip: true, Min: 0, Max: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := TrainData{Train: loadMNIST(t, 16)}
+	for _, name := range []string{"pgd-at", "adversarial-training", "fast-at", "trades"} {
+		for _, masked := range []*onnxmodel.Model{sq, noisy} {
+			d, err := New(name, map[string]string{"iterations": "1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Apply(context.Background(), masked, data, seeded(1)); err == nil || !strings.Contains(err.Error(), "after the adversarial trainers") {
+				t.Errorf("%s on a masked model: error %v, want a refusal that says to reorder the schedule", name, err)
+			}
+		}
 	}
 }

@@ -45,6 +45,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/advtest/advtest/pkg/attack"
@@ -314,6 +315,7 @@ func Validate(cfg Config, pool Pool) error {
 		return errors.New("harden: the attack pool has no bounded attack (eps > 0); the worst case the loop drives down is over bounded attacks")
 	}
 	ta, _ := TrainerAttack(pool.Attacks)
+	pre := -1 // the first preprocessor defence of the schedule
 	for i, s := range cfg.Schedule {
 		d, err := build(s, ta)
 		if err != nil {
@@ -322,9 +324,24 @@ func Validate(cfg Config, pool Pool) error {
 		if d.Kind().NeedsData() && (cfg.Train == nil || cfg.Train.Len() == 0) {
 			return fmt.Errorf("harden.defences[%d]: %s needs training data: set `train.data` in the config", i, s.Name)
 		}
+		addsNoise := s.Name == "gaussian-augmentation" && strings.EqualFold(s.Params["inference_noise"], "true")
+		if (d.Kind() == defend.Preprocessor || addsNoise) && pre < 0 {
+			pre = i
+		}
+		if pre >= 0 && adversarialTrainers[s.Name] {
+			return fmt.Errorf("harden.defences[%d]: %s after %s (defences[%d]) would make its examples through the preprocessor's masked gradient; put the preprocessor defences last", i, s.Name, cfg.Schedule[pre].Name, pre)
+		}
+	}
+	if r, repeat, ok := scheduled(cfg.Schedule, len(cfg.Schedule)+1); pre >= 0 && ok && repeat && adversarialTrainers[r.Name] && cfg.MaxRounds > len(cfg.Schedule) {
+		return fmt.Errorf("harden: max_rounds %d repeats %s after the schedule ends, behind %s (defences[%d]), whose gradient it cannot train through; set max_rounds to %d or drop the preprocessor", cfg.MaxRounds, r.Name, cfg.Schedule[pre].Name, pre, len(cfg.Schedule))
 	}
 	return nil
 }
+
+// adversarialTrainers make their training examples from the model's own
+// input gradient, which a preprocessor defence in the graph masks (see
+// defend's refusal of such models).
+var adversarialTrainers = map[string]bool{"pgd-at": true, "adversarial-training": true, "fast-at": true, "trades": true}
 
 // roundRNG is round r's generator: a function of (seed, r) only.
 func roundRNG(seed uint64, r int) *rand.Rand {

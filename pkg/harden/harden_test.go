@@ -416,3 +416,33 @@ func TestNoiseMeasuredThroughEOT(t *testing.T) {
 		t.Errorf("worst SR %.3f: the noisy model was not attacked through EOT", a.WorstCaseSR)
 	}
 }
+
+// TestValidateRefusesTrainersBehindPreprocessors: an adversarial trainer
+// scheduled (or repeated) after a squeezer or inference noise would make
+// its examples through a masked gradient, so the schedule is refused up
+// front, before any round runs; the same defences in the other order pass.
+func TestValidateRefusesTrainersBehindPreprocessors(t *testing.T) {
+	_, pool, train := loadTab(t)
+	squeeze := DefenceSpec{Name: "squeeze", Params: map[string]string{"bits": "4", "median": "0"}}
+	noise := DefenceSpec{Name: "gaussian-augmentation", Params: map[string]string{"inference_noise": "true", "epochs": "1"}}
+	cases := []struct {
+		name     string
+		rounds   int
+		schedule []DefenceSpec
+		wantErr  string
+	}{
+		{"trainer then squeeze", 2, []DefenceSpec{at("1"), squeeze}, ""},
+		{"squeeze then trainer", 2, []DefenceSpec{squeeze, at("1")}, "put the preprocessor defences last"},
+		{"noise then trainer", 2, []DefenceSpec{noise, at("1")}, "put the preprocessor defences last"},
+		{"trainer repeated behind squeeze", 3, []DefenceSpec{at("1"), squeeze}, "repeats pgd-at"},
+	}
+	for _, c := range cases {
+		err := Validate(tabConfig(train, 0.1, c.rounds, c.schedule...), pool)
+		switch {
+		case c.wantErr == "" && err != nil:
+			t.Errorf("%s: %v, want it accepted", c.name, err)
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+			t.Errorf("%s: error %v, want one that says %q", c.name, err, c.wantErr)
+		}
+	}
+}
