@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/onnxmodel"
 	"github.com/advtest/advtest/pkg/params"
 )
@@ -26,15 +27,23 @@ import (
 // Strong"), which shows white-box attacks on the whole ensemble still
 // succeed: evaluate the combined graph, never the members one by one.
 //
-// retrain_seeds (members retrained from the model with other seeds) is
-// reserved for the training core and refused for now: give trained member
-// files instead.
+// retrain_seeds N adds N members trained from the model being hardened,
+// each by the trainer defence member_defence (a spec, name:key=value,...;
+// default plain fine-tuning, label-smoothing with max_value 1, for one
+// epoch) with its own seed drawn from the round's generator, so members
+// differ by their data order and random starts ("other seeds") or, with a
+// member_defence such as pgd-at, by their training ("other defences").
 type Ensemble struct {
-	members      string
-	how          string
-	includeSelf  bool
-	retrainSeeds int
+	members       string
+	how           string
+	includeSelf   bool
+	retrainSeeds  int
+	memberDefence string
 }
+
+// defaultMemberDefence is plain fine-tuning: cross-entropy on one-hot
+// targets (label smoothing at max_value 1) for one epoch.
+const defaultMemberDefence = "label-smoothing:max_value=1,epochs=1"
 
 // NewEnsemble returns the ensemble defence with its defaults.
 func NewEnsemble() *Ensemble { return &Ensemble{how: "mean-logits", includeSelf: true} }
@@ -51,7 +60,8 @@ func (d *Ensemble) Bind() *params.Binder {
 	b.String("members", &d.members, "", "none", "member ONNX files, comma-separated")
 	b.Enum("how", &d.how, "mean-logits", []string{"mean-logits", "mean-probs", "vote"}, "how the members' logits are aggregated")
 	b.Bool("include_self", &d.includeSelf, true, "the model being hardened is member 0")
-	b.Int("retrain_seeds", &d.retrainSeeds, 0, "", "members retrained from the model with other seeds (reserved: not yet available)")
+	b.Int("retrain_seeds", &d.retrainSeeds, 0, "", "members trained from the model with other seeds, by member_defence (needs train.data)")
+	b.String("member_defence", &d.memberDefence, defaultMemberDefence, "", "trainer defence spec that trains each retrained member")
 	return b
 }
 
@@ -60,17 +70,38 @@ func (d *Ensemble) Validate() error {
 	if _, err := onnxmodel.ParseAggregate(d.how); err != nil {
 		return params.Errf("defence", d.Name(), "how", d.how, "mean-logits, mean-probs or vote")
 	}
-	if d.retrainSeeds != 0 {
-		return params.Errf("defence", d.Name(), "retrain_seeds", d.retrainSeeds, "0 (retraining members is not available yet; give trained member files in members)")
+	if d.retrainSeeds < 0 || d.retrainSeeds > 32 {
+		return params.Errf("defence", d.Name(), "retrain_seeds", d.retrainSeeds, "an integer in [0, 32]")
 	}
-	n := len(d.files())
+	if d.retrainSeeds > 0 {
+		if _, err := d.memberTrainer(); err != nil {
+			return err
+		}
+	}
+	n := len(d.files()) + d.retrainSeeds
 	if d.includeSelf {
 		n++
 	}
 	if n < 2 {
-		return params.Errf("defence", d.Name(), "members", d.members, "at least one member file (two without include_self)")
+		return params.Errf("defence", d.Name(), "members", d.members, "at least one member file or retrained member (two without include_self)")
 	}
 	return nil
+}
+
+// memberTrainer builds member_defence, which must be a trainer.
+func (d *Ensemble) memberTrainer() (Defence, error) {
+	sp, err := attack.ParseSpec(d.memberDefence)
+	if err != nil {
+		return nil, params.Errf("defence", d.Name(), "member_defence", d.memberDefence, "a defence spec name:key=value,...")
+	}
+	t, err := New(sp.Name, sp.Params)
+	if err != nil {
+		return nil, fmt.Errorf("defence ensemble: member_defence: %w", err)
+	}
+	if t.Kind() != Trainer {
+		return nil, params.Errf("defence", d.Name(), "member_defence", d.memberDefence, "a trainer defence (pgd-at, trades, label-smoothing, ...)")
+	}
+	return t, nil
 }
 
 func (d *Ensemble) files() []string {
@@ -86,8 +117,9 @@ func (d *Ensemble) files() []string {
 // Params returns the resolved parameters.
 func (d *Ensemble) Params() map[string]any { return d.Bind().Values() }
 
-// Apply loads the member files and combines them with m.
-func (d *Ensemble) Apply(ctx context.Context, m *onnxmodel.Model, _ TrainData, _ *rand.Rand) (*onnxmodel.Model, error) {
+// Apply loads the member files, trains the retrained members from m (each
+// with a seed drawn from rng), and combines them with m.
+func (d *Ensemble) Apply(ctx context.Context, m *onnxmodel.Model, data TrainData, rng *rand.Rand) (*onnxmodel.Model, error) {
 	how, err := onnxmodel.ParseAggregate(d.how)
 	if err != nil {
 		return nil, err
@@ -95,6 +127,23 @@ func (d *Ensemble) Apply(ctx context.Context, m *onnxmodel.Model, _ TrainData, _
 	var models []*onnxmodel.Model
 	if d.includeSelf {
 		models = append(models, m)
+	}
+	if d.retrainSeeds > 0 {
+		if rng == nil {
+			rng = rand.New(rand.NewPCG(0x5eed, 0xe75))
+		}
+		for k := 0; k < d.retrainSeeds; k++ {
+			t, err := d.memberTrainer()
+			if err != nil {
+				return nil, err
+			}
+			seed := rng.Uint64()
+			mm, err := t.Apply(ctx, m, data, rand.New(rand.NewPCG(seed, uint64(k))))
+			if err != nil {
+				return nil, fmt.Errorf("ensemble: retrained member %d: %w", k+1, err)
+			}
+			models = append(models, mm)
+		}
 	}
 	for _, f := range d.files() {
 		if err := ctx.Err(); err != nil {
