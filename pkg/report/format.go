@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -161,3 +162,145 @@ func countCell(n int) string {
 
 // sanityTitle introduces the sanity checks in the human-readable formats.
 const sanityTitle = "Sanity checks (gradient masking; Carlini et al. 2019, §5)"
+
+// hasRounds reports whether r has a harden section with rounds: the formats
+// show the rounds exactly then.
+func hasRounds(r *Report) bool { return r.Harden != nil && len(r.Harden.Rounds) > 0 }
+
+// hardenColumns returns the keys of the per-attack success rate columns of
+// the harden rounds table and their headers. A round's AttackSR is keyed by
+// the attack's key (Key of its name and params), the same keys as
+// r.Attacks: those attacks come first, in report order, under the labels of
+// the attack table; keys only the rounds hold (a report whose final attacks
+// did not run) follow, sorted, under their key.
+func hardenColumns(r *Report) (keys, labels []string) {
+	seen := map[string]bool{}
+	attack := attackLabels(r.Attacks)
+	for i, a := range r.Attacks {
+		k := a.Key
+		if k == "" {
+			k = Key(a.Name, a.Params)
+		}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		keys = append(keys, k)
+		labels = append(labels, attack[i])
+	}
+	var extra []string
+	for _, rd := range r.Harden.Rounds {
+		for k := range rd.AttackSR {
+			if !seen[k] {
+				seen[k] = true
+				extra = append(extra, k)
+			}
+		}
+	}
+	sort.Strings(extra)
+	return append(keys, extra...), append(labels, extra...)
+}
+
+// hardenRows returns the header and rows of the harden rounds table: round,
+// defence (with its params), clean accuracy, validation accuracy (a column
+// only when a round has one), worst-case SR, each attack's SR, and whether
+// the round was accepted ("no: <reason>" when not). No timing figures.
+// left marks the columns of text, aligned left.
+func hardenRows(r *Report) (header []string, rows [][]string, left []bool) {
+	keys, labels := hardenColumns(r)
+	hasVal := false
+	for _, rd := range r.Harden.Rounds {
+		if rd.ValAccuracy != nil {
+			hasVal = true
+		}
+	}
+	header = []string{"round", "defence", "clean"}
+	if hasVal {
+		header = append(header, "val")
+	}
+	header = append(header, "worst SR")
+	header = append(header, labels...)
+	header = append(header, "accepted")
+	left = make([]bool, len(header))
+	left[1], left[len(left)-1] = true, true
+	for _, rd := range r.Harden.Rounds {
+		row := []string{strconv.Itoa(rd.Round), defenceCell(rd), pct(rd.CleanAccuracy)}
+		if hasVal {
+			v := "-"
+			if rd.ValAccuracy != nil {
+				v = pct(*rd.ValAccuracy)
+			}
+			row = append(row, v)
+		}
+		row = append(row, pct(rd.WorstCaseSR))
+		for _, k := range keys {
+			v := "-"
+			if sr, ok := rd.AttackSR[k]; ok {
+				v = pct(sr)
+			}
+			row = append(row, v)
+		}
+		rows = append(rows, append(row, acceptedCell(rd)))
+	}
+	return header, rows, left
+}
+
+// defenceName is a round's defence, "(as given)" for round 0 (no defence),
+// as advtest harden prints it while it runs.
+func defenceName(rd HardenRound) string {
+	if rd.Defence == "" {
+		return "(as given)"
+	}
+	return rd.Defence
+}
+
+// defenceCell is a round's defence with its params, "adv_train (epochs=2)".
+func defenceCell(rd HardenRound) string {
+	if len(rd.Params) == 0 {
+		return defenceName(rd)
+	}
+	return defenceName(rd) + " (" + paramsCell(rd.Params) + ")"
+}
+
+// acceptedCell is "yes", or "no: <reason>" for a rejected round.
+func acceptedCell(rd HardenRound) string {
+	switch {
+	case rd.Accepted:
+		return "yes"
+	case rd.Reason == "":
+		return "no"
+	default:
+		return "no: " + rd.Reason
+	}
+}
+
+// lastAccepted returns the index of the last accepted round, -1 if none.
+func lastAccepted(h *Harden) int {
+	for i := len(h.Rounds) - 1; i >= 0; i-- {
+		if h.Rounds[i].Accepted {
+			return i
+		}
+	}
+	return -1
+}
+
+// hardenVerdict says whether the loop met its target: "target until_sr
+// 0.3 met in round 2 (worst-case SR 25.0%)", or "target until_sr 0.2 not
+// met: worst-case SR 25.0% after round 2, the last accepted".
+func hardenVerdict(h *Harden) string {
+	s := "target until_sr " + num(h.UntilSR)
+	i := lastAccepted(h)
+	switch {
+	case h.Reached && i >= 0:
+		return fmt.Sprintf("%s met in round %d (worst-case SR %s)", s, h.Rounds[i].Round, pct(h.Rounds[i].WorstCaseSR))
+	case h.Reached:
+		return s + " met"
+	case i >= 0:
+		return fmt.Sprintf("%s not met: worst-case SR %s after round %d, the last accepted", s, pct(h.Rounds[i].WorstCaseSR), h.Rounds[i].Round)
+	default:
+		return s + " not met: no round was accepted"
+	}
+}
+
+// hardenTitle introduces the harden rounds in the human-readable formats.
+const hardenTitle = "Harden rounds"

@@ -64,7 +64,10 @@ type junitFailure struct {
 // that fails when a pool-wide gate fails (fail_above, worst-case
 // regression, an incomplete run). A report with sanity checks gets a
 // second test suite "sanity", one test case per check (named by its ID):
-// a flagged check fails, a skipped one is skipped.
+// a flagged check fails, a skipped one is skipped. A report with harden
+// rounds gets a test suite "harden", one test case per round ("round N:
+// <defence>"): a rejected round is skipped with its reason, and when the
+// target was not met the last accepted round fails.
 func writeJUnit(w io.Writer, r *Report) error {
 	r = normalized(r)
 	secs := func(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }
@@ -112,6 +115,9 @@ func writeJUnit(w io.Writer, r *Report) error {
 	suites := []junitSuite{suite}
 	if len(r.Sanity) > 0 {
 		suites = append(suites, junitSanity(r.Sanity))
+	}
+	if hasRounds(r) {
+		suites = append(suites, junitHarden(r, secs))
 	}
 	doc := junitSuites{
 		Name: "advtest",
@@ -167,6 +173,59 @@ func junitSanity(checks []SanityCheck) junitSuite {
 			c.Skipped = &junitSkipped{Message: orDash(ch.Explanation)}
 		}
 		s.Cases = append(s.Cases, c)
+	}
+	return s
+}
+
+// junitHarden is the "harden" test suite: one test case per round, in the
+// order they ran, timed by the round's seconds. A rejected round is skipped
+// (its reason the message); when the loop missed its target the last
+// accepted round (the last round when none was) fails, its worst-case
+// success rate above until_sr.
+func junitHarden(r *Report, secs func(float64) string) junitSuite {
+	h := r.Harden
+	keys, labels := hardenColumns(r)
+	var total float64
+	s := junitSuite{Name: "harden"}
+	for _, rd := range h.Rounds {
+		total += rd.Seconds
+		out := "clean accuracy " + pct(rd.CleanAccuracy)
+		if rd.ValAccuracy != nil {
+			out += ", val accuracy " + pct(*rd.ValAccuracy)
+		}
+		out += ", worst-case SR " + pct(rd.WorstCaseSR)
+		for i, k := range keys {
+			if sr, ok := rd.AttackSR[k]; ok {
+				out += ", " + labels[i] + " " + pct(sr)
+			}
+		}
+		if len(rd.Params) > 0 {
+			out += ", params " + paramsCell(rd.Params)
+		}
+		c := junitCase{
+			Name:      fmt.Sprintf("round %d: %s", rd.Round, defenceName(rd)),
+			Classname: "advtest.harden",
+			Time:      secs(rd.Seconds),
+			SystemOut: out,
+		}
+		if !rd.Accepted {
+			c.Skipped = &junitSkipped{Message: orDash(rd.Reason)}
+		}
+		s.Cases = append(s.Cases, c)
+	}
+	s.Time = secs(total)
+	if !h.Reached {
+		i := lastAccepted(h)
+		if i < 0 {
+			i = len(h.Rounds) - 1
+		}
+		rd := h.Rounds[i]
+		s.Cases[i].Skipped = nil
+		s.Cases[i].Failure = &junitFailure{
+			Message: fmt.Sprintf("worst-case success rate %s is above until_sr %s", num4(rd.WorstCaseSR), num(h.UntilSR)),
+			Type:    "harden",
+			Text:    "harden: " + hardenVerdict(h),
+		}
 	}
 	return s
 }

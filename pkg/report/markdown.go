@@ -8,8 +8,8 @@ import (
 )
 
 // writeMarkdown writes a summary fit for a pull-request comment: a status
-// line, what was attacked, the table, the sanity checks, and the gate's
-// reasons and notes.
+// line, what was attacked, the table, the sanity checks, the harden
+// rounds, and the gate's reasons and notes.
 func writeMarkdown(w io.Writer, r *Report) error {
 	r = normalized(r)
 	bw := bufio.NewWriter(w)
@@ -42,6 +42,9 @@ func writeMarkdown(w io.Writer, r *Report) error {
 	fmt.Fprintln(bw)
 	if len(r.Sanity) > 0 {
 		writeMarkdownSanity(bw, r.Sanity)
+	}
+	if hasRounds(r) {
+		writeMarkdownHarden(bw, r)
 	}
 	if r.Gate.Passed {
 		fmt.Fprintln(bw, "**Gate: PASS**")
@@ -76,6 +79,35 @@ func writeMarkdownSanity(w io.Writer, checks []SanityCheck) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", mdEscape(c.ID), st, mdEscape(orDash(c.Attack)),
 			mdEscape(figuresCell(c)), countCell(c.N), mdEscape(orDash(c.Explanation)))
+	}
+	fmt.Fprintln(w)
+}
+
+// writeMarkdownHarden writes the harden rounds as a table (the columns of
+// the table format) under the target's verdict.
+func writeMarkdownHarden(w io.Writer, r *Report) {
+	fmt.Fprintf(w, "**%s**\n\n", hardenTitle)
+	v := hardenVerdict(r.Harden)
+	fmt.Fprintf(w, "%s.\n\n", mdEscape(strings.ToUpper(v[:1])+v[1:]))
+	header, rows, left := hardenRows(r)
+	sep := make([]string, len(header))
+	for i, l := range left {
+		sep[i] = "---:"
+		if l {
+			sep[i] = "---"
+		}
+	}
+	for i, h := range header {
+		header[i] = mdEscape(h)
+	}
+	fmt.Fprintf(w, "| %s |\n", strings.Join(header, " | "))
+	fmt.Fprintf(w, "| %s |\n", strings.Join(sep, " | "))
+	for _, row := range rows {
+		esc := make([]string, len(row))
+		for j, c := range row {
+			esc[j] = mdEscape(c)
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(esc, " | "))
 	}
 	fmt.Fprintln(w)
 }

@@ -201,7 +201,7 @@ func TestGolden(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		r    *Report
-	}{{"pass", pass}, {"fail", fail}, {"sanity", sanitySample(t)}} {
+	}{{"pass", pass}, {"fail", fail}, {"sanity", sanitySample(t)}, {"harden", hardenSample(t)}} {
 		for _, format := range []string{"table", "json", "junit", "markdown"} {
 			ext := map[string]string{"table": "txt", "json": "json", "junit": "xml", "markdown": "md"}[format]
 			t.Run(c.name+"/"+format, func(t *testing.T) {
@@ -239,6 +239,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		{"plain", plain, nil},
 		{"sanity", sanitySample(t), []string{`"sanity": [`, `"id": "more-steps"`, `"status": "flag"`, `"figures": []`}},
 		{"harden", htmlSample(t), []string{`"val_accuracy": 0.62`, `"reason": "clean accuracy`}},
+		{"harden not met", hardenSample(t), []string{`"reached": false`, `"round_seconds": [`, `"worst_case_sr": 0.625`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var buf bytes.Buffer

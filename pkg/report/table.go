@@ -12,34 +12,39 @@ import (
 
 // writeTable writes the report for a terminal or a CI log: a summary line,
 // an ASCII table with one row per attack and a worst-case row, one line
-// per sanity check, and the gate's verdict with its reasons and notes.
+// per sanity check, the harden rounds (a table and the target's verdict)
+// when the report has them, and the gate's verdict with its reasons and
+// notes.
 func writeTable(w io.Writer, r *Report) error {
 	r = normalized(r)
 	bw := bufio.NewWriter(w)
 	fmt.Fprintln(bw, summaryLine(r))
 	header, rows := tableRows(r)
-	t := tablewriter.NewTable(bw,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Symbols: tw.NewSymbols(tw.StyleASCII),
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{
-			Global:    tw.AlignRight,
-			PerColumn: []tw.Align{tw.AlignLeft, tw.AlignLeft},
-		}),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-	)
-	t.Header(header)
-	if err := t.Bulk(rows); err != nil {
-		return fmt.Errorf("report: table: %w", err)
+	aligns := make([]tw.Align, len(header))
+	for i := range aligns {
+		aligns[i] = tw.AlignRight
 	}
-	if err := t.Render(); err != nil {
-		return fmt.Errorf("report: table: %w", err)
+	aligns[0], aligns[1] = tw.AlignLeft, tw.AlignLeft
+	if err := renderASCII(bw, header, rows, aligns); err != nil {
+		return err
 	}
 	for _, c := range r.Sanity {
 		fmt.Fprintf(bw, "sanity %s\n", c)
+	}
+	if hasRounds(r) {
+		header, rows, left := hardenRows(r)
+		aligns := make([]tw.Align, len(header))
+		for i, l := range left {
+			aligns[i] = tw.AlignRight
+			if l {
+				aligns[i] = tw.AlignLeft
+			}
+		}
+		fmt.Fprintln(bw, hardenTitle+":")
+		if err := renderASCII(bw, header, rows, aligns); err != nil {
+			return err
+		}
+		fmt.Fprintf(bw, "harden: %s\n", hardenVerdict(r.Harden))
 	}
 	if r.Incomplete {
 		fmt.Fprintf(bw, "INCOMPLETE: %s\n", orDash(r.IncompleteReason))
@@ -56,4 +61,30 @@ func writeTable(w io.Writer, r *Report) error {
 		fmt.Fprintf(bw, "note: %s\n", s)
 	}
 	return bw.Flush()
+}
+
+// renderASCII writes an ASCII table, each column aligned as aligns says
+// (the header aligned left).
+func renderASCII(w io.Writer, header []string, rows [][]string, aligns []tw.Align) error {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Symbols: tw.NewSymbols(tw.StyleASCII),
+		})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{
+			Global:    tw.AlignRight,
+			PerColumn: aligns,
+		}),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+	)
+	t.Header(header)
+	if err := t.Bulk(rows); err != nil {
+		return fmt.Errorf("report: table: %w", err)
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("report: table: %w", err)
+	}
+	return nil
 }
