@@ -220,6 +220,11 @@ func runAttack(c *cobra.Command, pf *planFlags) error {
 	if wantsHTML(plan) {
 		keep = galleryPerAttack
 	}
+	if w.model != nil {
+		if _, ok := w.model.Metadata(defend.DetectorSqueezersKey); ok {
+			keep = max(keep, w.set.Len()) // the detector scores every fooling example
+		}
+	}
 	res, runErr := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, w.attacks, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, Progress: progress.update, KeepExamples: keep})
 	progress.finish()
 	if runErr != nil && res == nil {
@@ -244,6 +249,14 @@ func runAttack(c *cobra.Command, pf *planFlags) error {
 				return usageError(err)
 			}
 			rep.Incomplete, rep.IncompleteReason = true, "interrupted during the eps sweep"
+		}
+	}
+	if res.Incomplete == nil && runErr == nil {
+		if rep.Detector, err = detectorResult(ctx, w, res); err != nil {
+			if ctx.Err() == nil {
+				return usageError(err)
+			}
+			rep.Incomplete, rep.IncompleteReason = true, "interrupted while scoring the detector"
 		}
 	}
 	sanityNote := ""
@@ -534,7 +547,10 @@ func buildGallery(ctx context.Context, w *workload, res *eval.PoolResult) report
 	per := w.set.X.Len() / w.set.Len()
 	var g report.Gallery
 	for _, run := range res.Attacks {
-		for _, ex := range run.Examples {
+		for k, ex := range run.Examples {
+			if k == galleryPerAttack {
+				break // more were kept for a detector
+			}
 			orig := w.set.X.F[ex.Sample*per : (ex.Sample+1)*per]
 			x := tensor.New(append([]int{2}, shape...)...)
 			copy(x.F[:per], orig)

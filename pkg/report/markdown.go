@@ -43,6 +43,14 @@ func writeMarkdown(w io.Writer, r *Report) error {
 	if len(r.Sanity) > 0 {
 		writeMarkdownSanity(bw, r.Sanity)
 	}
+	if lines := r.Detector.lines(); len(lines) > 0 {
+		fmt.Fprintln(bw, "**Input detector (feature squeezing, Xu et al. 2018)**")
+		fmt.Fprintln(bw)
+		for _, l := range lines {
+			fmt.Fprintf(bw, "- %s\n", mdEscape(l))
+		}
+		fmt.Fprintln(bw)
+	}
 	if hasRounds(r) {
 		writeMarkdownHarden(bw, r)
 	}

@@ -109,6 +109,7 @@ func Merge(shards []*Report) (*Report, MergeInfo, error) {
 	}
 
 	m.Sanity = mergeSanity(shards)
+	m.Detector = mergeDetector(shards)
 
 	var why []string
 	for i, s := range shards {

@@ -56,6 +56,9 @@ type Report struct {
 	// Sanity holds the gradient-masking sanity checks, when they ran; a
 	// flagged check fails the gate.
 	Sanity []SanityCheck `json:"sanity,omitempty"`
+	// Detector holds the input detector's false-positive and detection
+	// rates, when the model carries one (squeeze-detector).
+	Detector *DetectorResult `json:"detector,omitempty"`
 	// Gate is the verdict of the gates over the whole run.
 	Gate GateResult `json:"gate"`
 	// Incomplete is true when the run stopped early (interrupted, out of

@@ -31,6 +31,9 @@ func writeTable(w io.Writer, r *Report) error {
 	for _, c := range r.Sanity {
 		fmt.Fprintf(bw, "sanity %s\n", c)
 	}
+	for _, l := range r.Detector.lines() {
+		fmt.Fprintf(bw, "detector %s\n", l)
+	}
 	if hasRounds(r) {
 		header, rows, left := hardenRows(r)
 		aligns := make([]tw.Align, len(header))
