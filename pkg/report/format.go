@@ -223,8 +223,9 @@ func hardenRows(r *Report) (header []string, rows [][]string, left []bool) {
 	header = append(header, "accepted")
 	left = make([]bool, len(header))
 	left[1], left[len(left)-1] = true, true
+	varying := varyingParams(r.Harden.Rounds)
 	for _, rd := range r.Harden.Rounds {
-		row := []string{strconv.Itoa(rd.Round), defenceCell(rd), pct(rd.CleanAccuracy)}
+		row := []string{strconv.Itoa(rd.Round), defenceCell(rd, varying[rd.Defence]), pct(rd.CleanAccuracy)}
 		if hasVal {
 			v := "-"
 			if rd.ValAccuracy != nil {
@@ -254,12 +255,52 @@ func defenceName(rd HardenRound) string {
 	return rd.Defence
 }
 
-// defenceCell is a round's defence with its params, "adv_train (epochs=2)".
-func defenceCell(rd HardenRound) string {
-	if len(rd.Params) == 0 {
+// varyingParams returns, per defence name, the parameters whose values
+// differ between the rounds that applied it: the ones that tell those
+// rounds apart (the JSON report holds them all).
+func varyingParams(rounds []HardenRound) map[string]map[string]bool {
+	first := map[string]map[string]string{}
+	out := map[string]map[string]bool{}
+	for _, rd := range rounds {
+		f, seen := first[rd.Defence]
+		if !seen {
+			first[rd.Defence] = rd.Params
+			continue
+		}
+		for k, v := range rd.Params {
+			if fv, ok := f[k]; !ok || fv != v {
+				if out[rd.Defence] == nil {
+					out[rd.Defence] = map[string]bool{}
+				}
+				out[rd.Defence][k] = true
+			}
+		}
+		for k := range f {
+			if _, ok := rd.Params[k]; !ok {
+				if out[rd.Defence] == nil {
+					out[rd.Defence] = map[string]bool{}
+				}
+				out[rd.Defence][k] = true
+			}
+		}
+	}
+	return out
+}
+
+// defenceCell is a round's defence with the params that set it apart from
+// other rounds of the same defence, "adv_train (epochs=2)"; the name alone
+// when no other round applied it differently.
+func defenceCell(rd HardenRound, varying map[string]bool) string {
+	shown := map[string]string{}
+	for k, v := range rd.Params {
+		if varying[k] {
+			shown[k] = v
+		}
+	}
+	if len(shown) == 0 {
 		return defenceName(rd)
 	}
-	return defenceName(rd) + " (" + paramsCell(rd.Params) + ")"
+	return defenceName(rd) + " (" + paramsCell(shown) + ")"
 }
 
 // acceptedCell is "yes", or "no: <reason>" for a rejected round.

@@ -280,3 +280,30 @@ func TestJUnitHarden(t *testing.T) {
 		})
 	}
 }
+
+// TestDefenceCellShowsWhatVaries: the rounds table names a defence with
+// only the parameters that differ between the rounds that applied it, so
+// a single TRADES round with its twenty resolved parameters stays one word.
+func TestDefenceCellShowsWhatVaries(t *testing.T) {
+	many := map[string]string{"beta": "6", "eps": "0.3", "lr": "0.003", "steps": "5"}
+	cases := []struct {
+		name   string
+		rounds []HardenRound
+		want   []string
+	}{
+		{"one round", []HardenRound{{Round: 0}, {Round: 1, Defence: "trades", Params: many}}, []string{"(as given)", "trades"}},
+		{"one param differs", []HardenRound{
+			{Round: 1, Defence: "pgd-at", Params: map[string]string{"eps": "0.3", "lr": "0.001"}},
+			{Round: 2, Defence: "pgd-at", Params: map[string]string{"eps": "0.3", "lr": "0.0005"}},
+			{Round: 3, Defence: "squeeze", Params: map[string]string{"bits": "4"}}},
+			[]string{"pgd-at (lr=0.001)", "pgd-at (lr=0.0005)", "squeeze"}},
+	}
+	for _, c := range cases {
+		v := varyingParams(c.rounds)
+		for i, rd := range c.rounds {
+			if got := defenceCell(rd, v[rd.Defence]); got != c.want[i] {
+				t.Errorf("%s: round %d: %q, want %q", c.name, rd.Round, got, c.want[i])
+			}
+		}
+	}
+}
