@@ -401,75 +401,109 @@ func (o *convOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut 
 	if err != nil {
 		return nil, err
 	}
+	xs, ys := s.c*s.inHW, s.m*s.oHW
+	return convBackward(rc, in, out, gOut, need, s.b != nil, convShape{x: s.x.Shape, w: s.w.Shape, n: s.n, m: s.m, yHW: s.oHW, colLen: s.geom.ColLen(), pointwise: s.pointwise},
+		func(i int, b *convBackwardBatch) {
+			x := s.x.F[i*xs : (i+1)*xs]
+			dyy := b.dy.F[i*ys : (i+1)*ys]
+			for g := 0; g < o.group; g++ {
+				wg := s.w.F[g*s.mg*s.ckk:]
+				dyg := dyy[g*s.mg*s.oHW:]
+				if b.dw != nil {
+					xg := x[g*s.cg*s.inHW : (g+1)*s.cg*s.inHW]
+					cm := xg
+					if !s.pointwise {
+						tensor.Im2Col(&s.geom, xg, b.col)
+						cm = b.col
+					}
+					tensor.Gemm(false, true, s.mg, s.ckk, s.oHW, 1, dyg, s.oHW, cm, s.oHW, 1, b.acc[g*s.mg*s.ckk:], s.ckk)
+				}
+				if b.dx != nil {
+					dxg := b.dx.F[i*xs+g*s.cg*s.inHW : i*xs+(g+1)*s.cg*s.inHW]
+					if s.pointwise {
+						tensor.Gemm(true, false, s.ckk, s.oHW, s.mg, 1, wg, s.ckk, dyg, s.oHW, 0, dxg, s.oHW)
+					} else {
+						tensor.Gemm(true, false, s.ckk, s.oHW, s.mg, 1, wg, s.ckk, dyg, s.oHW, 0, b.col, s.oHW)
+						tensor.Col2Im(&s.geom, b.col, dxg)
+					}
+				}
+			}
+		})
+}
+
+// convShape is what convBackward needs of a Conv-like op: the shapes of
+// X and W as the op sees them (its gradients'), the batch size, output
+// channels and per-channel output size (for the bias gradient), and the
+// im2col buffer's length (none when pointwise).
+type convShape struct {
+	x, w      []int
+	n, m, yHW int
+	colLen    int
+	pointwise bool
+}
+
+// convBackwardBatch is one goroutine's view of a Conv-like Backward: the
+// output gradient, the input and weight gradients (nil when not needed),
+// its im2col scratch and its private weight-gradient accumulator (summed
+// into dw after its samples).
+type convBackwardBatch struct {
+	dy, dx, dw *tensor.Tensor
+	col, acc   []float32
+}
+
+// convBackward is the part Conv's and ConvTranspose's Backward share: it
+// allocates the gradients need asks for (X, W, and B when the op has a
+// bias), fills B's, and runs sample(i, b) for every sample of the batch
+// in parallel, each goroutine with its own scratch and weight-gradient
+// accumulator, which it adds into dW under a lock at the end.
+func convBackward(rc *RunContext, in, out, gOut []*tensor.Tensor, need []bool, hasBias bool, sh convShape, sample func(i int, b *convBackwardBatch)) ([]*tensor.Tensor, error) {
 	grads := make([]*tensor.Tensor, len(in))
 	dy, err := nnGradOut(gOut, out[0])
 	if err != nil {
 		return nil, err
 	}
-	needX, needW, needB := nnNeed(need, 0), nnNeed(need, 1), nnNeed(need, 2) && s.b != nil
+	needX, needW, needB := nnNeed(need, 0), nnNeed(need, 1), nnNeed(need, 2) && hasBias
 	var dx, dw *tensor.Tensor
 	if needX {
-		dx = rc.Alloc(s.x.Shape...)
+		dx = rc.Alloc(sh.x...)
 		grads[0] = dx
 	}
 	if needW {
-		dw = rc.Alloc(s.w.Shape...)
+		dw = rc.Alloc(sh.w...)
 		grads[1] = dw
 	}
 	if needB {
-		grads[2] = rc.Alloc(s.m)
+		grads[2] = rc.Alloc(sh.m)
 	}
 	if dy == nil {
 		return grads, nil
 	}
 	if needB {
-		nnBiasGrad(dy.F, s.n, s.m, s.oHW, grads[2].F)
+		nnBiasGrad(dy.F, sh.n, sh.m, sh.yHW, grads[2].F)
 	}
 	if !needX && !needW {
 		return grads, nil
 	}
-	xs, ys := s.c*s.inHW, s.m*s.oHW
 	var mu sync.Mutex
-	nnBatchFor(s.n, func(lo, hi int) {
-		var col, acc *[]float32
-		if !s.pointwise {
-			col = nnGetScratch(s.geom.ColLen())
+	nnBatchFor(sh.n, func(lo, hi int) {
+		b := &convBackwardBatch{dy: dy, dx: dx, dw: dw}
+		if !sh.pointwise {
+			col := nnGetScratch(sh.colLen)
 			defer nnPutScratch(col)
+			b.col = *col
 		}
 		if needW {
-			acc = nnGetScratch(len(s.w.F))
+			acc := nnGetScratch(len(dw.F))
 			defer nnPutScratch(acc)
 			clear(*acc)
+			b.acc = *acc
 		}
 		for i := lo; i < hi; i++ {
-			x := s.x.F[i*xs : (i+1)*xs]
-			dyy := dy.F[i*ys : (i+1)*ys]
-			for g := 0; g < o.group; g++ {
-				wg := s.w.F[g*s.mg*s.ckk:]
-				dyg := dyy[g*s.mg*s.oHW:]
-				if needW {
-					xg := x[g*s.cg*s.inHW : (g+1)*s.cg*s.inHW]
-					cm := xg
-					if !s.pointwise {
-						tensor.Im2Col(&s.geom, xg, *col)
-						cm = *col
-					}
-					tensor.Gemm(false, true, s.mg, s.ckk, s.oHW, 1, dyg, s.oHW, cm, s.oHW, 1, (*acc)[g*s.mg*s.ckk:], s.ckk)
-				}
-				if needX {
-					dxg := dx.F[i*xs+g*s.cg*s.inHW : i*xs+(g+1)*s.cg*s.inHW]
-					if s.pointwise {
-						tensor.Gemm(true, false, s.ckk, s.oHW, s.mg, 1, wg, s.ckk, dyg, s.oHW, 0, dxg, s.oHW)
-					} else {
-						tensor.Gemm(true, false, s.ckk, s.oHW, s.mg, 1, wg, s.ckk, dyg, s.oHW, 0, *col, s.oHW)
-						tensor.Col2Im(&s.geom, *col, dxg)
-					}
-				}
-			}
+			sample(i, b)
 		}
 		if needW {
 			mu.Lock()
-			for j, v := range *acc {
+			for j, v := range b.acc {
 				dw.F[j] += v
 			}
 			mu.Unlock()
@@ -694,71 +728,24 @@ func (o *convTransposeOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ a
 	if err != nil {
 		return nil, err
 	}
-	grads := make([]*tensor.Tensor, len(in))
-	dy, err := nnGradOut(gOut, out[0])
-	if err != nil {
-		return nil, err
-	}
-	needX, needW, needB := nnNeed(need, 0), nnNeed(need, 1), nnNeed(need, 2) && s.b != nil
-	var dx, dw *tensor.Tensor
-	if needX {
-		dx = rc.Alloc(s.x.Shape...)
-		grads[0] = dx
-	}
-	if needW {
-		dw = rc.Alloc(s.w.Shape...)
-		grads[1] = dw
-	}
-	if needB {
-		grads[2] = rc.Alloc(s.m)
-	}
-	if dy == nil {
-		return grads, nil
-	}
-	if needB {
-		nnBiasGrad(dy.F, s.n, s.m, s.inHW, grads[2].F)
-	}
-	if !needX && !needW {
-		return grads, nil
-	}
 	xs, ys := s.c*s.oHW, s.m*s.inHW
-	var mu sync.Mutex
-	nnBatchFor(s.n, func(lo, hi int) {
-		var col, acc *[]float32
-		if !s.pointwise {
-			col = nnGetScratch(s.geom.ColLen())
-			defer nnPutScratch(col)
-		}
-		if needW {
-			acc = nnGetScratch(len(s.w.F))
-			defer nnPutScratch(acc)
-			clear(*acc)
-		}
-		for i := lo; i < hi; i++ {
+	return convBackward(rc, in, out, gOut, need, s.b != nil, convShape{x: s.x.Shape, w: s.w.Shape, n: s.n, m: s.m, yHW: s.inHW, colLen: s.geom.ColLen(), pointwise: s.pointwise},
+		func(i int, b *convBackwardBatch) {
 			x := s.x.F[i*xs : (i+1)*xs]
-			dyy := dy.F[i*ys : (i+1)*ys]
+			dyy := b.dy.F[i*ys : (i+1)*ys]
 			for g := 0; g < o.group; g++ {
 				dyg := dyy[g*s.mg*s.inHW : (g+1)*s.mg*s.inHW]
 				cm := dyg
 				if !s.pointwise {
-					tensor.Im2Col(&s.geom, dyg, *col)
-					cm = *col
+					tensor.Im2Col(&s.geom, dyg, b.col)
+					cm = b.col
 				}
-				if needX {
-					tensor.Gemm(false, false, s.cg, s.oHW, s.ckk, 1, s.w.F[g*s.cg*s.ckk:], s.ckk, cm, s.oHW, 0, dx.F[i*xs+g*s.cg*s.oHW:], s.oHW)
+				if b.dx != nil {
+					tensor.Gemm(false, false, s.cg, s.oHW, s.ckk, 1, s.w.F[g*s.cg*s.ckk:], s.ckk, cm, s.oHW, 0, b.dx.F[i*xs+g*s.cg*s.oHW:], s.oHW)
 				}
-				if needW {
-					tensor.Gemm(false, true, s.cg, s.ckk, s.oHW, 1, x[g*s.cg*s.oHW:], s.oHW, cm, s.oHW, 1, (*acc)[g*s.cg*s.ckk:], s.ckk)
+				if b.dw != nil {
+					tensor.Gemm(false, true, s.cg, s.ckk, s.oHW, 1, x[g*s.cg*s.oHW:], s.oHW, cm, s.oHW, 1, b.acc[g*s.cg*s.ckk:], s.ckk)
 				}
 			}
-		}
-		if needW {
-			mu.Lock()
-			for j, v := range *acc {
-				dw.F[j] += v
-			}
-			mu.Unlock()
-		}
-	})
-	return grads, nil
+		})
 }
