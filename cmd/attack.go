@@ -39,9 +39,17 @@ func newAttackCommand() *cobra.Command {
 model gets right, and reports per attack and for the worst case over the pool
 the success rate (SR), robust accuracy and perturbation sizes.
 
+A model whose graph holds an advtest preprocessor defence is attacked the way
+its critics would: through BPDA for a squeezer, with EOT for inference noise.
+After the pool it runs the gradient-masking sanity checks of Carlini et al.
+2019 (--sanity=false skips them): SR must approach 100% as eps grows and for
+an unbounded attack, more steps must not lower it, and black-box must not
+beat white-box; a flagged check fails the gate. A model that carries a
+squeeze-detector gets its false-positive and detection rates reported.
+
 It exits 1 when a gate fails (--fail-above, max_sr, --baseline with
---max-regression) and 2 on a usage, config or input error. The report is
-always written before the exit code is decided.`,
+--max-regression, a flagged sanity check) and 2 on a usage, config or input
+error. The report is always written before the exit code is decided.`,
 		Example: `  advtest attack --config configs/mnist-cnn.yaml
   advtest attack -m model.onnx -d x.npy -l y.npy -a pgd:norm=linf,eps=0.1,steps=40 --fail-above 0.5
   advtest attack --config advtest.yaml --format json -o report.json --baseline last.json --max-regression 0.02`,
