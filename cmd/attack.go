@@ -259,34 +259,37 @@ func runAttack(c *cobra.Command, pf *planFlags) error {
 			rep.Incomplete, rep.IncompleteReason = true, "interrupted during the eps sweep"
 		}
 	}
+	// The detector and the sanity checks come after the pool: when one of
+	// them fails, the pool's figures are still written, with a note.
+	var lateNotes []string
 	if res.Incomplete == nil && runErr == nil {
 		if rep.Detector, err = detectorResult(ctx, w, res); err != nil {
-			if ctx.Err() == nil {
-				return usageError(err)
+			if ctx.Err() != nil {
+				rep.Incomplete, rep.IncompleteReason = true, "interrupted while scoring the detector"
+			} else {
+				warn(err.Error())
+				lateNotes = append(lateNotes, "the detector could not be scored: "+err.Error())
 			}
-			rep.Incomplete, rep.IncompleteReason = true, "interrupted while scoring the detector"
 		}
 	}
-	sanityNote := ""
 	if res.Incomplete == nil && runErr == nil && !rep.Incomplete && plan.Sanity.Enabled {
 		if w.remote != nil {
-			sanityNote = "sanity checks skipped: a remote target answers scores only, and the checks rerun gradient attacks"
+			lateNotes = append(lateNotes, "sanity checks skipped: a remote target answers scores only, and the checks rerun gradient attacks")
 		} else {
 			checks, err := runSanity(ctx, w.clf, w.set, res, plan, progress)
-			if err != nil {
-				if ctx.Err() == nil {
-					return usageError(err)
-				}
+			switch {
+			case err != nil && ctx.Err() != nil:
 				rep.Incomplete, rep.IncompleteReason = true, "interrupted during the sanity checks"
+			case err != nil:
+				warn(err.Error())
+				lateNotes = append(lateNotes, "the sanity checks could not run to the end: "+err.Error())
 			}
 			rep.Sanity = checks
 		}
 	}
 	rep.Timing = report.Timing{Created: start.UTC().Format(time.RFC3339), Seconds: time.Since(start).Seconds()}
 	passed := rep.ApplyGate(gate)
-	if sanityNote != "" {
-		rep.Gate.Notes = append(rep.Gate.Notes, sanityNote)
-	}
+	rep.Gate.Notes = append(rep.Gate.Notes, lateNotes...)
 	if w.model != nil && w.clf != attack.Classifier(w.model) {
 		rep.Gate.Notes = append(rep.Gate.Notes, "the model's graph holds a preprocessor defence: gradient attacks ran through BPDA (straight-through gradients) or, for inference noise, EOT over "+strconv.Itoa(defend.DefaultEOTDraws)+" draws, as its critics would")
 	}
