@@ -266,14 +266,16 @@ func runHarden(c *cobra.Command, pf *planFlags, hf *hardenFlags) error {
 	if err != nil {
 		return usageError(err)
 	}
+	// A failure of the sanity checks keeps the report, with a note.
 	var checks []report.SanityCheck
+	var sanityErr error
 	if plan.Sanity.Enabled {
-		checks, err = runSanity(ctx, clf, w.set, res.Final, plan, newProgress(stderr, !pf.noProgress))
-		if err != nil && ctx.Err() != nil {
+		checks, sanityErr = runSanity(ctx, clf, w.set, res.Final, plan, newProgress(stderr, !pf.noProgress))
+		if sanityErr != nil && ctx.Err() != nil {
 			return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted during the sanity checks; the hardened model is written")}
 		}
-		if err != nil {
-			return usageError(err)
+		if sanityErr != nil {
+			fmt.Fprintf(stderr, "advtest: warning: %v\n", sanityErr)
 		}
 	}
 
@@ -287,6 +289,9 @@ func runHarden(c *cobra.Command, pf *planFlags, hf *hardenFlags) error {
 	rep.Timing = report.Timing{Created: start.UTC().Format(time.RFC3339), Seconds: time.Since(start).Seconds()}
 	rep.ApplyGate(gate)
 	addHardenVerdict(rep, res, cfg, plan.Model)
+	if sanityErr != nil {
+		rep.Gate.Notes = append(rep.Gate.Notes, "the sanity checks could not run to the end: "+sanityErr.Error())
+	}
 	if err := writeOutputs(stdout, stderr, plan, rep); err != nil {
 		return usageError(err)
 	}
