@@ -42,8 +42,9 @@ func newHardenCommand() *cobra.Command {
 defences of harden.defences one per round, training on train.data, and
 measures again with the same pool and seed, until the worst-case success rate
 is at or below harden.until_sr (--until-sr) or max_rounds rounds have run.
-Hardened models are attacked through BPDA when a preprocessor defence is in
-their graph (defend.Adaptive), so a squeezer cannot hide its gradient.
+Hardened models are attacked through BPDA when a squeezer is in their graph
+and with EOT when inference noise is (defend.AdaptiveWith, seeded by the
+run's seed), so neither can hide the gradient.
 
 Rules: once the schedule is exhausted its last trainer defence is repeated;
 adversarial trainers with an unset "attack" parameter train against the
@@ -61,7 +62,8 @@ On the final model harden runs the gradient-masking sanity checks of
 Carlini et al. 2019 (§5): SR must approach 100% as eps grows to the clip
 range, an unbounded attack must reach ~100%, a black-box attack must not
 beat the white-box one, and more steps must not lower the SR. A flagged
-check fails the gate ("gradient masking suspected").
+check fails the gate ("gradient masking suspected"); --sanity=false skips
+them.
 
 A checkpoint (the current model and a small JSON state) is written after
 every round to --checkpoint-dir (default: <output model>.checkpoint, removed
