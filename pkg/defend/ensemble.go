@@ -117,6 +117,10 @@ func (d *Ensemble) files() []string {
 // Params returns the resolved parameters.
 func (d *Ensemble) Params() map[string]any { return d.Bind().Values() }
 
+// NeedsTrainingData reports whether Apply trains members (retrain_seeds),
+// which a graph rewrite otherwise does not.
+func (d *Ensemble) NeedsTrainingData() bool { return d.retrainSeeds > 0 }
+
 // Apply loads the member files, trains the retrained members from m (each
 // with a seed drawn from rng), and combines them with m.
 func (d *Ensemble) Apply(ctx context.Context, m *onnxmodel.Model, data TrainData, rng *rand.Rand) (*onnxmodel.Model, error) {

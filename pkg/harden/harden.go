@@ -321,7 +321,11 @@ func Validate(cfg Config, pool Pool) error {
 		if err != nil {
 			return fmt.Errorf("harden.defences[%d]: %w", i, err)
 		}
-		if d.Kind().NeedsData() && (cfg.Train == nil || cfg.Train.Len() == 0) {
+		needs := d.Kind().NeedsData()
+		if nd, ok := d.(interface{ NeedsTrainingData() bool }); ok {
+			needs = needs || nd.NeedsTrainingData()
+		}
+		if needs && (cfg.Train == nil || cfg.Train.Len() == 0) {
 			return fmt.Errorf("harden.defences[%d]: %s needs training data: set `train.data` in the config", i, s.Name)
 		}
 		addsNoise := s.Name == "gaussian-augmentation" && strings.EqualFold(s.Params["inference_noise"], "true")

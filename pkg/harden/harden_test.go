@@ -446,3 +446,19 @@ func TestValidateRefusesTrainersBehindPreprocessors(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateEnsembleRetrainNeedsData: an ensemble that trains its
+// members (retrain_seeds) needs train.data, and harden says so before
+// round 0; one built from member files does not.
+func TestValidateEnsembleRetrainNeedsData(t *testing.T) {
+	_, pool, _ := loadTab(t)
+	retrain := DefenceSpec{Name: "ensemble", Params: map[string]string{"retrain_seeds": "2"}}
+	err := Validate(tabConfig(nil, 0.1, 1, retrain), pool)
+	if err == nil || !strings.Contains(err.Error(), "needs training data") {
+		t.Errorf("retrain_seeds without train.data: %v, want a request for training data", err)
+	}
+	files := DefenceSpec{Name: "ensemble", Params: map[string]string{"members": tabModel}}
+	if err := Validate(tabConfig(nil, 0.1, 1, files), pool); err != nil {
+		t.Errorf("an ensemble of files without train.data: %v, want it accepted", err)
+	}
+}
