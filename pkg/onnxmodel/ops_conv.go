@@ -383,12 +383,7 @@ func (o *convOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 				tensor.Gemm(false, false, s.mg, s.oHW, s.ckk, 1, s.w.F[g*s.mg*s.ckk:], s.ckk, cm, s.oHW, 0, yy[g*s.mg*s.oHW:], s.oHW)
 			}
 			if s.b != nil {
-				for m, bv := range s.b.F {
-					row := yy[m*s.oHW : (m+1)*s.oHW]
-					for j := range row {
-						row[j] += bv
-					}
-				}
+				nnAddBias(yy, s.b.F, s.oHW)
 			}
 		}
 	})
@@ -510,6 +505,17 @@ func convBackward(rc *RunContext, in, out, gOut []*tensor.Tensor, need []bool, h
 		}
 	})
 	return grads, nil
+}
+
+// nnAddBias adds bias[m] to every element of channel m of one sample's
+// output y ([m, hw]).
+func nnAddBias(y, bias []float32, hw int) {
+	for m, bv := range bias {
+		row := y[m*hw : (m+1)*hw]
+		for j := range row {
+			row[j] += bv
+		}
+	}
 }
 
 // nnBiasGrad sums dy ([n, m, hw]) over n and hw into db ([m]).
@@ -710,12 +716,7 @@ func (o *convTransposeOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tenso
 				}
 			}
 			if s.b != nil {
-				for m, bv := range s.b.F {
-					row := yy[m*s.inHW : (m+1)*s.inHW]
-					for j := range row {
-						row[j] += bv
-					}
-				}
+				nnAddBias(yy, s.b.F, s.inHW)
 			}
 		}
 	})
