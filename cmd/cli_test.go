@@ -81,7 +81,7 @@ func runBinary(t *testing.T, args ...string) (int, string, string) {
 // runInProcess runs the command tree in this process.
 func runInProcess(args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
-	code := run(args, &stdout, &stderr)
+	code := execute(args, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 

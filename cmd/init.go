@@ -1,13 +1,8 @@
 package cmd
 
 import (
-	"fmt"
-	"os"
-
+	"github.com/advtest/advtest/pkg/run"
 	"github.com/spf13/cobra"
-
-	"github.com/advtest/advtest/pkg/config"
-	"github.com/advtest/advtest/pkg/onnxmodel"
 )
 
 func init() {
@@ -25,18 +20,7 @@ func newInitCommand() *cobra.Command {
 			if len(args) == 1 {
 				path = args[0]
 			}
-			if path == "-" {
-				_, err := fmt.Fprint(c.OutOrStdout(), config.StarterConfig())
-				return err
-			}
-			if _, err := os.Stat(path); err == nil && !force {
-				return usageError(fmt.Errorf("%s already exists (use --force to overwrite)", path))
-			}
-			if err := onnxmodel.WriteFileAtomic(path, []byte(config.StarterConfig())); err != nil {
-				return usageError(err)
-			}
-			fmt.Fprintf(c.OutOrStdout(), "wrote %s: edit model, data and the attack pool, then run `advtest attack --config %s`\n", path, path)
-			return nil
+			return exitError(run.Init(c.OutOrStdout(), path, force))
 		},
 	}
 	c.Flags().BoolVar(&force, "force", false, "overwrite an existing file")

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/config"
+	"github.com/advtest/advtest/pkg/run"
 )
 
 // planFlags are the flags shared by commands that run a config.Plan
@@ -57,7 +59,7 @@ func addPlanFlags(c *cobra.Command, pf *planFlags) {
 	f.Int("limit", 0, "use only the first N samples (0: all)")
 	f.Uint64("seed", config.DefaultSeed, "seed for all randomness")
 	f.Int("batch-size", config.DefaultBatchSize, "samples per batch")
-	f.String("format", config.DefaultFormat, "report format: table, json, junit or markdown")
+	f.StringP("format", "f", config.DefaultFormat, "report format: "+strings.Join(config.Formats, ", "))
 	f.StringP("output", "o", "", "write the report to this file (atomically) instead of stdout")
 	f.Float64("fail-above", 0, "exit 1 when the worst-case success rate is above this")
 	f.String("baseline", "", "JSON report of an earlier run: exit 1 when an attack's SR rose by more than --max-regression")
@@ -146,4 +148,21 @@ func parseAttackFlag(s string) (config.Attack, error) {
 		return config.Attack{}, fmt.Errorf("--attack: %v", err)
 	}
 	return config.Attack{Name: sp.Name, Params: sp.Params}, nil
+}
+
+// runOptions resolves the plan and turns the shared flags into
+// run.Options.
+func runOptions(c *cobra.Command, pf *planFlags) (run.Options, error) {
+	plan, err := resolvePlan(c, pf)
+	if err != nil {
+		return run.Options{}, err
+	}
+	stderr := c.ErrOrStderr()
+	return run.Options{
+		Plan: plan, ToolVersion: toolVersion(), MaxMemory: memoryBudget(),
+		Target: run.Target{URL: pf.target, QPS: pf.qps, MaxQueries: int64(pf.maxQueries), Timeout: pf.timeout},
+		Shard:  run.Shard{Index: pf.shardIndex, Count: pf.numShards, Spec: pf.shard},
+		Stdout: c.OutOrStdout(), Stderr: stderr,
+		Progress: func() run.Progress { return newProgress(stderr, !pf.noProgress) },
+	}, nil
 }

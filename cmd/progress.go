@@ -26,12 +26,13 @@ func newProgress(w io.Writer, allowed bool) *progress {
 	return p
 }
 
-func (p *progress) update(attackIndex int, name string, done, total int) {
+// Update shows step done of total of the phase name.
+func (p *progress) Update(attackIndex int, name string, done, total int) {
 	if !p.enabled {
 		return
 	}
 	if attackIndex != p.current {
-		p.finish()
+		p.Finish()
 		p.current = attackIndex
 		p.bar = progressbar.NewOptions(total,
 			progressbar.OptionSetWriter(p.w),
@@ -44,21 +45,10 @@ func (p *progress) update(attackIndex int, name string, done, total int) {
 	_ = p.bar.Set(done)
 }
 
-func (p *progress) finish() {
+// Finish ends the bar.
+func (p *progress) Finish() {
 	if p.bar != nil {
 		_ = p.bar.Finish()
 		p.bar = nil
-	}
-}
-
-// sanityProgress returns a SanityOptions.Progress callback that shows the
-// checks as one bar of len(ids) steps.
-func (p *progress) sanityProgress(ids []string) func(check string) {
-	return func(check string) {
-		for i, id := range ids {
-			if id == check {
-				p.update(-2, "sanity checks", i, len(ids))
-			}
-		}
 	}
 }

@@ -1,17 +1,12 @@
 package cmd
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
-	"io"
-	"os"
 	"strings"
 
+	"github.com/advtest/advtest/pkg/report/format"
+	"github.com/advtest/advtest/pkg/run"
 	"github.com/spf13/cobra"
-
-	"github.com/advtest/advtest/pkg/onnxmodel"
-	"github.com/advtest/advtest/pkg/report"
 )
 
 func init() {
@@ -35,7 +30,7 @@ render one in another format, diff two of them with the regression gate of
 }
 
 func newReportRenderCommand() *cobra.Command {
-	var format, output string
+	o := run.ReportOptions{}
 	c := &cobra.Command{
 		Use:   "render REPORT.json [--format html|markdown|junit|table|json] [--output FILE]",
 		Short: "Render a JSON report in another format",
@@ -48,33 +43,24 @@ adversarial examples.`,
   advtest report render report.json --format markdown >> "$GITHUB_STEP_SUMMARY"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := report.Load(args[0])
-			if err != nil {
-				return usageError(err)
-			}
-			if _, err := report.Lookup(format); err != nil {
-				return usageError(err)
-			}
-			return usageError(writeReport(c.OutOrStdout(), output, format, r))
+			o.Stdout, o.Stderr = c.OutOrStdout(), c.ErrOrStderr()
+			return exitError(run.Render(args[0], o))
 		},
 	}
-	c.Flags().StringVarP(&format, "format", "f", "table", "output format: "+strings.Join(report.Formats(), ", "))
-	c.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of stdout")
-	registerFormatCompletion(c, report.Formats)
+	addReportOutputFlags(c, &o, "table", format.Formats())
 	return c
 }
 
-// writeReport renders r to path (atomically) or, when path is "" or "-",
-// to stdout.
-func writeReport(stdout io.Writer, path, format string, r *report.Report) error {
-	if path == "" || path == "-" {
-		return report.Render(stdout, format, r)
-	}
-	return report.WriteFile(path, format, r)
+// addReportOutputFlags declares --format (default def, one of formats) and
+// --output.
+func addReportOutputFlags(c *cobra.Command, o *run.ReportOptions, def string, formats []string) {
+	c.Flags().StringVarP(&o.Format, "format", "f", def, "output format: "+strings.Join(formats, ", "))
+	c.Flags().StringVarP(&o.Output, "output", "o", "", "write to this file (atomically) instead of stdout")
+	registerFormatCompletion(c, formats)
 }
 
 func newReportDiffCommand() *cobra.Command {
-	var format, output string
+	o := run.ReportOptions{}
 	var maxRegression float64
 	c := &cobra.Command{
 		Use:   "diff OLD.json NEW.json [--max-regression D] [--format table|json|markdown]",
@@ -93,50 +79,19 @@ report cannot be read.`,
   advtest report diff last.json report.json --format markdown > diff.md`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
-			if maxRegression < 0 {
-				return usageError(fmt.Errorf("report diff: --max-regression %v: want a number >= 0", maxRegression))
-			}
-			if !contains(report.DiffFormats, format) {
-				return usageError(fmt.Errorf("report diff: --format %q: want one of %s", format, strings.Join(report.DiffFormats, ", ")))
-			}
-			oldR, err := report.Load(args[0])
-			if err != nil {
-				return usageError(err)
-			}
-			newR, err := report.Load(args[1])
-			if err != nil {
-				return usageError(err)
-			}
-			d := report.Compare(oldR, newR, args[0], args[1], maxRegression)
-			if err := writeDiff(c.OutOrStdout(), output, format, d); err != nil {
-				return usageError(err)
-			}
-			if !d.Passed {
-				return &ExitError{Code: ExitGateFailed}
-			}
-			return nil
+			o.Stdout, o.Stderr = c.OutOrStdout(), c.ErrOrStderr()
+			_, err := run.Diff(args[0], args[1], maxRegression, o)
+			return exitError(err)
 		},
 	}
 	c.Flags().Float64Var(&maxRegression, "max-regression", 0, "allowed rise of a success rate (absolute, 0.02 = 2 points)")
-	c.Flags().StringVarP(&format, "format", "f", "table", "output format: "+strings.Join(report.DiffFormats, ", "))
-	c.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of stdout")
-	registerFormatCompletion(c, func() []string { return report.DiffFormats })
+	addReportOutputFlags(c, &o, "table", format.DiffFormats)
 	return c
 }
 
-func writeDiff(stdout io.Writer, path, format string, d *report.Diff) error {
-	if path == "" || path == "-" {
-		return report.WriteDiff(stdout, format, d)
-	}
-	var buf bytes.Buffer
-	if err := report.WriteDiff(&buf, format, d); err != nil {
-		return err
-	}
-	return onnxmodel.WriteFileAtomic(path, buf.Bytes())
-}
-
 func newReportMergeCommand() *cobra.Command {
-	var format, output, baseline string
+	o := run.ReportOptions{}
+	var baseline string
 	var maxRegression float64
 	c := &cobra.Command{
 		Use:   "merge SHARD.json... [--output merged.json] [--baseline last.json]",
@@ -161,74 +116,26 @@ before the exit code is decided.`,
   advtest report merge shard-0.json shard-1.json -o report.json --baseline last.json --max-regression 0.02`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if _, err := report.Lookup(format); err != nil {
-				return usageError(err)
+			o.Stdout, o.Stderr = c.OutOrStdout(), c.ErrOrStderr()
+			mo := run.MergeOptions{Baseline: baseline}
+			if c.Flags().Changed("max-regression") {
+				mo.MaxRegression = &maxRegression
 			}
-			shards := make([]*report.Report, len(args))
-			for i, p := range args {
-				r, err := report.Load(p)
-				if err != nil {
-					return usageError(err)
-				}
-				shards[i] = r
-			}
-			m, info, err := report.Merge(shards)
-			if err != nil {
-				return usageError(err)
-			}
-			stderr := c.ErrOrStderr()
-			if baseline == "" && m.Gate.Baseline != "" {
-				if _, err := os.Stat(m.Gate.Baseline); err == nil {
-					baseline = m.Gate.Baseline
-				} else {
-					fmt.Fprintf(stderr, "advtest: the shards' baseline %s cannot be read (%v): the merged figures are not compared with it; pass --baseline\n", m.Gate.Baseline, err)
-				}
-			}
-			if baseline != "" {
-				base, err := report.Load(baseline)
-				if err != nil {
-					return usageError(fmt.Errorf("baseline: %w", err))
-				}
-				if !c.Flags().Changed("max-regression") {
-					maxRegression = shards[0].Gate.MaxRegression
-				}
-				m.ApplyGate(report.Gate{FailAbove: m.WorstCase.Gate.FailAbove, Baseline: base, BaselineName: baseline, MaxRegression: maxRegression})
-			}
-			if len(info.ApproximateMedians) > 0 {
-				fmt.Fprintf(stderr, "advtest: merged %d reports; medians of %s are approximate (counts, rates and means are exact)\n",
-					len(shards), strings.Join(info.ApproximateMedians, ", "))
-			}
-			if err := writeReport(c.OutOrStdout(), output, format, m); err != nil {
-				return usageError(err)
-			}
-			if !m.Gate.Passed {
-				return &ExitError{Code: ExitGateFailed}
-			}
-			return nil
+			_, err := run.Merge(args, mo, o)
+			return exitError(err)
 		},
 	}
-	c.Flags().StringVarP(&output, "output", "o", "", "write the merged report to this file instead of stdout")
-	c.Flags().StringVarP(&format, "format", "f", "json", "output format: "+strings.Join(report.Formats(), ", "))
+	addReportOutputFlags(c, &o, "json", format.Formats())
 	c.Flags().StringVar(&baseline, "baseline", "", "re-apply the regression gate against this report (default: the shards' baseline)")
 	c.Flags().Float64Var(&maxRegression, "max-regression", 0, "allowed rise of a success rate over the baseline (default: the shards')")
-	registerFormatCompletion(c, report.Formats)
 	return c
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // registerFormatCompletion completes --format with the known formats and
 // the positional arguments with JSON files.
-func registerFormatCompletion(c *cobra.Command, formats func() []string) {
+func registerFormatCompletion(c *cobra.Command, formats []string) {
 	_ = c.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return formats(), cobra.ShellCompDirectiveNoFileComp
+		return formats, cobra.ShellCompDirectiveNoFileComp
 	})
 	c.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt

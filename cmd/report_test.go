@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/advtest/advtest/pkg/report"
+	"github.com/advtest/advtest/pkg/report/format"
+	"github.com/advtest/advtest/pkg/run"
 )
 
 const (
@@ -25,7 +27,7 @@ func writeReportFile(t *testing.T, name string, change func(r *report.Report)) s
 	}
 	change(r)
 	p := filepath.Join(t.TempDir(), name)
-	if err := report.WriteFile(p, "json", r); err != nil {
+	if err := format.WriteFile(p, "json", r); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -168,7 +170,7 @@ func TestVersionAttacksDocsCompletion(t *testing.T) {
 		t.Errorf("attacks: exit %d:\n%s", code, stdout)
 	}
 	code, stdout, _ = runInProcess("attacks", "fgsm", "--format", "json")
-	var es []listedEntry
+	var es []run.ListEntry
 	if err := json.Unmarshal([]byte(stdout), &es); code != 0 || err != nil || len(es) != 1 || es[0].Name != "fgsm" || len(es[0].Params) == 0 {
 		t.Errorf("attacks json: exit %d, %v: %s", code, err, stdout)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/advtest/advtest/pkg/onnxmodel"
+	"github.com/advtest/advtest/pkg/run"
 )
 
 // Exit codes, the same for every command.
@@ -118,10 +119,10 @@ var extraCommands []func() *cobra.Command
 
 // Execute runs the command line and returns the process exit code.
 func Execute() int {
-	return run(os.Args[1:], os.Stdout, os.Stderr)
+	return execute(os.Args[1:], os.Stdout, os.Stderr)
 }
 
-func run(args []string, stdout, stderr io.Writer) (code int) {
+func execute(args []string, stdout, stderr io.Writer) (code int) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// After the first signal the command winds down (an attack writes its
@@ -244,4 +245,18 @@ func formatBytes(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// exitError maps an error of pkg/run to the process exit code: a failed
+// gate is 1 (the report says why), an interrupt 130, anything else 2.
+func exitError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, run.ErrGateFailed):
+		return &ExitError{Code: ExitGateFailed}
+	case errors.Is(err, run.ErrInterrupted):
+		return &ExitError{Code: ExitInterrupted, Err: err}
+	}
+	return usageError(err)
 }

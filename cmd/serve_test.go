@@ -11,21 +11,9 @@ import (
 	"time"
 
 	"github.com/advtest/advtest/pkg/remote"
+	"github.com/advtest/advtest/pkg/run"
 	"github.com/advtest/advtest/pkg/tensor"
 )
-
-func TestCheckLoopback(t *testing.T) {
-	for _, a := range []string{"127.0.0.1:8080", "127.0.0.2:1", "[::1]:8080", "localhost:0", "LOCALHOST:9"} {
-		if err := checkLoopback(a); err != nil {
-			t.Errorf("%s refused: %v", a, err)
-		}
-	}
-	for _, a := range []string{":8080", "0.0.0.0:8080", "[::]:80", "10.0.0.1:80", "example.com:80", "127.0.0.1"} {
-		if err := checkLoopback(a); err == nil {
-			t.Errorf("%s accepted", a)
-		}
-	}
-}
 
 func TestServeRefusesNonLoopbackAndNoModel(t *testing.T) {
 	code, _, stderr := runInProcess("serve", "--model", cnnModel, "--addr", "0.0.0.0:8080")
@@ -66,7 +54,7 @@ func TestServeRoundTrip(t *testing.T) {
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- runServe(ctx, &serveOptions{model: cnnModel, addr: "127.0.0.1:0", name: "cnn"}, &stdout, &stderr, func(a string) { addrc <- a })
+		done <- run.Serve(ctx, run.ServeOptions{Model: cnnModel, Addr: "127.0.0.1:0", Name: "cnn", Stdout: &stdout, Stderr: &stderr, Ready: func(a string) { addrc <- a }})
 	}()
 	var addr string
 	select {

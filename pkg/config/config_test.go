@@ -168,7 +168,7 @@ func TestValidate(t *testing.T) {
 		{"fail_above range", minimal + "gate: {fail_above: 1.1}\n", `config: gate.fail_above: want a number in [0, 1], got 1.1`},
 		{"fail_above negative", minimal + "gate: {fail_above: -0.1}\n", `config: gate.fail_above: want a number in [0, 1], got -0.1`},
 		{"max_regression", minimal + "gate: {max_regression: 2}\n", `config: gate.max_regression: want a number in [0, 1], got 2`},
-		{"format", minimal + "output: {format: yaml}\n", `config: output.format: want one of ` + strings.Join(report.Formats(), ", ") + `, got "yaml"`},
+		{"format", minimal + "output: {format: yaml}\n", `config: output.format: want one of ` + strings.Join(Formats, ", ") + `, got "yaml"`},
 		{"extra format", minimal + "output: {extra: [{format: xml, path: r.xml}]}\n", `config: output.extra[0].format: want one of`},
 		{"two stdouts", minimal + "output: {extra: [{format: json}]}\n", `config: output.extra[0].path: a second output to standard output`},
 		{"same file twice", minimal + "output: {path: r.txt, extra: [{format: json, path: r.txt}]}\n", `config: output.extra[0].path: "r.txt" is also the path of output`},

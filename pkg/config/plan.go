@@ -198,6 +198,10 @@ type Train struct {
 	ValidationSplit float64 `json:"validation_split"`
 }
 
+// Formats are the report formats an output may name, sorted;
+// pkg/report/format registers exactly these (a test there says so).
+var Formats = []string{"html", "json", "junit", "markdown", "table"}
+
 // AllOutputs returns the main output followed by the extra ones.
 func (p *Plan) AllOutputs() []Output {
 	out := []Output{{Format: p.Output.Format, Path: p.Output.Path}}

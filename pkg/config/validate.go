@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -146,8 +147,8 @@ func (p *Plan) Validate() error {
 		if i > 0 {
 			k = fmt.Sprintf("output.extra[%d]", i-1)
 		}
-		if _, err := report.Lookup(o.Format); err != nil {
-			bad(k+".format", "want one of %s, got %q", strings.Join(report.Formats(), ", "), o.Format)
+		if !slices.Contains(Formats, o.Format) {
+			bad(k+".format", "want one of %s, got %q", strings.Join(Formats, ", "), o.Format)
 		}
 		switch {
 		case IsStdout(o.Path):

@@ -53,19 +53,6 @@ type PoolResult struct {
 	Incomplete error
 }
 
-// WorstFooled returns, per sample, whether any attack of the pool fooled it.
-func (p *PoolResult) WorstFooled() []bool {
-	out := make([]bool, p.Clean.N)
-	for _, a := range p.Attacks {
-		for i, f := range a.Fooled {
-			if f {
-				out[i] = true
-			}
-		}
-	}
-	return out
-}
-
 // PoolOptions configures RunPool.
 type PoolOptions struct {
 	// BatchSize is the number of samples per attack batch.

@@ -184,17 +184,11 @@ func TestAPGDWorstCaseAtLeastPGD(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fooled, n := 0, 0
-		worst := res.WorstFooled()
-		for i, ok := range res.Clean.Correct {
-			if ok {
-				n++
-				if worst[i] {
-					fooled++
-				}
-			}
+		figs, err := NewResult(res, SpecsOf(pool))
+		if err != nil {
+			t.Fatal(err)
 		}
-		apgd := float64(fooled) / float64(n)
+		apgd := figs.WorstCase.SuccessRate
 		if apgd < pgd {
 			t.Errorf("%s eps %g: APGD worst-case SR %.4f below PGD-40's %.4f", tc.model, tc.eps, apgd, pgd)
 		}

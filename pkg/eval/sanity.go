@@ -177,8 +177,8 @@ func toFloat(v any) (float64, bool) {
 
 // Sanity runs the gradient-masking sanity checks of Carlini et al. 2019
 // (§5, "On Evaluating Adversarial Robustness") on the model behind clf,
-// given the pool's result on x, y (pool, from RunPool on the same clf and
-// data). The reruns attack clf, so pass the classifier an honest
+// given the pool's figures on x, y (res, from RunPool on the same clf and
+// data, through NewResult). The reruns attack clf, so pass the classifier an honest
 // evaluation attacks (defend.Adaptive for a hardened model):
 //
 //   - eps-growth: the pool's first bounded iterative white-box attack
@@ -207,10 +207,14 @@ func toFloat(v any) (float64, bool) {
 //
 // Checks whose attack the pool lacks are skipped. All figures are over the
 // same clean-correct samples (the first Samples of them).
-func Sanity(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []int, pool *PoolResult, opts SanityOptions) ([]SanityCheck, error) {
+func Sanity(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []int, res *Result, opts SanityOptions) ([]SanityCheck, error) {
 	opts.defaults()
-	if pool == nil || pool.Clean == nil {
+	if res == nil || res.Pool == nil || res.Pool.Clean == nil {
 		return nil, fmt.Errorf("sanity: no pool result")
+	}
+	pool := res.Pool
+	if !res.Complete() {
+		return nil, fmt.Errorf("sanity: the pool result is incomplete")
 	}
 	if pool.Incomplete != nil {
 		return nil, fmt.Errorf("sanity: the pool result is incomplete: %w", pool.Incomplete)
@@ -221,7 +225,7 @@ func Sanity(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []in
 			idx = append(idx, i)
 		}
 	}
-	s := &sanity{ctx: ctx, clf: clf, pool: pool, idx: idx, opts: opts, boxSR: -1}
+	s := &sanity{ctx: ctx, clf: clf, pool: pool, res: res, idx: idx, opts: opts, boxSR: -1}
 	if len(idx) == 0 {
 		return nil, fmt.Errorf("sanity: no clean-correct sample to attack")
 	}
@@ -260,6 +264,7 @@ type sanity struct {
 	ctx  context.Context
 	clf  attack.Classifier
 	pool *PoolResult
+	res  *Result // the pool's figures, for its attacks' keys
 	idx  []int // clean-correct samples the checks use, indices into the data
 	x    *tensor.Tensor
 	y    []int
@@ -331,20 +336,11 @@ func (s *sanity) rerunFooled(a attack.Attack) (float64, []bool, error) {
 	if r.Incomplete != nil {
 		return 0, nil, r.Incomplete
 	}
-	run := r.Attacks[0]
-	fooled, n := 0, 0
-	for i, att := range run.Attacked {
-		if att {
-			n++
-			if run.Fooled[i] {
-				fooled++
-			}
-		}
+	res, err := NewResult(r, SpecsOf([]attack.Attack{a}))
+	if err != nil {
+		return 0, nil, err
 	}
-	if n == 0 {
-		return 0, run.Fooled, nil
-	}
-	return float64(fooled) / float64(n), run.Fooled, nil
+	return res.Attacks[0].SuccessRate, r.Attacks[0].Fooled, nil
 }
 
 // firstBounded returns the index of the pool's first bounded white-box
@@ -365,7 +361,8 @@ func (s *sanity) firstBounded(needSteps bool) int {
 	return -1
 }
 
-func key(a attack.Attack) string { return SpecOf(a, nil).String() }
+// key is the report key of the pool's attack j.
+func (s *sanity) key(j int) string { return s.res.Attacks[j].Key }
 
 // tolerance is how far two success rates near p over the checks' samples
 // may differ before a check reads it as masking: MaxDrop, widened for a
@@ -413,7 +410,7 @@ func (s *sanity) epsGrowth() (SanityCheck, error) {
 		width *= math.Sqrt(float64(s.x.Len() / max(s.x.Shape[0], 1)))
 	}
 	e0 := a.Eps()
-	c := SanityCheck{Attack: key(a), N: len(s.idx)}
+	c := SanityCheck{Attack: s.key(j), N: len(s.idx)}
 	// A ball holds every smaller one, so a sample counts as fooled at eps
 	// when the attack fooled it at eps or any smaller eps of the series:
 	// an attack whose large steps overshoot (its SR falling as eps grows)
@@ -464,10 +461,11 @@ func (s *sanity) epsGrowth() (SanityCheck, error) {
 
 func (s *sanity) unbounded() (SanityCheck, error) {
 	var a attack.Attack
+	var akey string
 	sr := -1.0
 	for j, run := range s.pool.Attacks {
 		if !isBlackBox(run.Attack) && run.Attack.Eps() <= 0 {
-			a, sr = run.Attack, s.poolSR(j)
+			a, akey, sr = run.Attack, s.key(j), s.poolSR(j)
 			break
 		}
 	}
@@ -477,7 +475,7 @@ func (s *sanity) unbounded() (SanityCheck, error) {
 		// et al. 2019 §5.2 ask for any): it reached the bar, so the
 		// minimal-perturbation attack need not run.
 		j := s.firstBounded(false)
-		return SanityCheck{Status: SanityPass, Attack: key(s.pool.Attacks[j].Attack), N: len(s.idx),
+		return SanityCheck{Status: SanityPass, Attack: s.key(j), N: len(s.idx),
 			Figures:     []SanityFigure{{Name: "box_sr", Value: s.boxSR}},
 			Explanation: fmt.Sprintf("%s with a ball holding the whole clip box (unbounded in effect) fools %s", s.pool.Attacks[j].Attack.Name(), pct(s.boxSR))}, nil
 	}
@@ -505,11 +503,12 @@ func (s *sanity) unbounded() (SanityCheck, error) {
 		if a, err = attack.New(sp.Name, sp.Params); err != nil {
 			return SanityCheck{}, fmt.Errorf("unbounded attack %q: %w", s.opts.Unbounded, err)
 		}
+		akey = report.Key(sp.Name, sp.Params)
 		if sr, err = s.rerun(a); err != nil {
 			return SanityCheck{}, err
 		}
 	}
-	c := SanityCheck{Attack: key(a), N: len(s.idx), Figures: []SanityFigure{{Name: "sr", Value: sr}}}
+	c := SanityCheck{Attack: akey, N: len(s.idx), Figures: []SanityFigure{{Name: "sr", Value: sr}}}
 	switch {
 	case sr < s.opts.MinSR && s.boxSR >= s.opts.MinSR:
 		// A gradient attack whose ball holds the whole clip box is an
@@ -574,7 +573,7 @@ func (s *sanity) blackBox() (SanityCheck, error) {
 		e := strconv.FormatFloat(bb.Eps(), 'g', 4, 64)
 		c.Figures = append(c.Figures, SanityFigure{Name: bb.Name() + "@eps=" + e, Value: bsr}, SanityFigure{Name: wname + "@eps=" + e, Value: wsr})
 		if c.Attack == "" {
-			c.Attack = key(bb)
+			c.Attack = s.key(j)
 		}
 		if bsr > wsr+s.tolerance((bsr+wsr)/2) {
 			c.Status = SanityFlag
@@ -615,7 +614,7 @@ func (s *sanity) moreSteps() (SanityCheck, error) {
 	if err != nil {
 		return SanityCheck{}, err
 	}
-	c := SanityCheck{Attack: key(a), N: len(s.idx), Figures: []SanityFigure{
+	c := SanityCheck{Attack: s.key(j), N: len(s.idx), Figures: []SanityFigure{
 		{Name: fmt.Sprintf("sr@steps=%d", steps), Value: base}, {Name: fmt.Sprintf("sr@steps=%d", steps*s.opts.StepsFactor), Value: more}}}
 	if more < base-s.tolerance((more+base)/2) {
 		c.Status = SanityFlag

@@ -24,7 +24,7 @@ func sanityRun(t *testing.T, clf attack.Classifier, n int) []SanityCheck {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checks, err := Sanity(ctx, clf, set.X, set.Y, pool, SanityOptions{BatchSize: 64, Seed: 1})
+	checks, err := Sanity(ctx, clf, set.X, set.Y, mustResult(t, pool), SanityOptions{BatchSize: 64, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestSanityBlackBoxBeatsWhiteBox(t *testing.T) {
 	for i := range pool.Attacks[0].Fooled {
 		pool.Attacks[0].Fooled[i] = false
 	}
-	s := &sanity{ctx: ctx, clf: m, pool: pool, opts: SanityOptions{}}
+	s := &sanity{ctx: ctx, clf: m, pool: pool, res: mustResult(t, pool), opts: SanityOptions{}}
 	s.opts.defaults()
 	for i, ok := range pool.Clean.Correct {
 		if ok {
@@ -166,7 +166,7 @@ func TestSanityWeakUnboundedSearchIsNotMasking(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checks, err := Sanity(ctx, m, set.X, set.Y, pool, SanityOptions{BatchSize: 64, Seed: 1, Unbounded: weakCW})
+		checks, err := Sanity(ctx, m, set.X, set.Y, mustResult(t, pool), SanityOptions{BatchSize: 64, Seed: 1, Unbounded: weakCW})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,4 +214,19 @@ func TestSanityToleranceRandomised(t *testing.T) {
 			t.Errorf("%s: tolerance(%g) = %g, want %g", c.name, c.p, got, c.want)
 		}
 	}
+}
+
+// mustResult computes the figures of pool, its attacks described by
+// SpecsOf.
+func mustResult(t *testing.T, pool *PoolResult) *Result {
+	t.Helper()
+	var atks []attack.Attack
+	for _, run := range pool.Attacks {
+		atks = append(atks, run.Attack)
+	}
+	res, err := NewResult(pool, SpecsOf(atks))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/advtest/advtest/pkg/atomicfile"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/onnxmodel"
 )
@@ -73,14 +74,14 @@ func WriteCheckpoint(dir string, st State, m *onnxmodel.Model) error {
 	st.Rounds = len(st.Rows)
 	st.Model = fmt.Sprintf("model-r%03d.onnx", st.Rounds-1)
 	st.ModelSHA256 = hex.EncodeToString(sum[:])
-	if err := onnxmodel.WriteFileAtomic(filepath.Join(dir, st.Model), data); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, st.Model), data); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	js, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := onnxmodel.WriteFileAtomic(filepath.Join(dir, StateFile), append(js, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, StateFile), append(js, '\n')); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	// Older models are no longer named by the state.
@@ -159,9 +160,10 @@ func fingerprint(cfg Config, pool Pool, trainerAttack string) string {
 }
 
 func poolKeys(p Pool) []string {
-	out := make([]string, len(p.Attacks))
-	for j := range p.Attacks {
-		out[j] = p.key(j)
+	specs := p.specs()
+	out := make([]string, len(specs))
+	for j, sp := range specs {
+		out[j] = sp.Key()
 	}
 	return out
 }

@@ -74,9 +74,10 @@ type Pool struct {
 	// Attacks is the pool, run in this order; at least one must be bounded
 	// (Eps > 0): the worst case is over the bounded ones.
 	Attacks []attack.Attack
-	// Keys name the attacks in Row.AttackSR, parallel to Attacks (the
-	// report's attack keys); nil uses eval.SpecOf(a, nil).String().
-	Keys []string
+	// Specs describe the attacks for their figures, parallel to Attacks;
+	// their keys name the attacks in Row.AttackSR. Nil uses
+	// eval.SpecsOf(Attacks).
+	Specs []eval.AttackSpec
 	// BatchSize is the attack batch size.
 	BatchSize int
 	// Progress, when not nil, is called after each attack batch (see
@@ -147,9 +148,9 @@ type Result struct {
 	// Model is the last accepted model (the input when no round was
 	// accepted).
 	Model *onnxmodel.Model
-	// Final is the pool's result on Model (attacked through
+	// Final is the pool's figures on Model (attacked through
 	// defend.AdaptiveWith); nil when Run stopped early with an error.
-	Final *eval.PoolResult
+	Final *eval.Result
 	// Reached is true when Model's worst-case SR is at or below UntilSR.
 	Reached bool
 	// Stop says why the loop ended.
@@ -159,24 +160,12 @@ type Result struct {
 	ResumedAt int
 }
 
-// Measurement is a model's figures under the pool.
-type Measurement struct {
-	// Pool is the raw result.
-	Pool *eval.PoolResult
-	// CleanAccuracy is the accuracy on the pool's data.
-	CleanAccuracy float64
-	// AttackSR maps attack keys to success rates.
-	AttackSR map[string]float64
-	// WorstCaseSR is the worst case over the bounded attacks.
-	WorstCaseSR float64
-}
-
 // Measure runs the pool against defend.AdaptiveWith(m) with seed (which
-// also seeds EOT's noise draws, DefaultEOTDraws per call). It attacks
-// a clone of m, so that the buffers the attacks grow go with the clone
-// and m keeps none (a loop that holds several models would otherwise hold
-// every model's run buffers).
-func Measure(ctx context.Context, m *onnxmodel.Model, pool Pool, seed uint64) (*Measurement, error) {
+// also seeds EOT's noise draws, DefaultEOTDraws per call) and returns its
+// figures. It attacks a clone of m, so that the buffers the attacks grow
+// go with the clone and m keeps none (a loop that holds several models
+// would otherwise hold every model's run buffers).
+func Measure(ctx context.Context, m *onnxmodel.Model, pool Pool, seed uint64) (*eval.Result, error) {
 	c, err := m.Clone()
 	if err != nil {
 		return nil, err
@@ -192,45 +181,14 @@ func Measure(ctx context.Context, m *onnxmodel.Model, pool Pool, seed uint64) (*
 	if res.Incomplete != nil {
 		return nil, res.Incomplete
 	}
-	ms := &Measurement{Pool: res, CleanAccuracy: res.Clean.Accuracy, AttackSR: map[string]float64{}}
-	worst := make([]bool, res.Clean.N)
-	for j, run := range res.Attacks {
-		fooled, n := 0, 0
-		for i, a := range run.Attacked {
-			if !a {
-				continue
-			}
-			n++
-			if run.Fooled[i] {
-				fooled++
-				if pool.Attacks[j].Eps() > 0 {
-					worst[i] = true
-				}
-			}
-		}
-		sr := 0.0
-		if n > 0 {
-			sr = float64(fooled) / float64(n)
-		}
-		ms.AttackSR[pool.key(j)] = sr
-	}
-	nw := 0
-	for _, f := range worst {
-		if f {
-			nw++
-		}
-	}
-	if res.Clean.NCorrect > 0 {
-		ms.WorstCaseSR = float64(nw) / float64(res.Clean.NCorrect)
-	}
-	return ms, nil
+	return eval.NewResult(res, pool.specs())
 }
 
-func (p Pool) key(j int) string {
-	if j < len(p.Keys) && p.Keys[j] != "" {
-		return p.Keys[j]
+func (p Pool) specs() []eval.AttackSpec {
+	if p.Specs != nil {
+		return p.Specs
 	}
-	return eval.SpecOf(p.Attacks[j], nil).String()
+	return eval.SpecsOf(p.Attacks)
 }
 
 // TrainerAttack returns the spec of the pool's first bounded white-box
@@ -363,7 +321,7 @@ func Run(ctx context.Context, m *onnxmodel.Model, pool Pool, cfg Config) (*Resul
 	ta, _ := TrainerAttack(pool.Attacks)
 	fp := fingerprint(cfg, pool, ta)
 	res := &Result{Model: m}
-	var cur *Measurement // the current model's measurement, when taken in this run
+	var cur *eval.Result // the current model's measurement, when taken in this run
 	if cfg.Resume {
 		st, model, err := LoadCheckpoint(cfg.CheckpointDir)
 		if err != nil {
@@ -384,8 +342,8 @@ func Run(ctx context.Context, m *onnxmodel.Model, pool Pool, cfg Config) (*Resul
 		if err != nil {
 			return res, err
 		}
-		row := Row{Round: 0, CleanAccuracy: ms.CleanAccuracy, ValAccuracy: val, AttackSR: ms.AttackSR,
-			WorstCaseSR: ms.WorstCaseSR, Seconds: time.Since(start).Seconds(), Accepted: true}
+		row := Row{Round: 0, CleanAccuracy: ms.CleanAccuracy, ValAccuracy: val, AttackSR: ms.AttackSR(),
+			WorstCaseSR: ms.WorstCase.SuccessRate, Seconds: time.Since(start).Seconds(), Accepted: true}
 		cur = ms
 		res.Rows = append(res.Rows, row)
 		if err := save(cfg, fp, res.Rows, m); err != nil {
@@ -427,7 +385,7 @@ func Run(ctx context.Context, m *onnxmodel.Model, pool Pool, cfg Config) (*Resul
 			return res, fmt.Errorf("round %d: %w", r, err)
 		}
 		row := Row{Round: r, Defence: spec.Name, Params: stringParams(d.Params()), CleanAccuracy: ms.CleanAccuracy,
-			ValAccuracy: val, AttackSR: ms.AttackSR, WorstCaseSR: ms.WorstCaseSR}
+			ValAccuracy: val, AttackSR: ms.AttackSR(), WorstCaseSR: ms.WorstCase.SuccessRate}
 		row.Reason = rejection(row, r0, curRow, cfg.MaxCleanDrop)
 		row.Accepted = row.Reason == ""
 		row.Seconds = time.Since(start).Seconds()
@@ -450,7 +408,7 @@ func Run(ctx context.Context, m *onnxmodel.Model, pool Pool, cfg Config) (*Resul
 			return res, err
 		}
 	}
-	res.Final = cur.Pool
+	res.Final = cur
 	res.Reached = met(curRow.WorstCaseSR, cfg.UntilSR)
 	return res, nil
 }

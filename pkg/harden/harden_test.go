@@ -111,7 +111,7 @@ func TestStopsWhenTargetMet(t *testing.T) {
 		t.Fatalf("%d rows, reached %v, stop %q: want to stop after round 1", len(short.Rows), short.Reached, short.Stop)
 	}
 	sameRows(t, short.Rows, long.Rows[:2])
-	if short.Final == nil || short.Final.Clean.Accuracy != r1.CleanAccuracy {
+	if short.Final == nil || short.Final.CleanAccuracy != r1.CleanAccuracy {
 		t.Errorf("the final pool result is not the accepted model's")
 	}
 	// A target the model already meets: no round runs.
@@ -207,8 +207,8 @@ func TestResumeIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameRows(t, again.Rows, full.Rows)
-	if again.Final.Clean.Accuracy != full.Final.Clean.Accuracy {
-		t.Errorf("re-measured final model: clean %.4f, want %.4f", again.Final.Clean.Accuracy, full.Final.Clean.Accuracy)
+	if again.Final.CleanAccuracy != full.Final.CleanAccuracy {
+		t.Errorf("re-measured final model: clean %.4f, want %.4f", again.Final.CleanAccuracy, full.Final.CleanAccuracy)
 	}
 	// Another seed is another run: refused.
 	cfg.Seed++
@@ -408,12 +408,12 @@ func TestNoiseMeasuredThroughEOT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("noisy MLP through EOT: clean %.3f, worst SR %.3f", a.CleanAccuracy, a.WorstCaseSR)
-	if a.WorstCaseSR != b.WorstCaseSR || a.CleanAccuracy != b.CleanAccuracy {
-		t.Errorf("same seed, different figures: %.3f/%.3f vs %.3f/%.3f", a.CleanAccuracy, a.WorstCaseSR, b.CleanAccuracy, b.WorstCaseSR)
+	t.Logf("noisy MLP through EOT: clean %.3f, worst SR %.3f", a.CleanAccuracy, a.WorstCase.SuccessRate)
+	if a.WorstCase.SuccessRate != b.WorstCase.SuccessRate || a.CleanAccuracy != b.CleanAccuracy {
+		t.Errorf("same seed, different figures: %.3f/%.3f vs %.3f/%.3f", a.CleanAccuracy, a.WorstCase.SuccessRate, b.CleanAccuracy, b.WorstCase.SuccessRate)
 	}
-	if a.WorstCaseSR < 0.5 {
-		t.Errorf("worst SR %.3f: the noisy model was not attacked through EOT", a.WorstCaseSR)
+	if a.WorstCase.SuccessRate < 0.5 {
+		t.Errorf("worst SR %.3f: the noisy model was not attacked through EOT", a.WorstCase.SuccessRate)
 	}
 }
 

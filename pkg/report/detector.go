@@ -1,7 +1,6 @@
 package report
 
 import (
-	"fmt"
 	"math"
 )
 
@@ -42,24 +41,6 @@ type DetectorAttack struct {
 	// DetectionRate is NDetected/NAdversarial (0 when there are none).
 	DetectionRate float64 `json:"detection_rate"`
 }
-
-// lines returns the result as text lines: the clean false-positive rate,
-// one line per attack, and the note; none for a nil result.
-func (d *DetectorResult) lines() []string {
-	if d == nil {
-		return nil
-	}
-	out := []string{fmt.Sprintf("squeezers %s, threshold %s: false positives on clean samples %s (target %s)",
-		d.Squeezers, num4(d.Threshold), pctRate(d.FalsePositiveRate, d.N), num(d.TargetFPR))}
-	for _, a := range d.Attacks {
-		out = append(out, fmt.Sprintf("%s: detected %d of %d fooling examples (%s)", a.Attack, a.NDetected, a.NAdversarial, pct1(a.DetectionRate)))
-	}
-	return append(out, "note: "+d.Note)
-}
-
-func pct1(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) }
-
-func pctRate(v float64, n int) string { return fmt.Sprintf("%s of %d", pct1(v), n) }
 
 // mergeDetector merges the shards' detector results (disjoint samples):
 // counts are summed and the rates recomputed from them, so the merge is

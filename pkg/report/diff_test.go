@@ -1,38 +1,39 @@
-package report
+package report_test
 
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/advtest/advtest/pkg/report"
 )
 
 func TestCompare(t *testing.T) {
 	cases := []struct {
 		name       string
-		change     func(r *Report)
+		change     func(r *report.Report)
 		maxReg     float64
 		passed     bool
 		status     []string // per attack row, then the worst case
 		added, rem []string
 	}{
-		{"same", func(*Report) {}, 0, true, []string{"same", "same", "same"}, nil, nil},
-		{"pgd up 0.125 over 0.1", func(r *Report) {
+		{"same", func(*report.Report) {}, 0, true, []string{"same", "same", "same"}, nil, nil},
+		{"pgd up 0.125 over 0.1", func(r *report.Report) {
 			r.Attacks[1].NFooled, r.Attacks[1].SuccessRate = 6, 0.75
 		}, 0.1, false, []string{"same", "regressed", "same"}, nil, nil},
-		{"pgd up 0.125 within 0.2", func(r *Report) {
+		{"pgd up 0.125 within 0.2", func(r *report.Report) {
 			r.Attacks[1].NFooled, r.Attacks[1].SuccessRate = 6, 0.75
 		}, 0.2, true, []string{"same", "worse", "same"}, nil, nil},
-		{"better, worst case regressed", func(r *Report) {
+		{"better, worst case regressed", func(r *report.Report) {
 			r.Attacks[0].NFooled, r.Attacks[0].SuccessRate = 0, 0
 			r.WorstCase.NFooled, r.WorstCase.SuccessRate = 8, 1
 		}, 0.05, false, []string{"better", "same", "regressed"}, nil, nil},
-		{"new and removed", func(r *Report) {
-			r.Attacks[0] = AttackResult{Name: "deepfool", Key: "deepfool", N: 10, NCleanCorrect: 8, NFooled: 8, SuccessRate: 1}
+		{"new and removed", func(r *report.Report) {
+			r.Attacks[0] = report.AttackResult{Name: "deepfool", Key: "deepfool", N: 10, NCleanCorrect: 8, NFooled: 8, SuccessRate: 1}
 		}, 0, true, []string{"new", "same", "removed", "not compared"}, []string{"deepfool"}, []string{"fgsm{eps=0.1}"}},
-		{"max_sr and incompleteness are not a diff's", func(r *Report) {
+		{"max_sr and incompleteness are not a diff's", func(r *report.Report) {
 			r.Attacks[0].Gate.MaxSR = fptr(0)
 			r.Incomplete = true
 		}, 0, true, []string{"same", "same", "same"}, nil, nil},
@@ -41,7 +42,7 @@ func TestCompare(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			oldR, newR := sample(t), sample(t)
 			c.change(newR)
-			d := Compare(oldR, newR, "old.json", "new.json", c.maxReg)
+			d := report.Compare(oldR, newR, "old.json", "new.json", c.maxReg)
 			if d.Passed != c.passed {
 				t.Errorf("passed %v, want %v (reasons %q)", d.Passed, c.passed, d.Reasons)
 			}
@@ -63,42 +64,23 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+// TestDiffGolden pins Compare's result as JSON (pkg/report/format
+// renders this golden as a table and as Markdown).
 func TestDiffGolden(t *testing.T) {
 	oldR, newR := sample(t), sample(t)
 	newR.Attacks[1].NFooled, newR.Attacks[1].SuccessRate, newR.Attacks[1].RobustAccuracy = 7, 0.875, 0.1
 	newR.WorstCase.NFooled, newR.WorstCase.SuccessRate, newR.WorstCase.RobustAccuracy = 7, 0.875, 0.1
-	newR.Attacks = append(newR.Attacks, AttackResult{Name: "square", Params: map[string]string{"eps": "0.1"}, N: 10, NCleanCorrect: 8, NFooled: 3, SuccessRate: 0.375, RobustAccuracy: 0.5, Eps: 0.1})
-	d := Compare(oldR, newR, "old.json", "new.json", 0.05)
-	for _, format := range DiffFormats {
-		ext := map[string]string{"table": "txt", "json": "json", "markdown": "md"}[format]
-		t.Run(format, func(t *testing.T) {
-			var buf bytes.Buffer
-			if err := WriteDiff(&buf, format, d); err != nil {
-				t.Fatal(err)
-			}
-			if format == "json" {
-				var back Diff
-				if err := json.Unmarshal(buf.Bytes(), &back); err != nil || back.Passed || len(back.Added) != 1 {
-					t.Errorf("json round trip: %v %+v", err, back)
-				}
-			}
-			golden := filepath.Join("testdata", "diff."+ext)
-			if *update {
-				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(buf.Bytes(), want) {
-				t.Errorf("%s differs from %s (go test -update rewrites it):\n%s", format, golden, buf.String())
-			}
-		})
+	newR.Attacks = append(newR.Attacks, report.AttackResult{Name: "square", Params: map[string]string{"eps": "0.1"}, N: 10, NCleanCorrect: 8, NFooled: 3, SuccessRate: 0.375, RobustAccuracy: 0.5, Eps: 0.1})
+	d := report.Compare(oldR, newR, "old.json", "new.json", 0.05)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(d); err != nil {
+		t.Fatal(err)
 	}
-	if err := WriteDiff(&bytes.Buffer{}, "html", d); err == nil {
-		t.Error("unknown diff format: no error")
+	var back report.Diff
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil || back.Passed || len(back.Added) != 1 {
+		t.Errorf("json round trip: %v %+v", err, back)
 	}
+	compareGolden(t, filepath.Join("testdata", "diff.json"), buf.Bytes())
 }

@@ -73,7 +73,7 @@ func Evaluate(r *Report, g Gate) (passed bool, reasons []string) {
 func Check(r *Report, g Gate) Verdict {
 	v := Verdict{Passed: true, Reasons: []string{}, Notes: []string{}}
 	v.WorstCase = WorstCaseGate{FailAbove: copyFloat(g.FailAbove), Passed: true, Reasons: []string{}}
-	labels := attackLabels(r.Attacks)
+	labels := AttackLabels(r.Attacks)
 
 	var base map[string]AttackResult
 	if g.Baseline != nil {
@@ -201,9 +201,9 @@ func (r *Report) ApplyGate(g Gate) bool {
 	return v.Passed
 }
 
-// attackLabels names each attack for people: its name when the name is
+// AttackLabels names each attack for people: its name when the name is
 // unique in the pool, its key otherwise.
-func attackLabels(as []AttackResult) []string {
+func AttackLabels(as []AttackResult) []string {
 	count := map[string]int{}
 	for _, a := range as {
 		count[a.Name]++
@@ -227,4 +227,12 @@ func num4(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
 
 func rateCount(rate float64, k, n int) string {
 	return fmt.Sprintf("%s (%d/%d)", num4(rate), k, n)
+}
+
+func copyFloat(p *float64) *float64 {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }

@@ -1,59 +1,61 @@
-package report
+package report_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/advtest/advtest/pkg/report"
 )
 
 func TestEvaluate(t *testing.T) {
 	// sample(t): fgsm SR 0.25 (max_sr 0.5 recorded), pgd SR 0.625, worst case 0.75.
-	baseline := func(mod func(b *Report)) *Report {
+	baseline := func(mod func(b *report.Report)) *report.Report {
 		b := sample(t)
 		mod(b)
 		return b
 	}
 	for _, c := range []struct {
 		name    string
-		mod     func(r *Report)
-		gate    Gate
+		mod     func(r *report.Report)
+		gate    report.Gate
 		pass    bool
 		reasons []string // substrings, one per expected reason, in order
 		notes   []string
 	}{
 		{name: "no gates", pass: true},
-		{name: "fail_above above", gate: Gate{FailAbove: fptr(0.75)}, pass: true},
-		{name: "fail_above exceeded", gate: Gate{FailAbove: fptr(0.7)}, reasons: []string{"worst-case success rate 0.75 (6/8) is above fail_above 0.7"}},
-		{name: "fail_above zero", gate: Gate{FailAbove: fptr(0)}, reasons: []string{"above fail_above 0"}},
-		{name: "recorded max_sr holds", mod: func(r *Report) { r.Attacks[0].Gate.MaxSR = fptr(0.25) }, pass: true},
-		{name: "recorded max_sr exceeded", mod: func(r *Report) { r.Attacks[0].Gate.MaxSR = fptr(0.2) }, reasons: []string{"fgsm: success rate 0.25 (2/8) is above its max_sr 0.2"}},
-		{name: "max_sr by name overrides", gate: Gate{MaxSR: map[string]float64{"fgsm": 0.1}}, reasons: []string{"fgsm: success rate 0.25"}},
-		{name: "max_sr by key", gate: Gate{MaxSR: map[string]float64{"pgd{eps=0.1,norm=linf,steps=40}": 0.6}}, reasons: []string{"pgd: success rate 0.625"}},
-		{name: "max_sr key wins over name", gate: Gate{MaxSR: map[string]float64{"pgd": 0.1, "pgd{eps=0.1,norm=linf,steps=40}": 0.7}}, pass: true},
-		{name: "same as baseline", gate: Gate{Baseline: baseline(func(*Report) {})}, pass: true},
-		{name: "regression within margin", gate: Gate{MaxRegression: 0.125, Baseline: baseline(func(b *Report) { b.Attacks[1].SuccessRate = 0.5 })}, pass: true},
+		{name: "fail_above above", gate: report.Gate{FailAbove: fptr(0.75)}, pass: true},
+		{name: "fail_above exceeded", gate: report.Gate{FailAbove: fptr(0.7)}, reasons: []string{"worst-case success rate 0.75 (6/8) is above fail_above 0.7"}},
+		{name: "fail_above zero", gate: report.Gate{FailAbove: fptr(0)}, reasons: []string{"above fail_above 0"}},
+		{name: "recorded max_sr holds", mod: func(r *report.Report) { r.Attacks[0].Gate.MaxSR = fptr(0.25) }, pass: true},
+		{name: "recorded max_sr exceeded", mod: func(r *report.Report) { r.Attacks[0].Gate.MaxSR = fptr(0.2) }, reasons: []string{"fgsm: success rate 0.25 (2/8) is above its max_sr 0.2"}},
+		{name: "max_sr by name overrides", gate: report.Gate{MaxSR: map[string]float64{"fgsm": 0.1}}, reasons: []string{"fgsm: success rate 0.25"}},
+		{name: "max_sr by key", gate: report.Gate{MaxSR: map[string]float64{"pgd{eps=0.1,norm=linf,steps=40}": 0.6}}, reasons: []string{"pgd: success rate 0.625"}},
+		{name: "max_sr key wins over name", gate: report.Gate{MaxSR: map[string]float64{"pgd": 0.1, "pgd{eps=0.1,norm=linf,steps=40}": 0.7}}, pass: true},
+		{name: "same as baseline", gate: report.Gate{Baseline: baseline(func(*report.Report) {})}, pass: true},
+		{name: "regression within margin", gate: report.Gate{MaxRegression: 0.125, Baseline: baseline(func(b *report.Report) { b.Attacks[1].SuccessRate = 0.5 })}, pass: true},
 		{name: "regression beyond margin",
-			gate:    Gate{MaxRegression: 0.1, Baseline: baseline(func(b *Report) { b.Attacks[1].SuccessRate = 0.5 })},
+			gate:    report.Gate{MaxRegression: 0.1, Baseline: baseline(func(b *report.Report) { b.Attacks[1].SuccessRate = 0.5 })},
 			reasons: []string{"pgd: success rate 0.625 (5/8) rose by 0.125 over the baseline's 0.5 (max_regression 0.1)"}},
-		{name: "improvement passes", gate: Gate{Baseline: baseline(func(b *Report) { b.Attacks[1].SuccessRate = 0.9 })}, pass: true},
+		{name: "improvement passes", gate: report.Gate{Baseline: baseline(func(b *report.Report) { b.Attacks[1].SuccessRate = 0.9 })}, pass: true},
 		{name: "matched by canonical params",
-			mod:     func(r *Report) { r.Attacks[1].Params["eps"] = "0.10" },
-			gate:    Gate{Baseline: baseline(func(b *Report) { b.Attacks[1].SuccessRate = 0.5 })},
+			mod:     func(r *report.Report) { r.Attacks[1].Params["eps"] = "0.10" },
+			gate:    report.Gate{Baseline: baseline(func(b *report.Report) { b.Attacks[1].SuccessRate = 0.5 })},
 			reasons: []string{"pgd: success rate 0.625 (5/8) rose by 0.125"}},
 		{name: "other params are a new attack",
-			gate:  Gate{Baseline: baseline(func(b *Report) { b.Attacks[1].Params["steps"] = "10"; b.Attacks[1].SuccessRate = 0 })},
+			gate:  report.Gate{Baseline: baseline(func(b *report.Report) { b.Attacks[1].Params["steps"] = "10"; b.Attacks[1].SuccessRate = 0 })},
 			pass:  true,
 			notes: []string{"pgd: new attack", "pgd{eps=0.1,norm=linf,steps=10}: in the baseline, not run here", "another attack pool"}},
 		{name: "worst-case regression on the same pool",
-			gate:    Gate{MaxRegression: 0.1, Baseline: baseline(func(b *Report) { b.WorstCase.SuccessRate = 0.6; b.Attacks[1].SuccessRate = 0.6 })},
+			gate:    report.Gate{MaxRegression: 0.1, Baseline: baseline(func(b *report.Report) { b.WorstCase.SuccessRate = 0.6; b.Attacks[1].SuccessRate = 0.6 })},
 			reasons: []string{"worst-case success rate 0.75 (6/8) rose by 0.15"}},
-		{name: "incomplete run fails", mod: func(r *Report) { r.Incomplete = true; r.IncompleteReason = "interrupted" }, reasons: []string{"run incomplete: interrupted"}},
+		{name: "incomplete run fails", mod: func(r *report.Report) { r.Incomplete = true; r.IncompleteReason = "interrupted" }, reasons: []string{"run incomplete: interrupted"}},
 		{name: "undefined SR fails no threshold",
-			mod:  func(r *Report) { r.Attacks[0].SRUndefined = true; r.WorstCase.SRUndefined = true },
-			gate: Gate{FailAbove: fptr(0), MaxSR: map[string]float64{"fgsm": 0}},
+			mod:  func(r *report.Report) { r.Attacks[0].SRUndefined = true; r.WorstCase.SRUndefined = true },
+			gate: report.Gate{FailAbove: fptr(0), MaxSR: map[string]float64{"fgsm": 0}},
 			pass: true},
-		{name: "float noise is tolerated", mod: func(r *Report) { r.WorstCase.SuccessRate = 0.1 + 0.2 }, gate: Gate{FailAbove: fptr(0.3)}, pass: true},
+		{name: "float noise is tolerated", mod: func(r *report.Report) { r.WorstCase.SuccessRate = 0.1 + 0.2 }, gate: report.Gate{FailAbove: fptr(0.3)}, pass: true},
 		{name: "other data is noted",
-			gate:  Gate{Baseline: baseline(func(b *Report) { b.Data.SHA256 = "00"; b.N = 5 })},
+			gate:  report.Gate{Baseline: baseline(func(b *report.Report) { b.Data.SHA256 = "00"; b.N = 5 })},
 			pass:  true,
 			notes: []string{"other data", "evaluated 5 samples, this run 10"}},
 	} {
@@ -62,7 +64,7 @@ func TestEvaluate(t *testing.T) {
 			if c.mod != nil {
 				c.mod(r)
 			}
-			passed, reasons := Evaluate(r, c.gate)
+			passed, reasons := report.Evaluate(r, c.gate)
 			if passed != c.pass {
 				t.Errorf("passed = %v, want %v (reasons %q)", passed, c.pass, reasons)
 			}
@@ -75,7 +77,7 @@ func TestEvaluate(t *testing.T) {
 				}
 			}
 			if c.notes != nil {
-				v := Check(r, c.gate)
+				v := report.Check(r, c.gate)
 				if len(v.Notes) != len(c.notes) {
 					t.Fatalf("notes %q, want %q", v.Notes, c.notes)
 				}
@@ -93,7 +95,7 @@ func TestApplyGateRecords(t *testing.T) {
 	r := sample(t)
 	b := sample(t)
 	b.Attacks = b.Attacks[1:]
-	if r.ApplyGate(Gate{FailAbove: fptr(0.5), Baseline: b, BaselineName: "old.json", MaxRegression: 0.02}) {
+	if r.ApplyGate(report.Gate{FailAbove: fptr(0.5), Baseline: b, BaselineName: "old.json", MaxRegression: 0.02}) {
 		t.Fatal("passed, want the fail_above gate to fail")
 	}
 	if r.Gate.Passed || len(r.Gate.Reasons) != 1 || r.Gate.Baseline != "old.json" || r.Gate.MaxRegression != 0.02 {

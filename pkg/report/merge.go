@@ -330,9 +330,9 @@ func mergeAttackExact(parts []AttackResult) (AttackResult, bool) {
 		}
 	}
 	m, _ := mergeAttackApprox(parts) // counts and rates; the norms below
-	m.Perturbation = Perturbation{L0: Stats(all.L0), L2: Stats(all.L2), Linf: Stats(all.Linf)}
+	m.Perturbation = Perturbation{L0: NewNormStats(all.L0), L2: NewNormStats(all.L2), Linf: NewNormStats(all.Linf)}
 	if m.Queries != nil {
-		q := Stats(all.Queries)
+		q := NewNormStats(all.Queries)
 		m.Queries = &q
 	}
 	m.FooledNorms = all
@@ -431,4 +431,28 @@ func mergeSanityCheck(parts []SanityCheck) SanityCheck {
 		m.Explanation += " (" + strings.Join(note, "; ") + ")"
 	}
 	return m
+}
+
+// shortHash abbreviates a hex digest for people.
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// ratio is num/den, 0 when den is 0 (the rates of a merged report are
+// recomputed from its summed counts).
+func ratio(num, den int) float64 {
+	if den == 0 {
+		return 0
+	}
+	return float64(num) / float64(den)
 }

@@ -1,69 +1,72 @@
-package report
+package report_test
 
 import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/advtest/advtest/pkg/eval"
+	"github.com/advtest/advtest/pkg/report"
 )
 
 // runReport builds the report of a run over the samples [lo, hi) of a
 // fixed 12-sample pool: clean-correct flags and two attacks' outcomes (one
 // counting queries) and a sweep of two points, the way cmd/attack builds
 // it.
-func runReport(t *testing.T, lo, hi int) *Report {
+func runReport(t *testing.T, lo, hi int) *report.Report {
 	t.Helper()
 	return runReportKeep(t, lo, hi, false)
 }
 
 // runReportKeep is runReport with the fooled samples' norms kept (as
 // sharded runs keep them) when keep is set.
-func runReportKeep(t *testing.T, lo, hi int, keep bool) *Report {
+func runReportKeep(t *testing.T, lo, hi int, keep bool) *report.Report {
 	t.Helper()
 	clean := []bool{true, true, false, true, true, true, true, false, true, true, true, true}
 	fgsm := outcomes(true, false, true, false, false, true, false, false, false, true, false, false)
 	pgd := outcomes(true, true, false, false, true, true, false, true, true, true, false, true)
-	sweep := [][]SampleOutcome{
+	sweep := [][]eval.SampleOutcome{
 		outcomes(false, false, false, false, true, false, false, false, false, true, false, false),
 		outcomes(true, true, true, true, true, true, false, false, true, true, false, true),
 	}
 	clean, fgsm, pgd = clean[lo:hi], fgsm[lo:hi], pgd[lo:hi]
-	r := New("v0.1.0-test")
+	r := report.New("v0.1.0-test")
 	r.Seed = 7
-	r.Model = Model{Path: "m.onnx", SHA256: strings.Repeat("ab", 32)}
-	r.Data = Data{Path: "x.npy", SHA256: strings.Repeat("cd", 32), N: 12}
+	r.Model = report.Model{Path: "m.onnx", SHA256: strings.Repeat("ab", 32)}
+	r.Data = report.Data{Path: "x.npy", SHA256: strings.Repeat("cd", 32), N: 12}
 	r.Config = map[string]any{"seed": 7}
-	r.SetClean(clean)
-	a1, err := NewAttackResult(AttackSpec{Name: "fgsm", Params: map[string]string{"eps": "0.1"}, Norm: "linf", Eps: 0.1, MaxSR: fptr(0.5), KeepNorms: keep}, clean, fgsm, Cost{GradientEvals: int64(hi - lo), Seconds: 1})
+	r.N, r.NCleanCorrect, r.CleanAccuracy = eval.CleanStats(clean)
+	a1, err := eval.NewAttackResult(eval.AttackSpec{Name: "fgsm", Params: map[string]string{"eps": "0.1"}, Norm: "linf", Eps: 0.1, MaxSR: fptr(0.5), KeepNorms: keep}, clean, fgsm, eval.Cost{GradientEvals: int64(hi - lo), Seconds: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, err := NewAttackResult(AttackSpec{Name: "square", Params: map[string]string{"eps": "0.1"}, Norm: "linf", Eps: 0.1, CountsQueries: true, KeepNorms: keep}, clean, pgd, Cost{Seconds: 2})
+	a2, err := eval.NewAttackResult(eval.AttackSpec{Name: "square", Params: map[string]string{"eps": "0.1"}, Norm: "linf", Eps: 0.1, CountsQueries: true, KeepNorms: keep}, clean, pgd, eval.Cost{Seconds: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Attacks = []AttackResult{a1, a2}
-	if r.WorstCase, err = WorstCaseOf(clean, [][]SampleOutcome{fgsm, pgd}); err != nil {
+	r.Attacks = []report.AttackResult{a1, a2}
+	if r.WorstCase, err = eval.WorstCaseOf(clean, [][]eval.SampleOutcome{fgsm, pgd}); err != nil {
 		t.Fatal(err)
 	}
 	for i, eps := range []float64{0.05, 0.2} {
-		ar, err := NewAttackResult(AttackSpec{Name: "square", Eps: eps}, clean, sweep[i][lo:hi], Cost{})
+		ar, err := eval.NewAttackResult(eval.AttackSpec{Name: "square", Eps: eps}, clean, sweep[i][lo:hi], eval.Cost{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Sweep = append(r.Sweep, SweepRow{Attack: a2.Key, Eps: eps, SuccessRate: ar.SuccessRate, RobustAccuracy: ar.RobustAccuracy, NFooled: ar.NFooled})
+		r.Sweep = append(r.Sweep, report.SweepRow{Attack: a2.Key, Eps: eps, SuccessRate: ar.SuccessRate, RobustAccuracy: ar.RobustAccuracy, NFooled: ar.NFooled})
 	}
-	r.ApplyGate(Gate{FailAbove: fptr(0.6)})
+	r.ApplyGate(report.Gate{FailAbove: fptr(0.6)})
 	return r
 }
 
 func TestMergeEqualsUnsharded(t *testing.T) {
 	for _, cuts := range [][]int{{0, 12}, {0, 6, 12}, {0, 5, 12}, {0, 1, 4, 8, 12}} {
 		whole := runReport(t, 0, 12)
-		var shards []*Report
+		var shards []*report.Report
 		for i := 0; i+1 < len(cuts); i++ {
 			shards = append(shards, runReport(t, cuts[i], cuts[i+1]))
 		}
-		m, info, err := Merge(shards)
+		m, info, err := report.Merge(shards)
 		if err != nil {
 			t.Fatalf("cuts %v: %v", cuts, err)
 		}
@@ -82,7 +85,7 @@ func TestMergeEqualsUnsharded(t *testing.T) {
 				t.Errorf("cuts %v: attack %s: %+v, want %+v", cuts, w.Key, a, w)
 			}
 			// Means: equal up to rounding.
-			for _, p := range [][2]NormStats{{a.Perturbation.L0, w.Perturbation.L0}, {a.Perturbation.L2, w.Perturbation.L2}, {a.Perturbation.Linf, w.Perturbation.Linf}} {
+			for _, p := range [][2]report.NormStats{{a.Perturbation.L0, w.Perturbation.L0}, {a.Perturbation.L2, w.Perturbation.L2}, {a.Perturbation.Linf, w.Perturbation.Linf}} {
 				if math.Abs(p[0].Mean-p[1].Mean) > 1e-12 {
 					t.Errorf("cuts %v: attack %s: mean %v, want %v", cuts, w.Key, p[0].Mean, p[1].Mean)
 				}
@@ -115,11 +118,11 @@ func TestMergeEqualsUnsharded(t *testing.T) {
 func TestMergeExactWithFooledNorms(t *testing.T) {
 	for _, cuts := range [][]int{{0, 6, 12}, {0, 5, 12}, {0, 1, 4, 8, 12}} {
 		whole := runReport(t, 0, 12)
-		var shards []*Report
+		var shards []*report.Report
 		for i := 0; i+1 < len(cuts); i++ {
 			shards = append(shards, runReportKeep(t, cuts[i], cuts[i+1], true))
 		}
-		m, info, err := Merge(shards)
+		m, info, err := report.Merge(shards)
 		if err != nil {
 			t.Fatalf("cuts %v: %v", cuts, err)
 		}
@@ -128,7 +131,7 @@ func TestMergeExactWithFooledNorms(t *testing.T) {
 		}
 		for j, w := range whole.Attacks {
 			a := m.Attacks[j]
-			for k, p := range [][2]NormStats{{a.Perturbation.L0, w.Perturbation.L0}, {a.Perturbation.L2, w.Perturbation.L2}, {a.Perturbation.Linf, w.Perturbation.Linf}} {
+			for k, p := range [][2]report.NormStats{{a.Perturbation.L0, w.Perturbation.L0}, {a.Perturbation.L2, w.Perturbation.L2}, {a.Perturbation.Linf, w.Perturbation.Linf}} {
 				if p[0].Median != p[1].Median || math.Abs(p[0].Mean-p[1].Mean) > 1e-12 {
 					t.Errorf("cuts %v: attack %s norm %d: %+v, want %+v", cuts, w.Key, k, p[0], p[1])
 				}
@@ -146,49 +149,49 @@ func TestMergeExactWithFooledNorms(t *testing.T) {
 func TestMergeRefuses(t *testing.T) {
 	cases := []struct {
 		name   string
-		change func(r *Report)
+		change func(r *report.Report)
 		want   string
 	}{
-		{"model", func(r *Report) { r.Model.SHA256 = strings.Repeat("00", 32) }, "another model"},
-		{"data", func(r *Report) { r.Data.SHA256 = strings.Repeat("00", 32) }, "other data"},
-		{"seed", func(r *Report) { r.Seed = 8 }, "seed"},
-		{"pool", func(r *Report) { r.Attacks = r.Attacks[:1] }, "attack pool"},
-		{"params", func(r *Report) { r.Attacks[0].Params = map[string]string{"eps": "0.2"} }, "attack pool"},
-		{"sweep", func(r *Report) { r.Sweep = r.Sweep[:1] }, "sweep"},
-		{"harden", func(r *Report) { r.Harden = &Harden{} }, "harden"},
-		{"fail_above", func(r *Report) { r.WorstCase.Gate.FailAbove = nil }, "fail_above"},
-		{"max_sr", func(r *Report) { r.Attacks[0].Gate.MaxSR = fptr(0.9) }, "max_sr"},
+		{"model", func(r *report.Report) { r.Model.SHA256 = strings.Repeat("00", 32) }, "another model"},
+		{"data", func(r *report.Report) { r.Data.SHA256 = strings.Repeat("00", 32) }, "other data"},
+		{"seed", func(r *report.Report) { r.Seed = 8 }, "seed"},
+		{"pool", func(r *report.Report) { r.Attacks = r.Attacks[:1] }, "attack pool"},
+		{"params", func(r *report.Report) { r.Attacks[0].Params = map[string]string{"eps": "0.2"} }, "attack pool"},
+		{"sweep", func(r *report.Report) { r.Sweep = r.Sweep[:1] }, "sweep"},
+		{"harden", func(r *report.Report) { r.Harden = &report.Harden{} }, "harden"},
+		{"fail_above", func(r *report.Report) { r.WorstCase.Gate.FailAbove = nil }, "fail_above"},
+		{"max_sr", func(r *report.Report) { r.Attacks[0].Gate.MaxSR = fptr(0.9) }, "max_sr"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a, b := runReport(t, 0, 6), runReport(t, 6, 12)
 			c.change(b)
-			_, _, err := Merge([]*Report{a, b})
+			_, _, err := report.Merge([]*report.Report{a, b})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want one about %q", err, c.want)
 			}
 		})
 	}
 	a := runReport(t, 0, 8)
-	if _, _, err := Merge([]*Report{a, a}); err == nil || !strings.Contains(err.Error(), "twice") {
+	if _, _, err := report.Merge([]*report.Report{a, a}); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Errorf("the same shard twice: %v", err)
 	}
-	if _, _, err := Merge(nil); err == nil {
+	if _, _, err := report.Merge(nil); err == nil {
 		t.Error("no reports: no error")
 	}
 	// Shard keys in the config: every shard once.
 	x, y := runReport(t, 0, 6), runReport(t, 6, 12)
 	x.Config["shard"], y.Config["shard"] = "0/3", "1/3"
-	if _, _, err := Merge([]*Report{x, y}); err == nil || !strings.Contains(err.Error(), "2 of the 3") {
+	if _, _, err := report.Merge([]*report.Report{x, y}); err == nil || !strings.Contains(err.Error(), "2 of the 3") {
 		t.Errorf("missing shard: %v", err)
 	}
 	y.Config["shard"] = "0/3"
-	if _, _, err := Merge([]*Report{x, y}); err == nil || !strings.Contains(err.Error(), "twice") {
+	if _, _, err := report.Merge([]*report.Report{x, y}); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Errorf("repeated shard: %v", err)
 	}
 	y.Config["shard"] = map[string]any{"index": 1.0, "count": 2.0}
 	x.Config["shard"] = "0/2"
-	m, _, err := Merge([]*Report{x, y})
+	m, _, err := report.Merge([]*report.Report{x, y})
 	if err != nil {
 		t.Fatalf("complete shards: %v", err)
 	}
@@ -201,7 +204,7 @@ func TestMergeIncompleteAndBaseline(t *testing.T) {
 	a, b := runReport(t, 0, 6), runReport(t, 6, 12)
 	b.Incomplete, b.IncompleteReason = true, "interrupted"
 	a.Gate.Baseline = "last.json"
-	m, _, err := Merge([]*Report{a, b})
+	m, _, err := report.Merge([]*report.Report{a, b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,19 +218,3 @@ func TestMergeIncompleteAndBaseline(t *testing.T) {
 
 // TestTableShowsQueriesOfBlackBoxAttacks: a pool with an attack that counts
 // queries gets a median-queries column; the others show "-" there.
-func TestTableShowsQueriesOfBlackBoxAttacks(t *testing.T) {
-	r := runReport(t, 0, 12)
-	var buf strings.Builder
-	if err := Render(&buf, "table", r); err != nil {
-		t.Fatal(err)
-	}
-	out := buf.String()
-	if !strings.Contains(out, "median queries") {
-		t.Fatalf("no queries column:\n%s", out)
-	}
-	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(line, "| square") && strings.Count(line, "|") != 11 {
-			t.Errorf("square row has %d cells: %s", strings.Count(line, "|")-1, line)
-		}
-	}
-}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -110,6 +111,26 @@ type NormStats struct {
 	// Median is the middle value, the mean of the two middle values for an
 	// even count (0 when there are no values).
 	Median float64 `json:"median"`
+}
+
+// NewNormStats returns the mean and median of values (both 0 for no values). It
+// does not modify values.
+func NewNormStats(values []float64) NormStats {
+	if len(values) == 0 {
+		return NormStats{}
+	}
+	s := append([]float64(nil), values...)
+	sort.Float64s(s)
+	var sum float64
+	for _, v := range s {
+		sum += v
+	}
+	m := len(s) / 2
+	med := s[m]
+	if len(s)%2 == 0 {
+		med = (s[m-1] + s[m]) / 2
+	}
+	return NormStats{Mean: sum / float64(len(s)), Median: med}
 }
 
 // Perturbation holds the size of the successful perturbations x_adv - x,
@@ -590,4 +611,21 @@ func Read(rd io.Reader) (*Report, error) {
 	}
 	r.normalize()
 	return &r, nil
+}
+
+// Normalized returns a copy of r whose nil slices and maps are empty ones,
+// leaving r itself untouched.
+func (r *Report) Normalized() *Report {
+	c := *r
+	c.Attacks = append([]AttackResult(nil), r.Attacks...)
+	if r.Harden != nil {
+		h := *r.Harden
+		h.Rounds = append([]HardenRound(nil), r.Harden.Rounds...)
+		c.Harden = &h
+	}
+	if r.Sanity != nil {
+		c.Sanity = append([]SanityCheck(nil), r.Sanity...)
+	}
+	c.normalize()
+	return &c
 }

@@ -1,4 +1,4 @@
-package report
+package report_test
 
 import (
 	"bytes"
@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/advtest/advtest/pkg/eval"
+	"github.com/advtest/advtest/pkg/report"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -15,11 +18,11 @@ func fptr(v float64) *float64 { return &v }
 
 // outcomes builds per-sample outcomes: fooled[i] marks sample i fooled, and
 // fooled samples get norms derived from i so that medians are checkable.
-func outcomes(fooled ...bool) []SampleOutcome {
-	out := make([]SampleOutcome, len(fooled))
+func outcomes(fooled ...bool) []eval.SampleOutcome {
+	out := make([]eval.SampleOutcome, len(fooled))
 	for i, f := range fooled {
 		if f {
-			out[i] = SampleOutcome{Fooled: true, L0: float64(10 * (i + 1)), L2: 0.5 * float64(i+1), Linf: 0.1, Queries: 100 * (i + 1)}
+			out[i] = eval.SampleOutcome{Fooled: true, L0: float64(10 * (i + 1)), L2: 0.5 * float64(i+1), Linf: 0.1, Queries: 100 * (i + 1)}
 		}
 	}
 	return out
@@ -27,32 +30,32 @@ func outcomes(fooled ...bool) []SampleOutcome {
 
 // sample builds a deterministic report: 10 samples, 8 clean-correct, an
 // fgsm that fools 2 and a pgd that fools 5 (a superset but for sample 9).
-func sample(t testing.TB) *Report {
+func sample(t testing.TB) *report.Report {
 	t.Helper()
 	clean := []bool{true, true, true, true, true, true, true, true, false, false}
 	fgsm := outcomes(true, false, false, true, false, false, false, false, true, false)
 	pgd := outcomes(true, true, true, false, true, false, false, true, false, false)
-	r := New("v0.1.0-test")
+	r := report.New("v0.1.0-test")
 	r.Seed = 1
 	r.Config = map[string]any{"batch_size": 128, "limit": 10}
-	r.Model = Model{Path: "testdata/models/mnist_cnn.onnx", SHA256: strings.Repeat("ab", 32), Opset: 13, Producer: "pytorch 2.3", EndsWithSoftmax: false}
-	r.Data = Data{Path: "testdata/mnist/test-1000-images.npy", LabelsPath: "testdata/mnist/test-1000-labels.npy", SHA256: strings.Repeat("cd", 32), LabelsSHA256: strings.Repeat("ef", 32), N: 1000}
-	r.SetClean(clean)
-	a1, err := NewAttackResult(AttackSpec{Name: "fgsm", Params: map[string]string{"eps": "0.1"}, Norm: "linf", Eps: 0.1, MaxSR: fptr(0.5)}, clean, fgsm, Cost{GradientEvals: 8, Seconds: 0.25})
+	r.Model = report.Model{Path: "testdata/models/mnist_cnn.onnx", SHA256: strings.Repeat("ab", 32), Opset: 13, Producer: "pytorch 2.3", EndsWithSoftmax: false}
+	r.Data = report.Data{Path: "testdata/mnist/test-1000-images.npy", LabelsPath: "testdata/mnist/test-1000-labels.npy", SHA256: strings.Repeat("cd", 32), LabelsSHA256: strings.Repeat("ef", 32), N: 1000}
+	r.N, r.NCleanCorrect, r.CleanAccuracy = eval.CleanStats(clean)
+	a1, err := eval.NewAttackResult(eval.AttackSpec{Name: "fgsm", Params: map[string]string{"eps": "0.1"}, Norm: "linf", Eps: 0.1, MaxSR: fptr(0.5)}, clean, fgsm, eval.Cost{GradientEvals: 8, Seconds: 0.25})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, err := NewAttackResult(AttackSpec{Name: "pgd", Params: map[string]string{"eps": "0.1", "norm": "linf", "steps": "40"}, Norm: "linf", Eps: 0.1}, clean, pgd, Cost{GradientEvals: 320, Seconds: 3.5})
+	a2, err := eval.NewAttackResult(eval.AttackSpec{Name: "pgd", Params: map[string]string{"eps": "0.1", "norm": "linf", "steps": "40"}, Norm: "linf", Eps: 0.1}, clean, pgd, eval.Cost{GradientEvals: 320, Seconds: 3.5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Attacks = []AttackResult{a1, a2}
-	r.WorstCase, err = WorstCaseOf(clean, [][]SampleOutcome{fgsm, pgd})
+	r.Attacks = []report.AttackResult{a1, a2}
+	r.WorstCase, err = eval.WorstCaseOf(clean, [][]eval.SampleOutcome{fgsm, pgd})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Sweep = []SweepRow{{Attack: a2.Key, Eps: 0.05, SuccessRate: 0.25, RobustAccuracy: 0.6, NFooled: 2}}
-	r.Timing = Timing{Created: "2025-01-02T03:04:05Z", Seconds: 4}
+	r.Sweep = []report.SweepRow{{Attack: a2.Key, Eps: 0.05, SuccessRate: 0.25, RobustAccuracy: 0.6, NFooled: 2}}
+	r.Timing = report.Timing{Created: "2025-01-02T03:04:05Z", Seconds: 4}
 	return r
 }
 
@@ -68,7 +71,7 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("fgsm: fooled %d SR %v RA %v, want 2 0.25 0.6", f.NFooled, f.SuccessRate, f.RobustAccuracy)
 	}
 	// L2 of samples 0 and 3: 0.5 and 2, mean 1.25 = median.
-	if f.Perturbation.L2 != (NormStats{Mean: 1.25, Median: 1.25}) {
+	if f.Perturbation.L2 != (report.NormStats{Mean: 1.25, Median: 1.25}) {
 		t.Errorf("fgsm L2 %+v, want mean=median=1.25", f.Perturbation.L2)
 	}
 	if f.Queries != nil {
@@ -76,7 +79,7 @@ func TestMetrics(t *testing.T) {
 	}
 	p := r.Attacks[1]
 	// pgd fooled 0,1,2,4,7: L0 10,20,30,50,80: mean 38, median 30.
-	if p.NFooled != 5 || p.Perturbation.L0 != (NormStats{Mean: 38, Median: 30}) {
+	if p.NFooled != 5 || p.Perturbation.L0 != (report.NormStats{Mean: 38, Median: 30}) {
 		t.Errorf("pgd: fooled %d L0 %+v, want 5 {38 30}", p.NFooled, p.Perturbation.L0)
 	}
 	if p.Key != "pgd{eps=0.1,norm=linf,steps=40}" {
@@ -91,41 +94,50 @@ func TestMetrics(t *testing.T) {
 
 func TestNoCleanCorrect(t *testing.T) {
 	clean := []bool{false, false}
-	a, err := NewAttackResult(AttackSpec{Name: "fgsm", CountsQueries: true}, clean, outcomes(true, true), Cost{})
+	a, err := eval.NewAttackResult(eval.AttackSpec{Name: "fgsm", CountsQueries: true}, clean, outcomes(true, true), eval.Cost{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !a.SRUndefined || a.SuccessRate != 0 || a.NFooled != 0 || a.RobustAccuracy != 0 {
 		t.Errorf("got %+v, want undefined SR 0", a)
 	}
-	if a.Queries == nil || *a.Queries != (NormStats{}) {
+	if a.Queries == nil || *a.Queries != (report.NormStats{}) {
 		t.Errorf("queries %+v, want zero stats", a.Queries)
 	}
-	w, err := WorstCaseOf(nil, nil)
+	w, err := eval.WorstCaseOf(nil, nil)
 	if err != nil || !w.SRUndefined || w.SuccessRate != 0 {
 		t.Errorf("empty worst case %+v %v", w, err)
 	}
-	if _, _, acc := CleanStats(nil); acc != 0 {
+	if _, _, acc := eval.CleanStats(nil); acc != 0 {
 		t.Errorf("clean accuracy of nothing: %v", acc)
 	}
 }
 
 func TestMetricsErrors(t *testing.T) {
 	clean := []bool{true}
-	bad := []SampleOutcome{{Fooled: true, L2: -1}}
+	bad := []eval.SampleOutcome{{Fooled: true, L2: -1}}
 	for name, f := range map[string]func() error{
-		"length": func() error { _, err := NewAttackResult(AttackSpec{Name: "x"}, clean, nil, Cost{}); return err },
-		"name":   func() error { _, err := NewAttackResult(AttackSpec{}, clean, outcomes(false), Cost{}); return err },
-		"norm":   func() error { _, err := NewAttackResult(AttackSpec{Name: "x"}, clean, bad, Cost{}); return err },
+		"length": func() error {
+			_, err := eval.NewAttackResult(eval.AttackSpec{Name: "x"}, clean, nil, eval.Cost{})
+			return err
+		},
+		"name": func() error {
+			_, err := eval.NewAttackResult(eval.AttackSpec{}, clean, outcomes(false), eval.Cost{})
+			return err
+		},
+		"norm": func() error {
+			_, err := eval.NewAttackResult(eval.AttackSpec{Name: "x"}, clean, bad, eval.Cost{})
+			return err
+		},
 		"eps": func() error {
-			_, err := NewAttackResult(AttackSpec{Name: "x", Eps: -1}, clean, outcomes(false), Cost{})
+			_, err := eval.NewAttackResult(eval.AttackSpec{Name: "x", Eps: -1}, clean, outcomes(false), eval.Cost{})
 			return err
 		},
 		"seconds": func() error {
-			_, err := NewAttackResult(AttackSpec{Name: "x"}, clean, outcomes(false), Cost{Seconds: -1})
+			_, err := eval.NewAttackResult(eval.AttackSpec{Name: "x"}, clean, outcomes(false), eval.Cost{Seconds: -1})
 			return err
 		},
-		"worstlen": func() error { _, err := WorstCaseOf(clean, [][]SampleOutcome{nil}); return err },
+		"worstlen": func() error { _, err := eval.WorstCaseOf(clean, [][]eval.SampleOutcome{nil}); return err },
 	} {
 		if f() == nil {
 			t.Errorf("%s: no error", name)
@@ -136,16 +148,16 @@ func TestMetricsErrors(t *testing.T) {
 func TestStats(t *testing.T) {
 	for _, c := range []struct {
 		in   []float64
-		want NormStats
+		want report.NormStats
 	}{
-		{nil, NormStats{}},
-		{[]float64{3}, NormStats{3, 3}},
-		{[]float64{4, 1, 2}, NormStats{7.0 / 3, 2}},
-		{[]float64{4, 1, 2, 3}, NormStats{2.5, 2.5}},
+		{nil, report.NormStats{}},
+		{[]float64{3}, report.NormStats{3, 3}},
+		{[]float64{4, 1, 2}, report.NormStats{7.0 / 3, 2}},
+		{[]float64{4, 1, 2, 3}, report.NormStats{2.5, 2.5}},
 	} {
 		in := append([]float64(nil), c.in...)
-		if got := Stats(c.in); got != c.want {
-			t.Errorf("Stats(%v) = %+v, want %+v", c.in, got, c.want)
+		if got := report.NewNormStats(c.in); got != c.want {
+			t.Errorf("report.NewNormStats(%v) = %+v, want %+v", c.in, got, c.want)
 		}
 		for i := range in {
 			if in[i] != c.in[i] {
@@ -165,7 +177,7 @@ func TestKey(t *testing.T) {
 		{"pgd", map[string]string{"steps": "40", "eps": "0.10", "norm": "LInf"}, "pgd{eps=0.1,norm=linf,steps=40}"},
 		{"pgd", map[string]string{"eps": "1e-1"}, "pgd{eps=0.1}"},
 	} {
-		if got := Key(c.name, c.params); got != c.want {
+		if got := report.Key(c.name, c.params); got != c.want {
 			t.Errorf("Key(%s, %v) = %q, want %q", c.name, c.params, got, c.want)
 		}
 	}
@@ -173,15 +185,15 @@ func TestKey(t *testing.T) {
 
 func TestZeroTimingsDeterministic(t *testing.T) {
 	a, b := sample(t), sample(t)
-	b.Timing = Timing{Created: "2030-01-01T00:00:00Z", Seconds: 99}
+	b.Timing = report.Timing{Created: "2030-01-01T00:00:00Z", Seconds: 99}
 	b.Attacks[0].Seconds = 7
 	a.ZeroTimings()
 	b.ZeroTimings()
 	var ja, jb bytes.Buffer
-	if err := Render(&ja, "json", a); err != nil {
+	if err := report.WriteJSON(&ja, a); err != nil {
 		t.Fatal(err)
 	}
-	if err := Render(&jb, "json", b); err != nil {
+	if err := report.WriteJSON(&jb, b); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(ja.Bytes(), jb.Bytes()) {
@@ -189,61 +201,90 @@ func TestZeroTimingsDeterministic(t *testing.T) {
 	}
 }
 
+// hardenSample is sample as advtest harden writes it: the attack results
+// are those of the final model (round 2), and the loop missed its target
+// (until_sr 0.5, worst case 75%) after rejecting round 1. The gate carries
+// the reason and notes that advtest harden adds.
+func hardenSample(t testing.TB) *report.Report {
+	r := sample(t)
+	r.Sweep = nil
+	fgsm, pgd := r.Attacks[0].Key, r.Attacks[1].Key
+	r.Harden = &report.Harden{UntilSR: 0.5, Reached: false, Rounds: []report.HardenRound{
+		{Round: 0, CleanAccuracy: 0.9, ValAccuracy: fptr(0.88), WorstCaseSR: 1,
+			AttackSR: map[string]float64{fgsm: 0.5, pgd: 1}, Accepted: true, Seconds: 4},
+		{Round: 1, Defence: "adv_train", Params: map[string]string{"epochs": "2", "eps": "0.1"}, CleanAccuracy: 0.7, ValAccuracy: fptr(0.69),
+			WorstCaseSR: 0.625, AttackSR: map[string]float64{fgsm: 0.25, pgd: 0.5}, Seconds: 12,
+			Reason: "clean accuracy fell by 0.2, more than max_clean_drop 0.1"},
+		{Round: 2, Defence: "adv_train", Params: map[string]string{"epochs": "4", "eps": "0.05"}, CleanAccuracy: 0.8, ValAccuracy: fptr(0.81),
+			WorstCaseSR: 0.75, AttackSR: map[string]float64{fgsm: 0.25, pgd: 0.625}, Accepted: true, Seconds: 20},
+	}}
+	r.ApplyGate(report.Gate{FailAbove: fptr(0.9)})
+	r.Gate.Notes = append(r.Gate.Notes,
+		"harden round 1 (adv_train) rejected: clean accuracy fell by 0.2, more than max_clean_drop 0.1",
+		"harden: schedule exhausted; the attack results are the hardened model's (input model testdata/models/mnist_cnn.onnx)")
+	r.Gate.Reasons = append(r.Gate.Reasons, "harden: worst-case success rate 0.75 is above until_sr 0.5 (schedule exhausted)")
+	r.Gate.Passed = false
+	return r
+}
+
+// TestGolden pins the JSON form of the fixtures; pkg/report/format renders
+// these goldens in every other format.
 func TestGolden(t *testing.T) {
 	pass := sample(t)
-	pass.ApplyGate(Gate{FailAbove: fptr(0.9)})
+	pass.ApplyGate(report.Gate{FailAbove: fptr(0.9)})
 	fail := sample(t)
 	base := sample(t)
 	base.Attacks[1].SuccessRate = 0.5
-	base.Attacks = append(base.Attacks, AttackResult{Name: "deepfool", Key: "deepfool", N: 10, NCleanCorrect: 8})
+	base.Attacks = append(base.Attacks, report.AttackResult{Name: "deepfool", Key: "deepfool", N: 10, NCleanCorrect: 8})
 	fail.Incomplete, fail.IncompleteReason = true, "interrupted after 2 of 3 attacks"
-	fail.ApplyGate(Gate{FailAbove: fptr(0.5), MaxSR: map[string]float64{"fgsm": 0.2}, Baseline: base, BaselineName: "baseline.json", MaxRegression: 0.05})
+	fail.ApplyGate(report.Gate{FailAbove: fptr(0.5), MaxSR: map[string]float64{"fgsm": 0.2}, Baseline: base, BaselineName: "baseline.json", MaxRegression: 0.05})
 	for _, c := range []struct {
 		name string
-		r    *Report
+		r    *report.Report
 	}{{"pass", pass}, {"fail", fail}, {"sanity", sanitySample(t)}, {"harden", hardenSample(t)}} {
-		for _, format := range []string{"table", "json", "junit", "markdown"} {
-			ext := map[string]string{"table": "txt", "json": "json", "junit": "xml", "markdown": "md"}[format]
-			t.Run(c.name+"/"+format, func(t *testing.T) {
-				var buf bytes.Buffer
-				if err := Render(&buf, format, c.r); err != nil {
-					t.Fatal(err)
-				}
-				golden := filepath.Join("testdata", c.name+"."+ext)
-				if *update {
-					if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test -update to create it)", err)
-				}
-				if !bytes.Equal(buf.Bytes(), want) {
-					t.Errorf("%s differs from %s (go test -update rewrites it):\n%s", format, golden, buf.String())
-				}
-			})
+		t.Run(c.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := report.WriteJSON(&buf, c.r); err != nil {
+				t.Fatal(err)
+			}
+			compareGolden(t, filepath.Join("testdata", c.name+".json"), buf.Bytes())
+		})
+	}
+}
+
+func compareGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
 		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (go test -update rewrites it):\n%s", path, got)
 	}
 }
 
 func TestJSONRoundTrip(t *testing.T) {
 	plain := sample(t)
-	plain.ApplyGate(Gate{FailAbove: fptr(0.9)})
+	plain.ApplyGate(report.Gate{FailAbove: fptr(0.9)})
 	for _, c := range []struct {
 		name string
-		r    *Report
+		r    *report.Report
 		want []string // substrings of the JSON
 	}{
 		{"plain", plain, nil},
 		{"sanity", sanitySample(t), []string{`"sanity": [`, `"id": "more-steps"`, `"status": "flag"`, `"figures": []`}},
-		{"harden", htmlSample(t), []string{`"val_accuracy": 0.62`, `"reason": "clean accuracy`}},
+		{"harden", hardenSample(t), []string{`"val_accuracy": 0.69`, `"reason": "clean accuracy`}},
 		{"harden not met", hardenSample(t), []string{`"reached": false`, `"round_seconds": [`, `"worst_case_sr": 0.625`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := Render(&buf, "json", c.r); err != nil {
+			if err := report.WriteJSON(&buf, c.r); err != nil {
 				t.Fatal(err)
 			}
 			for _, w := range c.want {
@@ -251,12 +292,12 @@ func TestJSONRoundTrip(t *testing.T) {
 					t.Errorf("JSON lacks %q:\n%s", w, buf.String())
 				}
 			}
-			back, err := Read(bytes.NewReader(buf.Bytes()))
+			back, err := report.Read(bytes.NewReader(buf.Bytes()))
 			if err != nil {
 				t.Fatal(err)
 			}
 			var again bytes.Buffer
-			if err := Render(&again, "json", back); err != nil {
+			if err := report.WriteJSON(&again, back); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(buf.Bytes(), again.Bytes()) {

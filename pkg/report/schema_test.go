@@ -1,4 +1,4 @@
-package report
+package report_test
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/advtest/advtest/pkg/report"
 )
 
 // TestJSONSchemaMatchesModel checks docs/report-schema.json against the Go
@@ -75,7 +77,7 @@ func TestJSONSchemaMatchesModel(t *testing.T) {
 			}
 		}
 	}
-	walk("report", reflect.TypeOf(Report{}), schema)
+	walk("report", reflect.TypeOf(report.Report{}), schema)
 }
 
 // TestSchemaDocMentionsEveryKey checks that docs/report-schema.md names
@@ -107,5 +109,5 @@ func TestSchemaDocMentionsEveryKey(t *testing.T) {
 			walk(typ.Field(i).Type)
 		}
 	}
-	walk(reflect.TypeOf(Report{}))
+	walk(reflect.TypeOf(report.Report{}))
 }

@@ -1,10 +1,12 @@
-package report
+package format
 
 import (
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/advtest/advtest/pkg/report"
 )
 
 // Cell formatting shared by the human-readable formats.
@@ -22,7 +24,7 @@ func srCell(rate float64, undefined bool, fooled, clean int) string {
 }
 
 // epsCell writes an attack's budget, "-" when it has none.
-func epsCell(a AttackResult) string {
+func epsCell(a report.AttackResult) string {
 	if a.Eps == 0 {
 		return "-"
 	}
@@ -30,7 +32,7 @@ func epsCell(a AttackResult) string {
 }
 
 // normCell writes an attack's norm, "-" when it has none.
-func normCell(a AttackResult) string {
+func normCell(a report.AttackResult) string {
 	if a.Norm == "" {
 		return "-"
 	}
@@ -38,7 +40,7 @@ func normCell(a AttackResult) string {
 }
 
 // medianCell writes a median perturbation, "-" when nothing was fooled.
-func medianCell(a AttackResult, s NormStats) string {
+func medianCell(a report.AttackResult, s report.NormStats) string {
 	if a.NFooled == 0 {
 		return "-"
 	}
@@ -48,7 +50,7 @@ func medianCell(a AttackResult, s NormStats) string {
 func secondsCell(s float64) string { return strconv.FormatFloat(s, 'f', 2, 64) }
 
 // totals sums the attacks' gradient evaluations and seconds.
-func totals(r *Report) (evals int64, seconds float64) {
+func totals(r *report.Report) (evals int64, seconds float64) {
 	for _, a := range r.Attacks {
 		evals += a.GradientEvals
 		seconds += a.Seconds
@@ -65,7 +67,7 @@ func shortHash(h string) string {
 }
 
 // status is the run's one-word verdict.
-func status(r *Report) string {
+func status(r *report.Report) string {
 	if r.Gate.Passed {
 		return "PASS"
 	}
@@ -73,7 +75,7 @@ func status(r *Report) string {
 }
 
 // summaryLine describes what was attacked, in one line.
-func summaryLine(r *Report) string {
+func summaryLine(r *report.Report) string {
 	s := fmt.Sprintf("model %s", orDash(r.Model.Path))
 	if r.Model.SHA256 != "" {
 		s += fmt.Sprintf(" (sha256 %s)", shortHash(r.Model.SHA256))
@@ -93,7 +95,7 @@ func orDash(s string) string {
 // tableRows returns the header and rows of the human-readable tables:
 // one row per attack, then the worst case. A pool with black-box attacks
 // gets a column of their median queries to success.
-func tableRows(r *Report) (header []string, rows [][]string) {
+func tableRows(r *report.Report) (header []string, rows [][]string) {
 	queries := false
 	for _, a := range r.Attacks {
 		if a.Queries != nil {
@@ -105,7 +107,7 @@ func tableRows(r *Report) (header []string, rows [][]string) {
 		header = append(header, "median queries")
 	}
 	header = append(header, "seconds")
-	labels := attackLabels(r.Attacks)
+	labels := report.AttackLabels(r.Attacks)
 	for i, a := range r.Attacks {
 		row := []string{
 			labels[i], normCell(a), epsCell(a),
@@ -141,7 +143,7 @@ func tableRows(r *Report) (header []string, rows [][]string) {
 // figuresCell writes a sanity check's figures, "sr@eps=0.3=0.044,
 // sr@eps=0.6=0.98", with the precision of SanityCheck.String; "-" when it
 // has none.
-func figuresCell(c SanityCheck) string {
+func figuresCell(c report.SanityCheck) string {
 	if len(c.Figures) == 0 {
 		return "-"
 	}
@@ -165,7 +167,7 @@ const sanityTitle = "Sanity checks (gradient masking; Carlini et al. 2019, §5)"
 
 // hasRounds reports whether r has a harden section with rounds: the formats
 // show the rounds exactly then.
-func hasRounds(r *Report) bool { return r.Harden != nil && len(r.Harden.Rounds) > 0 }
+func hasRounds(r *report.Report) bool { return r.Harden != nil && len(r.Harden.Rounds) > 0 }
 
 // hardenColumns returns the keys of the per-attack success rate columns of
 // the harden rounds table and their headers. A round's AttackSR is keyed by
@@ -173,13 +175,13 @@ func hasRounds(r *Report) bool { return r.Harden != nil && len(r.Harden.Rounds) 
 // r.Attacks: those attacks come first, in report order, under the labels of
 // the attack table; keys only the rounds hold (a report whose final attacks
 // did not run) follow, sorted, under their key.
-func hardenColumns(r *Report) (keys, labels []string) {
+func hardenColumns(r *report.Report) (keys, labels []string) {
 	seen := map[string]bool{}
-	attack := attackLabels(r.Attacks)
+	attack := report.AttackLabels(r.Attacks)
 	for i, a := range r.Attacks {
 		k := a.Key
 		if k == "" {
-			k = Key(a.Name, a.Params)
+			k = report.Key(a.Name, a.Params)
 		}
 		if seen[k] {
 			continue
@@ -206,7 +208,7 @@ func hardenColumns(r *Report) (keys, labels []string) {
 // only when a round has one), worst-case SR, each attack's SR, and whether
 // the round was accepted ("no: <reason>" when not). No timing figures.
 // left marks the columns of text, aligned left.
-func hardenRows(r *Report) (header []string, rows [][]string, left []bool) {
+func hardenRows(r *report.Report) (header []string, rows [][]string, left []bool) {
 	keys, labels := hardenColumns(r)
 	hasVal := false
 	for _, rd := range r.Harden.Rounds {
@@ -248,7 +250,7 @@ func hardenRows(r *Report) (header []string, rows [][]string, left []bool) {
 
 // defenceName is a round's defence, "(as given)" for round 0 (no defence),
 // as advtest harden prints it while it runs.
-func defenceName(rd HardenRound) string {
+func defenceName(rd report.HardenRound) string {
 	if rd.Defence == "" {
 		return "(as given)"
 	}
@@ -258,7 +260,7 @@ func defenceName(rd HardenRound) string {
 // varyingParams returns, per defence name, the parameters whose values
 // differ between the rounds that applied it: the ones that tell those
 // rounds apart (the JSON report holds them all).
-func varyingParams(rounds []HardenRound) map[string]map[string]bool {
+func varyingParams(rounds []report.HardenRound) map[string]map[string]bool {
 	first := map[string]map[string]string{}
 	out := map[string]map[string]bool{}
 	for _, rd := range rounds {
@@ -290,7 +292,7 @@ func varyingParams(rounds []HardenRound) map[string]map[string]bool {
 // defenceCell is a round's defence with the params that set it apart from
 // other rounds of the same defence, "adv_train (epochs=2)"; the name alone
 // when no other round applied it differently.
-func defenceCell(rd HardenRound, varying map[string]bool) string {
+func defenceCell(rd report.HardenRound, varying map[string]bool) string {
 	shown := map[string]string{}
 	for k, v := range rd.Params {
 		if varying[k] {
@@ -304,7 +306,7 @@ func defenceCell(rd HardenRound, varying map[string]bool) string {
 }
 
 // acceptedCell is "yes", or "no: <reason>" for a rejected round.
-func acceptedCell(rd HardenRound) string {
+func acceptedCell(rd report.HardenRound) string {
 	switch {
 	case rd.Accepted:
 		return "yes"
@@ -316,7 +318,7 @@ func acceptedCell(rd HardenRound) string {
 }
 
 // lastAccepted returns the index of the last accepted round, -1 if none.
-func lastAccepted(h *Harden) int {
+func lastAccepted(h *report.Harden) int {
 	for i := len(h.Rounds) - 1; i >= 0; i-- {
 		if h.Rounds[i].Accepted {
 			return i
@@ -328,7 +330,7 @@ func lastAccepted(h *Harden) int {
 // hardenVerdict says whether the loop met its target: "target until_sr
 // 0.3 met in round 2 (worst-case SR 25.0%)", or "target until_sr 0.2 not
 // met: worst-case SR 25.0% after round 2, the last accepted".
-func hardenVerdict(h *Harden) string {
+func hardenVerdict(h *report.Harden) string {
 	s := "target until_sr " + num(h.UntilSR)
 	i := lastAccepted(h)
 	switch {
@@ -345,3 +347,9 @@ func hardenVerdict(h *Harden) string {
 
 // hardenTitle introduces the harden rounds in the human-readable formats.
 const hardenTitle = "Harden rounds"
+
+// num writes a threshold as configured, in its shortest form.
+func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// num4 writes a measured rate with four significant digits.
+func num4(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }

@@ -1,11 +1,10 @@
-package report
+package eval
 
 import (
 	"fmt"
 	"math"
-	"sort"
-	"strconv"
-	"strings"
+
+	"github.com/advtest/advtest/pkg/report"
 )
 
 // SampleOutcome is what one attack did to one sample.
@@ -64,29 +63,23 @@ func CleanStats(clean []bool) (n, nCleanCorrect int, accuracy float64) {
 	return len(clean), nCleanCorrect, ratio(nCleanCorrect, len(clean))
 }
 
-// SetClean records the clean figures of clean (clean[i] is true when
-// sample i was classified correctly before any attack) in r.
-func (r *Report) SetClean(clean []bool) {
-	r.N, r.NCleanCorrect, r.CleanAccuracy = CleanStats(clean)
-}
-
 // NewAttackResult computes an attack's figures from per-sample outcomes.
 // clean[i] says whether sample i was clean-correct and outcomes[i] is the
 // attack's outcome on it; the two must have the same length. Norms of
 // fooled samples must be finite and not negative. The result's gate passes
 // until Evaluate or ApplyGate says otherwise.
-func NewAttackResult(spec AttackSpec, clean []bool, outcomes []SampleOutcome, cost Cost) (AttackResult, error) {
+func NewAttackResult(spec AttackSpec, clean []bool, outcomes []SampleOutcome, cost Cost) (report.AttackResult, error) {
 	if len(clean) != len(outcomes) {
-		return AttackResult{}, fmt.Errorf("report: attack %s: %d outcomes for %d samples", spec.Name, len(outcomes), len(clean))
+		return report.AttackResult{}, fmt.Errorf("eval: attack %s: %d outcomes for %d samples", spec.Name, len(outcomes), len(clean))
 	}
 	if spec.Name == "" {
-		return AttackResult{}, fmt.Errorf("report: attack name is empty")
+		return report.AttackResult{}, fmt.Errorf("eval: attack name is empty")
 	}
 	if !finite(spec.Eps) || spec.Eps < 0 {
-		return AttackResult{}, fmt.Errorf("report: attack %s: eps %v: want a finite number >= 0", spec.Name, spec.Eps)
+		return report.AttackResult{}, fmt.Errorf("eval: attack %s: eps %v: want a finite number >= 0", spec.Name, spec.Eps)
 	}
 	if !finite(cost.Seconds) || cost.Seconds < 0 || cost.GradientEvals < 0 {
-		return AttackResult{}, fmt.Errorf("report: attack %s: cost must be finite and not negative", spec.Name)
+		return report.AttackResult{}, fmt.Errorf("eval: attack %s: cost must be finite and not negative", spec.Name)
 	}
 	var l0, l2, linf, queries []float64
 	nClean, nFooled := 0, 0
@@ -101,11 +94,11 @@ func NewAttackResult(spec AttackSpec, clean []bool, outcomes []SampleOutcome, co
 		nFooled++
 		for _, v := range [...]float64{o.L0, o.L2, o.Linf} {
 			if !finite(v) || v < 0 {
-				return AttackResult{}, fmt.Errorf("report: attack %s: sample %d: perturbation norm %v: want a finite number >= 0", spec.Name, i, v)
+				return report.AttackResult{}, fmt.Errorf("eval: attack %s: sample %d: perturbation norm %v: want a finite number >= 0", spec.Name, i, v)
 			}
 		}
 		if o.Queries < 0 {
-			return AttackResult{}, fmt.Errorf("report: attack %s: sample %d: negative query count %d", spec.Name, i, o.Queries)
+			return report.AttackResult{}, fmt.Errorf("eval: attack %s: sample %d: negative query count %d", spec.Name, i, o.Queries)
 		}
 		l0 = append(l0, o.L0)
 		l2 = append(l2, o.L2)
@@ -116,9 +109,9 @@ func NewAttackResult(spec AttackSpec, clean []bool, outcomes []SampleOutcome, co
 	for k, v := range spec.Params {
 		params[k] = v
 	}
-	res := AttackResult{
+	res := report.AttackResult{
 		Name:           spec.Name,
-		Key:            Key(spec.Name, spec.Params),
+		Key:            report.Key(spec.Name, spec.Params),
 		Params:         params,
 		Norm:           spec.Norm,
 		Eps:            spec.Eps,
@@ -129,23 +122,23 @@ func NewAttackResult(spec AttackSpec, clean []bool, outcomes []SampleOutcome, co
 		N:              len(clean),
 		NCleanCorrect:  nClean,
 		NFooled:        nFooled,
-		Perturbation: Perturbation{
-			L0:   Stats(l0),
-			L2:   Stats(l2),
-			Linf: Stats(linf),
+		Perturbation: report.Perturbation{
+			L0:   report.NewNormStats(l0),
+			L2:   report.NewNormStats(l2),
+			Linf: report.NewNormStats(linf),
 		},
 		GradientEvals: cost.GradientEvals,
 		Seconds:       cost.Seconds,
-		Gate:          AttackGate{MaxSR: copyFloat(spec.MaxSR), Passed: true, Reasons: []string{}},
+		Gate:          report.AttackGate{MaxSR: copyFloat(spec.MaxSR), Passed: true, Reasons: []string{}},
 	}
 	if spec.KeepNorms {
-		res.FooledNorms = &FooledNorms{L0: nonNil(l0), L2: nonNil(l2), Linf: nonNil(linf)}
+		res.FooledNorms = &report.FooledNorms{L0: nonNil(l0), L2: nonNil(l2), Linf: nonNil(linf)}
 		if spec.CountsQueries {
 			res.FooledNorms.Queries = nonNil(queries)
 		}
 	}
 	if spec.CountsQueries {
-		q := Stats(queries)
+		q := report.NewNormStats(queries)
 		res.Queries = &q
 	}
 	return res, nil
@@ -155,10 +148,10 @@ func NewAttackResult(spec AttackSpec, clean []bool, outcomes []SampleOutcome, co
 // attack j's outcome on sample i, and a clean-correct sample counts as
 // fooled if any attack fooled it. Every perAttack[j] must have len(clean)
 // entries. With no attacks nothing is fooled.
-func WorstCaseOf(clean []bool, perAttack [][]SampleOutcome) (WorstCase, error) {
+func WorstCaseOf(clean []bool, perAttack [][]SampleOutcome) (report.WorstCase, error) {
 	for j, outs := range perAttack {
 		if len(outs) != len(clean) {
-			return WorstCase{}, fmt.Errorf("report: worst case: attack %d has %d outcomes for %d samples", j, len(outs), len(clean))
+			return report.WorstCase{}, fmt.Errorf("eval: worst case: attack %d has %d outcomes for %d samples", j, len(outs), len(clean))
 		}
 	}
 	nClean, nFooled := 0, 0
@@ -174,71 +167,13 @@ func WorstCaseOf(clean []bool, perAttack [][]SampleOutcome) (WorstCase, error) {
 			}
 		}
 	}
-	return WorstCase{
+	return report.WorstCase{
 		SuccessRate:    ratio(nFooled, nClean),
 		SRUndefined:    nClean == 0,
 		RobustAccuracy: ratio(nClean-nFooled, len(clean)),
 		NFooled:        nFooled,
-		Gate:           WorstCaseGate{Passed: true, Reasons: []string{}},
+		Gate:           report.WorstCaseGate{Passed: true, Reasons: []string{}},
 	}, nil
-}
-
-// Stats returns the mean and median of values (both 0 for no values). It
-// does not modify values.
-func Stats(values []float64) NormStats {
-	if len(values) == 0 {
-		return NormStats{}
-	}
-	s := append([]float64(nil), values...)
-	sort.Float64s(s)
-	var sum float64
-	for _, v := range s {
-		sum += v
-	}
-	m := len(s) / 2
-	med := s[m]
-	if len(s)%2 == 0 {
-		med = (s[m-1] + s[m]) / 2
-	}
-	return NormStats{Mean: sum / float64(len(s)), Median: med}
-}
-
-// Key returns the stable key that identifies an attack across runs: the
-// name, followed by the parameters sorted by name in braces, e.g.
-// "pgd{eps=0.1,norm=linf,steps=40}", or the bare name when there are no
-// parameters. Parameter values that parse as numbers are written in their
-// shortest form, so "0.10" and "0.1" give the same key; other values are
-// lower-cased and trimmed.
-func Key(name string, params map[string]string) string {
-	if len(params) == 0 {
-		return name
-	}
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(name)
-	b.WriteByte('{')
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(canonicalValue(params[k]))
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
-func canonicalValue(v string) string {
-	v = strings.TrimSpace(v)
-	if f, err := strconv.ParseFloat(v, 64); err == nil && finite(f) {
-		return strconv.FormatFloat(f, 'g', -1, 64)
-	}
-	return strings.ToLower(v)
 }
 
 func ratio(num, den int) float64 {
@@ -250,17 +185,17 @@ func ratio(num, den int) float64 {
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
+func nonNil(v []float64) []float64 {
+	if v == nil {
+		return []float64{}
+	}
+	return v
+}
+
 func copyFloat(p *float64) *float64 {
 	if p == nil {
 		return nil
 	}
 	v := *p
 	return &v
-}
-
-func nonNil(v []float64) []float64 {
-	if v == nil {
-		return []float64{}
-	}
-	return v
 }

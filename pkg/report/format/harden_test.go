@@ -1,4 +1,4 @@
-package report
+package format
 
 import (
 	"bytes"
@@ -6,36 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/advtest/advtest/pkg/report"
 )
 
-// hardenSample is sample as advtest harden writes it: the attack results
-// are those of the final model (round 2), and the loop missed its target
-// (until_sr 0.5, worst case 75%) after rejecting round 1. The gate carries
-// the reason and notes that advtest harden adds.
-func hardenSample(t testing.TB) *Report {
-	r := sample(t)
-	r.Sweep = nil
-	fgsm, pgd := r.Attacks[0].Key, r.Attacks[1].Key
-	r.Harden = &Harden{UntilSR: 0.5, Reached: false, Rounds: []HardenRound{
-		{Round: 0, CleanAccuracy: 0.9, ValAccuracy: fptr(0.88), WorstCaseSR: 1,
-			AttackSR: map[string]float64{fgsm: 0.5, pgd: 1}, Accepted: true, Seconds: 4},
-		{Round: 1, Defence: "adv_train", Params: map[string]string{"epochs": "2", "eps": "0.1"}, CleanAccuracy: 0.7, ValAccuracy: fptr(0.69),
-			WorstCaseSR: 0.625, AttackSR: map[string]float64{fgsm: 0.25, pgd: 0.5}, Seconds: 12,
-			Reason: "clean accuracy fell by 0.2, more than max_clean_drop 0.1"},
-		{Round: 2, Defence: "adv_train", Params: map[string]string{"epochs": "4", "eps": "0.05"}, CleanAccuracy: 0.8, ValAccuracy: fptr(0.81),
-			WorstCaseSR: 0.75, AttackSR: map[string]float64{fgsm: 0.25, pgd: 0.625}, Accepted: true, Seconds: 20},
-	}}
-	r.ApplyGate(Gate{FailAbove: fptr(0.9)})
-	r.Gate.Notes = append(r.Gate.Notes,
-		"harden round 1 (adv_train) rejected: clean accuracy fell by 0.2, more than max_clean_drop 0.1",
-		"harden: schedule exhausted; the attack results are the hardened model's (input model testdata/models/mnist_cnn.onnx)")
-	r.Gate.Reasons = append(r.Gate.Reasons, "harden: worst-case success rate 0.75 is above until_sr 0.5 (schedule exhausted)")
-	r.Gate.Passed = false
-	return r
-}
-
 // hardenMet is hardenSample with a target the last accepted round met.
-func hardenMet(t testing.TB) *Report {
+func hardenMet(t testing.TB) *report.Report {
 	r := hardenSample(t)
 	r.Harden.UntilSR, r.Harden.Reached = 0.8, true
 	return r
@@ -46,7 +22,7 @@ func hardenMet(t testing.TB) *Report {
 func TestHardenRenders(t *testing.T) {
 	for _, c := range []struct {
 		name, format string
-		r            func(testing.TB) *Report
+		r            func(testing.TB) *report.Report
 		want         []string
 		// order lists substrings that must appear in this order.
 		order []string
@@ -119,8 +95,8 @@ func TestHardenRenders(t *testing.T) {
 	// Without rounds (no harden section, or one with no rounds), nothing
 	// about them.
 	empty := sample(t)
-	empty.Harden = &Harden{UntilSR: 0.5}
-	for _, r := range []*Report{sample(t), empty} {
+	empty.Harden = &report.Harden{UntilSR: 0.5}
+	for _, r := range []*report.Report{sample(t), empty} {
 		for _, format := range []string{"table", "markdown", "junit"} {
 			var buf bytes.Buffer
 			if err := Render(&buf, format, r); err != nil {
@@ -138,44 +114,44 @@ func TestHardenRenders(t *testing.T) {
 // them, "-" for a round without a figure, and the val column only when a
 // round has a validation accuracy.
 func TestHardenColumns(t *testing.T) {
-	pgd40 := AttackResult{Name: "pgd", Params: map[string]string{"steps": "40"}}
-	pgd40.Key = Key(pgd40.Name, pgd40.Params)
-	pgd100 := AttackResult{Name: "pgd", Key: "pgd{steps=100}", Params: map[string]string{"steps": "100"}}
-	fgsm := AttackResult{Name: "fgsm", Key: "fgsm"}
+	pgd40 := report.AttackResult{Name: "pgd", Params: map[string]string{"steps": "40"}}
+	pgd40.Key = report.Key(pgd40.Name, pgd40.Params)
+	pgd100 := report.AttackResult{Name: "pgd", Key: "pgd{steps=100}", Params: map[string]string{"steps": "100"}}
+	fgsm := report.AttackResult{Name: "fgsm", Key: "fgsm"}
 	for _, c := range []struct {
 		name    string
-		attacks []AttackResult
-		rounds  []HardenRound
+		attacks []report.AttackResult
+		rounds  []report.HardenRound
 		header  string
 		rows    []string
 	}{
 		{"names, no val",
-			[]AttackResult{fgsm, {Name: "deepfool", Key: "deepfool"}},
-			[]HardenRound{{Round: 0, CleanAccuracy: 0.9, WorstCaseSR: 0.5, AttackSR: map[string]float64{"fgsm": 0.5, "deepfool": 1}, Accepted: true}},
+			[]report.AttackResult{fgsm, {Name: "deepfool", Key: "deepfool"}},
+			[]report.HardenRound{{Round: 0, CleanAccuracy: 0.9, WorstCaseSR: 0.5, AttackSR: map[string]float64{"fgsm": 0.5, "deepfool": 1}, Accepted: true}},
 			"round defence clean worst-SR fgsm deepfool accepted",
 			[]string{"0 (as-given) 90.0% 50.0% 50.0% 100.0% yes"}},
 		{"same name twice: keys",
-			[]AttackResult{pgd40, pgd100},
-			[]HardenRound{{Round: 0, WorstCaseSR: 1, AttackSR: map[string]float64{"pgd{steps=40}": 0.5, "pgd{steps=100}": 1}, Accepted: true},
+			[]report.AttackResult{pgd40, pgd100},
+			[]report.HardenRound{{Round: 0, WorstCaseSR: 1, AttackSR: map[string]float64{"pgd{steps=40}": 0.5, "pgd{steps=100}": 1}, Accepted: true},
 				{Round: 1, Defence: "jpeg", ValAccuracy: fptr(0.5), WorstCaseSR: 1, AttackSR: map[string]float64{"pgd{steps=100}": 1}}},
 			"round defence clean val worst-SR pgd{steps=40} pgd{steps=100} accepted",
 			[]string{"0 (as-given) 0.0% - 100.0% 50.0% 100.0% yes", "1 jpeg 0.0% 50.0% 100.0% - 100.0% no"}},
 		{"keys only the rounds hold, sorted",
 			nil,
-			[]HardenRound{{Round: 0, WorstCaseSR: 0.5, AttackSR: map[string]float64{"pgd": 0.5, "fgsm": 0.25}, Accepted: true}},
+			[]report.HardenRound{{Round: 0, WorstCaseSR: 0.5, AttackSR: map[string]float64{"pgd": 0.5, "fgsm": 0.25}, Accepted: true}},
 			"round defence clean worst-SR fgsm pgd accepted",
 			[]string{"0 (as-given) 0.0% 50.0% 25.0% 50.0% yes"}},
 		{"report's attacks first",
-			[]AttackResult{fgsm},
-			[]HardenRound{{Round: 0, WorstCaseSR: 0.5, AttackSR: map[string]float64{"cw": 0.5, "fgsm": 0.25}, Accepted: true}},
+			[]report.AttackResult{fgsm},
+			[]report.HardenRound{{Round: 0, WorstCaseSR: 0.5, AttackSR: map[string]float64{"cw": 0.5, "fgsm": 0.25}, Accepted: true}},
 			"round defence clean worst-SR fgsm cw accepted",
 			[]string{"0 (as-given) 0.0% 50.0% 25.0% 50.0% yes"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := New("test")
+			r := report.New("test")
 			r.Attacks = c.attacks
-			r.Harden = &Harden{Rounds: c.rounds}
-			header, rows, left := hardenRows(normalized(r))
+			r.Harden = &report.Harden{Rounds: c.rounds}
+			header, rows, left := hardenRows(r.Normalized())
 			join := func(cells []string) string {
 				out := make([]string, len(cells))
 				for i, s := range cells {
@@ -207,7 +183,7 @@ func TestHardenColumns(t *testing.T) {
 // TestJUnitHarden checks the harden suite's cases and that the top-level
 // counts stay the suites' sums.
 func TestJUnitHarden(t *testing.T) {
-	noneAccepted := func(t testing.TB) *Report {
+	noneAccepted := func(t testing.TB) *report.Report {
 		r := hardenSample(t)
 		for i := range r.Harden.Rounds {
 			r.Harden.Rounds[i].Accepted = false
@@ -217,7 +193,7 @@ func TestJUnitHarden(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		r    func(testing.TB) *Report
+		r    func(testing.TB) *report.Report
 		// failed is the index of the failing case, -1 for none; skipped
 		// the indexes of the skipped ones.
 		failed  int
@@ -288,11 +264,11 @@ func TestDefenceCellShowsWhatVaries(t *testing.T) {
 	many := map[string]string{"beta": "6", "eps": "0.3", "lr": "0.003", "steps": "5"}
 	cases := []struct {
 		name   string
-		rounds []HardenRound
+		rounds []report.HardenRound
 		want   []string
 	}{
-		{"one round", []HardenRound{{Round: 0}, {Round: 1, Defence: "trades", Params: many}}, []string{"(as given)", "trades"}},
-		{"one param differs", []HardenRound{
+		{"one round", []report.HardenRound{{Round: 0}, {Round: 1, Defence: "trades", Params: many}}, []string{"(as given)", "trades"}},
+		{"one param differs", []report.HardenRound{
 			{Round: 1, Defence: "pgd-at", Params: map[string]string{"eps": "0.3", "lr": "0.001"}},
 			{Round: 2, Defence: "pgd-at", Params: map[string]string{"eps": "0.3", "lr": "0.0005"}},
 			{Round: 3, Defence: "squeeze", Params: map[string]string{"bits": "4"}}},

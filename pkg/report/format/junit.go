@@ -1,4 +1,4 @@
-package report
+package format
 
 import (
 	"encoding/xml"
@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/advtest/advtest/pkg/report"
 )
 
 type junitSuites struct {
@@ -68,8 +70,8 @@ type junitFailure struct {
 // rounds gets a test suite "harden", one test case per round ("round N:
 // <defence>"): a rejected round is skipped with its reason, and when the
 // target was not met the last accepted round fails.
-func writeJUnit(w io.Writer, r *Report) error {
-	r = normalized(r)
+func writeJUnit(w io.Writer, r *report.Report) error {
+	r = r.Normalized()
 	secs := func(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }
 	suite := junitSuite{
 		Name:      "advtest",
@@ -88,7 +90,7 @@ func writeJUnit(w io.Writer, r *Report) error {
 	}
 	for _, a := range r.Attacks {
 		c := junitCase{
-			Name:      Key(a.Name, a.Params),
+			Name:      report.Key(a.Name, a.Params),
 			Classname: "advtest.attack." + a.Name,
 			Time:      secs(a.Seconds),
 			SystemOut: fmt.Sprintf("success rate %s, robust accuracy %s, median L2 %s, median Linf %s, gradient evals %d",
@@ -153,7 +155,7 @@ func writeJUnit(w io.Writer, r *Report) error {
 // junitSanity is the "sanity" test suite: one test case per check, failing
 // when it is flagged and skipped when it could not run. The checks carry no
 // timing, so the times are 0.
-func junitSanity(checks []SanityCheck) junitSuite {
+func junitSanity(checks []report.SanityCheck) junitSuite {
 	s := junitSuite{Name: "sanity", Time: "0.000"}
 	for _, ch := range checks {
 		c := junitCase{
@@ -163,13 +165,13 @@ func junitSanity(checks []SanityCheck) junitSuite {
 			SystemOut: sanityOut(ch),
 		}
 		switch ch.Status {
-		case SanityFlag:
+		case report.SanityFlag:
 			msg := ch.Explanation
 			if msg == "" {
 				msg = "gradient masking suspected"
 			}
 			c.Failure = &junitFailure{Message: msg, Type: "sanity", Text: ch.String()}
-		case SanitySkip:
+		case report.SanitySkip:
 			c.Skipped = &junitSkipped{Message: orDash(ch.Explanation)}
 		}
 		s.Cases = append(s.Cases, c)
@@ -182,7 +184,7 @@ func junitSanity(checks []SanityCheck) junitSuite {
 // (its reason the message); when the loop missed its target the last
 // accepted round (the last round when none was) fails, its worst-case
 // success rate above until_sr.
-func junitHarden(r *Report, secs func(float64) string) junitSuite {
+func junitHarden(r *report.Report, secs func(float64) string) junitSuite {
 	h := r.Harden
 	keys, labels := hardenColumns(r)
 	var total float64
@@ -231,7 +233,7 @@ func junitHarden(r *Report, secs func(float64) string) junitSuite {
 }
 
 // sanityOut describes a check's figures for a test case's output.
-func sanityOut(c SanityCheck) string {
+func sanityOut(c report.SanityCheck) string {
 	s := "status " + c.Status + ", attack " + orDash(c.Attack) + ", figures " + figuresCell(c) + ", n " + strconv.Itoa(c.N)
 	if c.Explanation != "" {
 		s += ": " + c.Explanation

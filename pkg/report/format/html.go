@@ -1,4 +1,4 @@
-package report
+package format
 
 import (
 	"bytes"
@@ -17,7 +17,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/renameio/v2"
+	"github.com/advtest/advtest/pkg/report"
+
+	"github.com/advtest/advtest/pkg/atomicfile"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -82,12 +84,12 @@ type Gallery []Example
 // HTMLWriter returns a Writer that renders the HTML format with gallery g.
 // The "html" format of the registry is HTMLWriter(nil).
 func HTMLWriter(g Gallery) Writer {
-	return WriterFunc(func(w io.Writer, r *Report) error { return RenderHTML(w, r, g) })
+	return WriterFunc(func(w io.Writer, r *report.Report) error { return RenderHTML(w, r, g) })
 }
 
 // WriteHTMLFile writes r with gallery g as HTML to path, atomically as
 // WriteFile does.
-func WriteHTMLFile(path string, r *Report, g Gallery) error {
+func WriteHTMLFile(path string, r *report.Report, g Gallery) error {
 	if r == nil {
 		return fmt.Errorf("report: nil report")
 	}
@@ -98,7 +100,7 @@ func WriteHTMLFile(path string, r *Report, g Gallery) error {
 	return writeAtomic(path, buf.Bytes())
 }
 
-func writeHTML(w io.Writer, r *Report) error { return RenderHTML(w, r, nil) }
+func writeHTML(w io.Writer, r *report.Report) error { return RenderHTML(w, r, nil) }
 
 // RenderHTML writes r as one self-contained HTML page: the summary (model,
 // data, hashes, seed, tool version, clean accuracy, gate verdict with its
@@ -109,11 +111,11 @@ func writeHTML(w io.Writer, r *Report) error { return RenderHTML(w, r, nil) }
 // nothing from the network, and depends only on r and g (no clock). An
 // example that cannot be shown (a shape that is not an image, lengths that
 // do not match) gets a card that says why instead of failing the page.
-func RenderHTML(w io.Writer, r *Report, g Gallery) error {
+func RenderHTML(w io.Writer, r *report.Report, g Gallery) error {
 	if r == nil {
 		return fmt.Errorf("report: nil report")
 	}
-	v, err := newHTMLView(normalized(r), g)
+	v, err := newHTMLView(r.Normalized(), g)
 	if err != nil {
 		return err
 	}
@@ -131,7 +133,7 @@ type htmlView struct {
 	Passed     bool
 	Title      string
 	Summary    []htmlKV
-	Gate       GateResult
+	Gate       report.GateResult
 	Incomplete string
 	Attacks    []htmlAttack
 	HasQueries bool
@@ -192,7 +194,7 @@ type htmlExample struct {
 	PredictedIsTruth bool
 }
 
-func newHTMLView(r *Report, g Gallery) (*htmlView, error) {
+func newHTMLView(r *report.Report, g Gallery) (*htmlView, error) {
 	v := &htmlView{
 		Status: status(r),
 		Passed: r.Gate.Passed,
@@ -232,7 +234,7 @@ func newHTMLView(r *Report, g Gallery) (*htmlView, error) {
 		kv("wall time", secondsCell(r.Timing.Seconds)+" s", false)
 	}
 
-	labels := attackLabels(r.Attacks)
+	labels := report.AttackLabels(r.Attacks)
 	best := -1
 	for i, a := range r.Attacks {
 		ha := htmlAttack{
@@ -289,9 +291,9 @@ func newHTMLView(r *Report, g Gallery) (*htmlView, error) {
 		hs := htmlSanity{ID: c.ID, Status: c.Status, Attack: orDash(c.Attack), N: countCell(c.N),
 			Explanation: orDash(c.Explanation), Class: "skip"}
 		switch c.Status {
-		case SanityPass:
+		case report.SanityPass:
 			hs.Class = "pass"
-		case SanityFlag:
+		case report.SanityFlag:
 			hs.Class = "fail"
 		}
 		for _, f := range c.Figures {
@@ -353,7 +355,7 @@ func newHTMLView(r *Report, g Gallery) (*htmlView, error) {
 	return v, nil
 }
 
-func attackGateCell(g AttackGate) string {
+func attackGateCell(g report.AttackGate) string {
 	s := "pass"
 	if !g.Passed {
 		s = "FAIL"
@@ -508,11 +510,10 @@ func pngURI(x []float32, c, h, w int) template.URL {
 	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()))
 }
 
-// writeAtomic writes data to path atomically (renameio: a temporary file
-// in the same folder, synced and renamed over path).
+// writeAtomic writes data to path atomically.
 func writeAtomic(path string, data []byte) error {
-	if err := renameio.WriteFile(path, data, 0o644); err != nil {
-		return fmt.Errorf("report: writing %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, data); err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
 	return nil
 }
@@ -530,9 +531,9 @@ var plotColors = []color.Color{
 
 // sweepSVG plots success rate (solid) and robust accuracy (dashed) against
 // eps, one colour per swept attack.
-func sweepSVG(rows []SweepRow) (template.HTML, error) {
+func sweepSVG(rows []report.SweepRow) (template.HTML, error) {
 	var order []string
-	byAttack := map[string][]SweepRow{}
+	byAttack := map[string][]report.SweepRow{}
 	for _, s := range rows {
 		if _, ok := byAttack[s.Attack]; !ok {
 			order = append(order, s.Attack)
@@ -569,7 +570,7 @@ func sweepSVG(rows []SweepRow) (template.HTML, error) {
 
 // hardenSVG plots the worst-case success rate and the clean accuracy after
 // each round of the harden loop.
-func hardenSVG(rounds []HardenRound) (template.HTML, error) {
+func hardenSVG(rounds []report.HardenRound) (template.HTML, error) {
 	p := newPlot("Harden rounds", "round", "rate")
 	p.X.Tick.Marker = integerTicks{}
 	sr := make(plotter.XYs, len(rounds))

@@ -1,4 +1,4 @@
-package cmd
+package run
 
 import (
 	"context"
@@ -40,7 +40,7 @@ func detectorResult(ctx context.Context, w *workload, res *eval.PoolResult) (*re
 	shape := w.set.SampleShape()
 	per := w.set.X.Len() / max(w.set.Len(), 1)
 	for i, run := range res.Attacks {
-		da := report.DetectorAttack{Attack: w.specs[i].Name, Key: report.Key(w.specs[i].Name, w.specs[i].Params), NAdversarial: len(run.Examples)}
+		da := report.DetectorAttack{Attack: w.specs[i].Name, Key: w.specs[i].Key(), NAdversarial: len(run.Examples)}
 		if len(run.Examples) > 0 {
 			x := tensor.New(append([]int{len(run.Examples)}, shape...)...)
 			for k, ex := range run.Examples {

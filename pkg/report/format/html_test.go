@@ -1,4 +1,4 @@
-package report
+package format
 
 import (
 	"bytes"
@@ -13,27 +13,29 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/advtest/advtest/pkg/report"
 )
 
 // htmlSample is sample with a longer sweep and a harden loop, so that the
 // page has both plots.
-func htmlSample(t testing.TB) *Report {
+func htmlSample(t testing.TB) *report.Report {
 	r := sample(t)
 	key := r.Attacks[1].Key
-	r.Sweep = []SweepRow{
+	r.Sweep = []report.SweepRow{
 		{Attack: key, Eps: 0.02, SuccessRate: 0.125, RobustAccuracy: 0.7, NFooled: 1},
 		{Attack: key, Eps: 0.05, SuccessRate: 0.25, RobustAccuracy: 0.6, NFooled: 2},
 		{Attack: key, Eps: 0.1, SuccessRate: 0.625, RobustAccuracy: 0.3, NFooled: 5},
 		{Attack: key, Eps: 0.2, SuccessRate: 1, RobustAccuracy: 0, NFooled: 8},
 	}
-	r.Harden = &Harden{UntilSR: 0.3, Reached: true, Rounds: []HardenRound{
+	r.Harden = &report.Harden{UntilSR: 0.3, Reached: true, Rounds: []report.HardenRound{
 		{Round: 0, CleanAccuracy: 0.8, ValAccuracy: fptr(0.82), WorstCaseSR: 0.75, AttackSR: map[string]float64{key: 0.625}, Accepted: true},
 		{Round: 1, Defence: "adv_train", Params: map[string]string{"epochs": "2"}, CleanAccuracy: 0.6, ValAccuracy: fptr(0.62), WorstCaseSR: 0.4, Accepted: false, Seconds: 12,
 			Reason: "clean accuracy fell by 0.2, more than max_clean_drop 0.1"},
 		{Round: 2, Defence: "adv_train", Params: map[string]string{"epochs": "4"}, CleanAccuracy: 0.7, ValAccuracy: fptr(0.71), WorstCaseSR: 0.25, Accepted: true, Seconds: 20},
 	}}
-	r.Sanity = sanityChecks()
-	r.ApplyGate(Gate{FailAbove: fptr(0.5)})
+	r.Sanity = sanityChecks(t)
+	r.ApplyGate(report.Gate{FailAbove: fptr(0.5)})
 	return r
 }
 
@@ -195,10 +197,10 @@ func TestHTML(t *testing.T) {
 func TestHTMLRegistered(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		r    *Report
+		r    *report.Report
 	}{
 		{"plain sample", sample(t)},
-		{"empty report", New("dev")},
+		{"empty report", report.New("dev")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var buf bytes.Buffer

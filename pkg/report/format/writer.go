@@ -1,4 +1,4 @@
-package report
+package format
 
 import (
 	"bytes"
@@ -8,19 +8,21 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/advtest/advtest/pkg/report"
 )
 
 // Writer renders a report in one output format.
 type Writer interface {
 	// Write renders r to w. It does not modify r.
-	Write(w io.Writer, r *Report) error
+	Write(w io.Writer, r *report.Report) error
 }
 
 // WriterFunc adapts a function to the Writer interface.
-type WriterFunc func(w io.Writer, r *Report) error
+type WriterFunc func(w io.Writer, r *report.Report) error
 
 // Write calls f(w, r).
-func (f WriterFunc) Write(w io.Writer, r *Report) error { return f(w, r) }
+func (f WriterFunc) Write(w io.Writer, r *report.Report) error { return f(w, r) }
 
 var (
 	registryMu sync.RWMutex
@@ -30,7 +32,7 @@ var (
 func init() {
 	for name, w := range map[string]Writer{
 		"table":    WriterFunc(writeTable),
-		"json":     WriterFunc(writeJSON),
+		"json":     WriterFunc(report.WriteJSON),
 		"junit":    WriterFunc(writeJUnit),
 		"markdown": WriterFunc(writeMarkdown),
 	} {
@@ -94,7 +96,7 @@ func validFormatName(s string) bool {
 }
 
 // Render writes r to w in the named format.
-func Render(w io.Writer, format string, r *Report) error {
+func Render(w io.Writer, format string, r *report.Report) error {
 	if r == nil {
 		return errors.New("report: nil report")
 	}
@@ -109,27 +111,10 @@ func Render(w io.Writer, format string, r *Report) error {
 // the whole report first, writes it to a temporary file in path's folder,
 // syncs it and renames it over path. On any error path is left as it was
 // and the temporary file is removed. The file gets mode 0644.
-func WriteFile(path, format string, r *Report) error {
+func WriteFile(path, format string, r *report.Report) error {
 	var buf bytes.Buffer
 	if err := Render(&buf, format, r); err != nil {
 		return err
 	}
 	return writeAtomic(path, buf.Bytes())
-}
-
-// normalized returns a copy of r whose nil slices and maps are empty ones,
-// leaving r itself untouched.
-func normalized(r *Report) *Report {
-	c := *r
-	c.Attacks = append([]AttackResult(nil), r.Attacks...)
-	if r.Harden != nil {
-		h := *r.Harden
-		h.Rounds = append([]HardenRound(nil), r.Harden.Rounds...)
-		c.Harden = &h
-	}
-	if r.Sanity != nil {
-		c.Sanity = append([]SanityCheck(nil), r.Sanity...)
-	}
-	c.normalize()
-	return &c
 }

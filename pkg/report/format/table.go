@@ -1,9 +1,11 @@
-package report
+package format
 
 import (
 	"bufio"
 	"fmt"
 	"io"
+
+	"github.com/advtest/advtest/pkg/report"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -15,8 +17,8 @@ import (
 // per sanity check, the harden rounds (a table and the target's verdict)
 // when the report has them, and the gate's verdict with its reasons and
 // notes.
-func writeTable(w io.Writer, r *Report) error {
-	r = normalized(r)
+func writeTable(w io.Writer, r *report.Report) error {
+	r = r.Normalized()
 	bw := bufio.NewWriter(w)
 	fmt.Fprintln(bw, summaryLine(r))
 	header, rows := tableRows(r)
@@ -31,7 +33,7 @@ func writeTable(w io.Writer, r *Report) error {
 	for _, c := range r.Sanity {
 		fmt.Fprintf(bw, "sanity %s\n", c)
 	}
-	for _, l := range r.Detector.lines() {
+	for _, l := range detectorLines(r.Detector) {
 		fmt.Fprintf(bw, "detector %s\n", l)
 	}
 	if hasRounds(r) {

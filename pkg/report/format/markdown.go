@@ -1,17 +1,19 @@
-package report
+package format
 
 import (
 	"bufio"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/advtest/advtest/pkg/report"
 )
 
 // writeMarkdown writes a summary fit for a pull-request comment: a status
 // line, what was attacked, the table, the sanity checks, the harden
 // rounds, and the gate's reasons and notes.
-func writeMarkdown(w io.Writer, r *Report) error {
-	r = normalized(r)
+func writeMarkdown(w io.Writer, r *report.Report) error {
+	r = r.Normalized()
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "### advtest: %s\n\n", status(r))
 	fmt.Fprintf(bw, "%s\n\n", mdEscape(summaryLine(r)))
@@ -43,7 +45,7 @@ func writeMarkdown(w io.Writer, r *Report) error {
 	if len(r.Sanity) > 0 {
 		writeMarkdownSanity(bw, r.Sanity)
 	}
-	if lines := r.Detector.lines(); len(lines) > 0 {
+	if lines := detectorLines(r.Detector); len(lines) > 0 {
 		fmt.Fprintln(bw, "**Input detector (feature squeezing, Xu et al. 2018)**")
 		fmt.Fprintln(bw)
 		for _, l := range lines {
@@ -76,7 +78,7 @@ func writeMarkdown(w io.Writer, r *Report) error {
 
 // writeMarkdownSanity writes the sanity checks as a table, a flagged
 // status in bold.
-func writeMarkdownSanity(w io.Writer, checks []SanityCheck) {
+func writeMarkdownSanity(w io.Writer, checks []report.SanityCheck) {
 	fmt.Fprintf(w, "**%s**\n\n", sanityTitle)
 	fmt.Fprintln(w, "| check | status | attack | figures | n | explanation |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | ---: | --- |")
@@ -93,7 +95,7 @@ func writeMarkdownSanity(w io.Writer, checks []SanityCheck) {
 
 // writeMarkdownHarden writes the harden rounds as a table (the columns of
 // the table format) under the target's verdict.
-func writeMarkdownHarden(w io.Writer, r *Report) {
+func writeMarkdownHarden(w io.Writer, r *report.Report) {
 	fmt.Fprintf(w, "**%s**\n\n", hardenTitle)
 	v := hardenVerdict(r.Harden)
 	fmt.Fprintf(w, "%s.\n\n", mdEscape(strings.ToUpper(v[:1])+v[1:]))

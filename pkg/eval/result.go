@@ -1,0 +1,136 @@
+package eval
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/advtest/advtest/pkg/attack"
+	"github.com/advtest/advtest/pkg/report"
+)
+
+// Result holds every figure of one pool run, each computed once, here,
+// from the run's per-sample outcomes: the clean figures, per attack the
+// success rate, robust accuracy and perturbation and query statistics
+// (report.AttackResult, through NewAttackResult), and the worst case over
+// the pool's bounded attacks. The report, harden's rounds, the sanity
+// checks and the eps sweep all read their figures from a Result.
+type Result struct {
+	// Pool is the per-sample measurement the figures were computed from.
+	Pool *PoolResult
+	// Specs describe the attacks, parallel to the pool's attacks as
+	// configured (Attacks may be shorter when the run was interrupted).
+	Specs []AttackSpec
+	// N is the number of samples, NCleanCorrect the clean-correct ones and
+	// CleanAccuracy NCleanCorrect/N (0 for no samples).
+	N, NCleanCorrect int
+	CleanAccuracy    float64
+	// Attacks are the figures of each attack that ran, parallel to
+	// Pool.Attacks. An interrupted attack's figures are over the samples
+	// it reached.
+	Attacks []report.AttackResult
+	// WorstCase is the worst case over the bounded attacks (Eps > 0): a
+	// clean-correct sample counts as fooled if any of them fooled it. An
+	// unbounded minimal-perturbation attack (DeepFool, C&W, JSMA without
+	// eps) fools nearly every sample by design; it reports perturbation
+	// sizes, not a success rate to gate on.
+	WorstCase report.WorstCase
+}
+
+// NewResult computes the figures of pool, whose attacks specs describe
+// (specs[j] is pool.Attacks[j]'s; specs may be longer than pool.Attacks
+// when the run stopped early).
+func NewResult(pool *PoolResult, specs []AttackSpec) (*Result, error) {
+	if pool == nil || pool.Clean == nil {
+		return nil, fmt.Errorf("eval: no pool result")
+	}
+	if len(specs) < len(pool.Attacks) {
+		return nil, fmt.Errorf("eval: %d attack specs for %d attacks", len(specs), len(pool.Attacks))
+	}
+	clean := pool.Clean.Correct
+	r := &Result{Pool: pool, Specs: specs}
+	r.N, r.NCleanCorrect, r.CleanAccuracy = CleanStats(clean)
+	var bounded [][]SampleOutcome
+	for j, run := range pool.Attacks {
+		outs := outcomesOf(run)
+		var gradEvals int64
+		for _, g := range run.GradEvals {
+			gradEvals += int64(g)
+		}
+		ar, err := NewAttackResult(specs[j], attackedClean(clean, run), outs, Cost{GradientEvals: gradEvals, Seconds: run.Seconds})
+		if err != nil {
+			return nil, err
+		}
+		r.Attacks = append(r.Attacks, ar)
+		if specs[j].Eps > 0 {
+			bounded = append(bounded, outs)
+		}
+	}
+	wc, err := WorstCaseOf(clean, bounded)
+	if err != nil {
+		return nil, err
+	}
+	r.WorstCase = wc
+	return r, nil
+}
+
+// Complete reports whether every attack of the pool ran to the end.
+func (r *Result) Complete() bool {
+	return r.Pool.Incomplete == nil && len(r.Attacks) == len(r.Specs)
+}
+
+// AttackSR maps each attack's key to its success rate.
+func (r *Result) AttackSR() map[string]float64 {
+	out := make(map[string]float64, len(r.Attacks))
+	for _, a := range r.Attacks {
+		out[a.Key] = a.SuccessRate
+	}
+	return out
+}
+
+// attackedClean is the clean-correct mask restricted to the samples run
+// attacked: all of them for a finished run (less those an attack skipped),
+// those it reached for an interrupted one.
+func attackedClean(clean []bool, run *AttackRun) []bool {
+	out := make([]bool, len(clean))
+	for i := range clean {
+		out[i] = clean[i] && run.Attacked[i]
+	}
+	return out
+}
+
+func outcomesOf(run *AttackRun) []SampleOutcome {
+	outs := make([]SampleOutcome, len(run.Fooled))
+	for i := range outs {
+		outs[i] = SampleOutcome{Fooled: run.Fooled[i], L0: run.L0[i], L2: run.L2[i], Linf: run.Linf[i], Queries: run.Queries[i]}
+	}
+	return outs
+}
+
+// NewAttackSpec describes a built attack for the figures: name and params
+// as configured (they make its key), its norm and eps, whether it is
+// targeted (a "targeted" param that parses as true) and whether it counts
+// queries (a black-box attack).
+func NewAttackSpec(a attack.Attack, name string, params map[string]string) AttackSpec {
+	_, blackBox := a.(attack.BlackBox)
+	targeted, err := strconv.ParseBool(params["targeted"])
+	spec := AttackSpec{Name: name, Params: params, Eps: a.Eps(), Targeted: err == nil && targeted, CountsQueries: blackBox}
+	if a.Norm() != attack.NormNone {
+		spec.Norm = a.Norm().String()
+	}
+	return spec
+}
+
+// Key is the attack's key in reports: report.Key of its name and params.
+func (s AttackSpec) Key() string { return report.Key(s.Name, s.Params) }
+
+// SpecsOf describes attacks built without a config (harden's and the
+// sanity checks' own reruns): each named by its registry name with its
+// resolved parameters (SpecOf).
+func SpecsOf(attacks []attack.Attack) []AttackSpec {
+	out := make([]AttackSpec, len(attacks))
+	for i, a := range attacks {
+		sp := SpecOf(a, nil)
+		out[i] = NewAttackSpec(a, sp.Name, sp.Params)
+	}
+	return out
+}

@@ -1,0 +1,188 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/advtest/advtest/pkg/attack"
+	"github.com/advtest/advtest/pkg/config"
+	"github.com/advtest/advtest/pkg/defend"
+	"github.com/advtest/advtest/pkg/eval"
+	"github.com/advtest/advtest/pkg/report"
+	"github.com/advtest/advtest/pkg/report/format"
+)
+
+// Attack runs the plan's attack pool (on its model file, or on o.Target),
+// then the eps sweep, the detector's scoring and the sanity checks, applies
+// the gates and writes the report in every configured format. The report
+// is written before the error is decided: it returns ErrGateFailed when a
+// gate failed, an error wrapping ErrInterrupted when ctx was cancelled
+// (the report then marked incomplete), and any other error for a usage,
+// config or input problem — or an attack that failed part-way, whose
+// report is written and marked incomplete. The report is nil when the
+// run failed before it could be made.
+func Attack(ctx context.Context, o Options) (*report.Report, error) {
+	start := time.Now()
+	plan := o.Plan
+	w, err := loadWorkload(ctx, &o)
+	if err != nil {
+		return nil, err
+	}
+	gate, err := gateOf(plan)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOutputs(plan); err != nil {
+		return nil, err
+	}
+	keep := examplesToKeep(w)
+	bar := o.progress()
+	pool, runErr := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, w.attacks, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, Progress: bar.Update, KeepExamples: keep})
+	bar.Finish()
+	if runErr != nil && pool == nil {
+		return nil, runErr
+	}
+	res, err := eval.NewResult(pool, w.specs)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := newReport(o.ToolVersion, w, res)
+	if err != nil {
+		return nil, err
+	}
+	if runErr != nil {
+		// An attack failed part-way (a remote endpoint that errs, a spent
+		// query budget): the report keeps what was measured and says why
+		// it stopped.
+		rep.Incomplete, rep.IncompleteReason = true, runErr.Error()
+	}
+	if o.Shard.Count > 0 {
+		rep.Config["shard"] = o.Shard.Spec
+	}
+	var notes []string
+	if res.Complete() && runErr == nil {
+		notes, err = afterPool(ctx, &o, w, res, rep)
+		if err != nil {
+			return nil, err
+		}
+	}
+	rep.Timing = timing(start)
+	passed := rep.ApplyGate(gate)
+	rep.Gate.Notes = append(rep.Gate.Notes, notes...)
+	if w.model != nil && w.clf != attack.Classifier(w.model) {
+		rep.Gate.Notes = append(rep.Gate.Notes, "the model's graph holds a preprocessor defence: gradient attacks ran through BPDA (straight-through gradients) or, for inference noise, EOT over "+strconv.Itoa(defend.DefaultEOTDraws)+" draws, as its critics would")
+	}
+	var gallery format.Gallery
+	if keep > 0 {
+		gallery = buildGallery(ctx, w, pool)
+	}
+	if err := writeOutputs(&o, rep, gallery); err != nil {
+		return rep, err
+	}
+	switch {
+	case runErr != nil:
+		return rep, fmt.Errorf("%w (the report is marked incomplete)", runErr)
+	case rep.Incomplete && ctx.Err() != nil:
+		return rep, fmt.Errorf("%w: the report is marked incomplete", ErrInterrupted)
+	case !passed:
+		return rep, ErrGateFailed
+	}
+	return rep, nil
+}
+
+// afterPool runs what follows a complete pool: the eps sweep, the
+// detector's scoring and the sanity checks. A detector or sanity failure
+// keeps the pool's figures and returns a note for the gate; an interrupt
+// marks the report incomplete; a sweep error is returned.
+func afterPool(ctx context.Context, o *Options, w *workload, res *eval.Result, rep *report.Report) (notes []string, err error) {
+	if w.plan.Sweep.Attack != "" {
+		if err := runSweep(ctx, w, rep); err != nil {
+			if ctx.Err() == nil {
+				return nil, err
+			}
+			rep.Incomplete, rep.IncompleteReason = true, "interrupted during the eps sweep"
+		}
+	}
+	if rep.Detector, err = detectorResult(ctx, w, res.Pool); err != nil {
+		if ctx.Err() != nil {
+			rep.Incomplete, rep.IncompleteReason = true, "interrupted while scoring the detector"
+		} else {
+			o.warn(err.Error())
+			notes = append(notes, "the detector could not be scored: "+err.Error())
+		}
+	}
+	if rep.Incomplete || !w.plan.Sanity.Enabled {
+		return notes, nil
+	}
+	if w.remote != nil {
+		return append(notes, "sanity checks skipped: a remote target answers scores only, and the checks rerun gradient attacks"), nil
+	}
+	checks, err := sanity(ctx, o, w.clf, w, res)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		rep.Incomplete, rep.IncompleteReason = true, "interrupted during the sanity checks"
+	case err != nil:
+		o.warn(err.Error())
+		notes = append(notes, "the sanity checks could not run to the end: "+err.Error())
+	}
+	rep.Sanity = checks
+	return notes, nil
+}
+
+// examplesToKeep is how many adversarial examples per attack the pool
+// keeps: a gallery's worth for an HTML report, every one for a model that
+// carries a detector (it scores them all).
+func examplesToKeep(w *workload) int {
+	keep := 0
+	if wantsHTML(w.plan) {
+		keep = galleryPerAttack
+	}
+	if w.model != nil {
+		if _, ok := w.model.Metadata(defend.DetectorSqueezersKey); ok {
+			keep = max(keep, w.set.Len())
+		}
+	}
+	return keep
+}
+
+// gateOf is the plan's gate, with its baseline report loaded.
+func gateOf(plan *config.Plan) (report.Gate, error) {
+	var base *report.Report
+	if plan.Gate.Baseline != "" {
+		var err error
+		if base, err = report.Load(plan.Gate.Baseline); err != nil {
+			return report.Gate{}, fmt.Errorf("baseline: %w", err)
+		}
+	}
+	return plan.Gate.ReportGate(base), nil
+}
+
+func timing(start time.Time) report.Timing {
+	return report.Timing{Created: start.UTC().Format(time.RFC3339), Seconds: time.Since(start).Seconds()}
+}
+
+// sanityIDs are the checks eval.Sanity runs, in its order.
+var sanityIDs = []string{eval.CheckEpsGrowth, eval.CheckUnbounded, eval.CheckBlackBox, eval.CheckMoreSteps}
+
+// sanity runs the gradient-masking sanity checks (Carlini et al. 2019)
+// on clf, given the pool's figures on the workload's data, with the plan's
+// batch size, seed and sample bound. clf must be what the pool attacked
+// (the adaptive view of a defended model), so the reruns are as honest as
+// the pool.
+func sanity(ctx context.Context, o *Options, clf attack.Classifier, w *workload, res *eval.Result) ([]report.SanityCheck, error) {
+	bar := o.progress()
+	defer bar.Finish()
+	plan := w.plan
+	return eval.Sanity(ctx, clf, w.set.X, w.set.Y, res, eval.SanityOptions{
+		BatchSize: plan.BatchSize, Seed: plan.Seed, Samples: plan.Sanity.Samples,
+		Progress: func(check string) {
+			for i, id := range sanityIDs {
+				if id == check {
+					bar.Update(-2, "sanity checks", i, len(sanityIDs))
+				}
+			}
+		},
+	})
+}

@@ -1,0 +1,302 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/advtest/advtest/pkg/attack"
+	"github.com/advtest/advtest/pkg/config"
+	"github.com/advtest/advtest/pkg/dataset"
+	"github.com/advtest/advtest/pkg/defend"
+	"github.com/advtest/advtest/pkg/eval"
+	"github.com/advtest/advtest/pkg/onnxmodel"
+	"github.com/advtest/advtest/pkg/remote"
+	"github.com/advtest/advtest/pkg/tensor"
+)
+
+// workload is what a plan resolves to: the model as attacks see it (with
+// preprocessing in its graph), the data and the attack pool.
+type workload struct {
+	plan *config.Plan
+	// model is the model file with its preprocessing (nil for a remote target).
+	model *onnxmodel.Model
+	// clf is what the pool attacks: the model, or the remote endpoint.
+	clf    attack.Classifier
+	remote *remoteClassifier
+	set    *dataset.Set
+	// totalN is the number of samples of the whole run (before --shard).
+	totalN  int
+	attacks []attack.Attack
+	specs   []eval.AttackSpec
+}
+
+// loadWorkload loads the plan's data and attack pool, and its model file
+// or (with o.Target) connects to its remote endpoint; o.Shard keeps one
+// shard of the samples.
+func loadWorkload(ctx context.Context, o *Options) (*workload, error) {
+	plan := o.Plan
+	w := &workload{plan: plan}
+	im := plan.Images
+	opts := dataset.Options{Limit: plan.Limit, MaxBytes: o.MaxMemory, Images: dataset.ImageOptions{
+		Width: im.Width, Height: im.Height, ShorterSide: im.ShorterSide, CropWidth: im.CropWidth, CropHeight: im.CropHeight,
+		Interpolation: im.Interpolation, ChannelOrder: im.ChannelOrder, Grayscale: im.Grayscale,
+	}}
+	if o.Target.URL != "" {
+		set, err := dataset.Load(plan.Data, plan.Labels, opts)
+		if err != nil {
+			return nil, err
+		}
+		p := plan.Preprocessing
+		if p.Scale != 1 || len(p.Mean) > 0 || (p.Layout != "" && p.Layout != "NCHW") {
+			return nil, errors.New("preprocessing scale, mean/std and layout apply to a model file's graph; a remote --target receives the data as given")
+		}
+		w.set = set
+	} else {
+		m, set, err := loadModelAndData(plan.Model, plan.Data, plan.Labels, opts)
+		if err != nil {
+			return nil, err
+		}
+		pre := onnxmodel.Preprocessing{Scale: float32(plan.Preprocessing.Scale), Layout: plan.Preprocessing.Layout}
+		for i := range plan.Preprocessing.Mean {
+			pre.Mean = append(pre.Mean, float32(plan.Preprocessing.Mean[i]))
+			pre.Std = append(pre.Std, float32(plan.Preprocessing.Std[i]))
+		}
+		if m, err = m.WithPreprocessing(pre); err != nil {
+			return nil, fmt.Errorf("%s: %w", plan.Model, err)
+		}
+		// A model with a preprocessor defence in its graph (a squeezer) is
+		// attacked through BPDA, one with inference noise through EOT, as
+		// harden measures them: plain gradients through a quantiser, or
+		// one noise draw's, would report a masked gradient as robustness.
+		clf, err := defend.AdaptiveWith(m, defend.AdaptiveOptions{Seed: plan.Seed})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", plan.Model, err)
+		}
+		if clf == attack.Classifier(m) && m.Randomised() {
+			o.warn(plan.Model + ": the graph draws random numbers (RandomNormal/RandomUniform ops) without advtest's noise mark: every attack step sees one draw, which understates the SR of a randomised defence; harden such a model with the gaussian-noise defence to get EOT")
+		}
+		w.model, w.clf, w.set = m, clf, set
+	}
+	w.totalN = w.set.Len()
+	if o.Shard.Count > 0 {
+		shard, err := w.set.Shard(o.Shard.Index, o.Shard.Count)
+		if err != nil {
+			return nil, err
+		}
+		w.set = shard
+	}
+	set := w.set
+	if err := checkClipRange(set, plan, "sample"); err != nil {
+		return nil, err
+	}
+	if len(plan.Attacks) == 0 {
+		return nil, errors.New("the attack pool is empty: add `attacks:` to the config or pass --attack")
+	}
+	for i, ca := range plan.Attacks {
+		a, spec, err := buildAttack(ca, plan)
+		if err != nil {
+			return nil, fmt.Errorf("attacks[%d]: %w", i, err)
+		}
+		// A shard keeps its fooled samples' norms, so that merging the
+		// shards' reports gives exact medians.
+		spec.KeepNorms = o.Shard.Count > 0
+		w.attacks = append(w.attacks, a)
+		w.specs = append(w.specs, spec)
+	}
+	if o.Target.URL != "" {
+		if err := checkRemotePool(w.attacks); err != nil {
+			return nil, err
+		}
+		rc, err := dialTarget(ctx, o, set.SampleShape())
+		if err != nil {
+			return nil, err
+		}
+		w.clf, w.remote = rc, rc
+	}
+	return w, nil
+}
+
+// buildAttack makes an attack from its config, with the plan's clip range
+// unless the attack sets its own.
+func buildAttack(ca config.Attack, plan *config.Plan) (attack.Attack, eval.AttackSpec, error) {
+	params := map[string]string{}
+	for k, v := range ca.Params {
+		params[k] = v
+	}
+	if _, ok := params["min"]; !ok {
+		params["min"] = strconv.FormatFloat(plan.Preprocessing.ClipMin, 'g', -1, 64)
+	}
+	if _, ok := params["max"]; !ok {
+		params["max"] = strconv.FormatFloat(plan.Preprocessing.ClipMax, 'g', -1, 64)
+	}
+	a, err := attack.New(ca.Name, params)
+	if err != nil {
+		return nil, eval.AttackSpec{}, err
+	}
+	spec := eval.NewAttackSpec(a, ca.Name, ca.Params)
+	spec.MaxSR = ca.MaxSR
+	return a, spec, nil
+}
+
+// loadModelAndData loads both and makes the data's sample shape fit the
+// model's declared input (an IDX image [28 28] becomes [1 28 28] for a
+// model that declares [N 1 28 28]); a real mismatch is an error naming both.
+func loadModelAndData(modelPath, dataPath, labelsPath string, opts dataset.Options) (*onnxmodel.Model, *dataset.Set, error) {
+	m, err := onnxmodel.Load(modelPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	set, err := dataset.Load(dataPath, labelsPath, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := fitData(m, set); err != nil {
+		return nil, nil, err
+	}
+	return m, set, nil
+}
+
+// fitData makes set's sample shape fit m's input (fitSampleShape) and
+// checks that every label is a class of m.
+func fitData(m *onnxmodel.Model, set *dataset.Set) error {
+	if err := fitSampleShape(m, set); err != nil {
+		return err
+	}
+	if nc := m.NumClasses(); nc > 0 {
+		for i, y := range set.Y {
+			if y < 0 || y >= nc {
+				return fmt.Errorf("%s: label %d of sample %d is not a class of the model (it has %d classes)", labelsOrData(set), y, i, nc)
+			}
+		}
+	}
+	return nil
+}
+
+// checkClipRange refuses data with a value outside the plan's clip range,
+// naming the file and the sample (what: "sample", "training sample").
+func checkClipRange(set *dataset.Set, plan *config.Plan, what string) error {
+	lo, hi := float32(plan.Preprocessing.ClipMin), float32(plan.Preprocessing.ClipMax)
+	per := set.X.Len() / max(set.Len(), 1)
+	for i, v := range set.X.F {
+		if v < lo || v > hi {
+			return fmt.Errorf("%s: %s %d has value %g outside the clip range [%g, %g] (set preprocessing.clip_min/clip_max or preprocessing.scale)", set.Path, what, i/per, v, lo, hi)
+		}
+	}
+	return nil
+}
+
+func labelsOrData(s *dataset.Set) string {
+	if s.LabelsPath != "" {
+		return s.LabelsPath
+	}
+	return s.Path
+}
+
+func fitSampleShape(m *onnxmodel.Model, set *dataset.Set) error {
+	want := m.SampleShape()
+	have := set.SampleShape()
+	if want == nil {
+		return nil
+	}
+	if len(want) == len(have) {
+		ok := true
+		for i := range want {
+			if want[i] > 0 && want[i] != have[i] {
+				ok = false
+			}
+		}
+		if ok {
+			return nil
+		}
+	}
+	known := true
+	for _, d := range want {
+		if d <= 0 {
+			known = false
+		}
+	}
+	if known && tensor.Numel(want) == tensor.Numel(have) {
+		set.X = set.X.Reshaped(append([]int{set.Len()}, want...)...)
+		return nil
+	}
+	return fmt.Errorf("%s: samples have shape %v, the model %s expects %v per sample", set.Path, have, m.Path, want)
+}
+
+// remoteClassifier is a deployed model as the pool sees it: scores from an
+// Open Inference Protocol endpoint, and no gradients. Black-box attacks get
+// it only through a query-counting oracle; white-box attacks are refused
+// before any traffic (checkRemotePool).
+type remoteClassifier struct {
+	client      *remote.Client
+	sampleShape []int
+	mu          sync.Mutex
+	classes     int
+}
+
+func (r *remoteClassifier) NumClasses() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.classes == 0 {
+		r.classes = r.client.NumClasses()
+	}
+	return r.classes
+}
+
+func (r *remoteClassifier) InputShape() []int { return r.sampleShape }
+
+func (r *remoteClassifier) Logits(ctx context.Context, x *tensor.Tensor) (*tensor.Tensor, error) {
+	s, err := r.client.Scores(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.classes == 0 && len(s.Shape) == 2 {
+		r.classes = s.Shape[1]
+	}
+	r.mu.Unlock()
+	return s, nil
+}
+
+var errNoGradients = errors.New("a remote target answers scores only: it has no gradients")
+
+func (r *remoteClassifier) InputGradient(context.Context, *tensor.Tensor, func(*tensor.Tensor) (*tensor.Tensor, error)) (*tensor.Tensor, *tensor.Tensor, error) {
+	return nil, nil, errNoGradients
+}
+
+// checkRemotePool refuses white-box attacks on a remote target.
+func checkRemotePool(attacks []attack.Attack) error {
+	var blackBox []string
+	for _, name := range attack.Names() {
+		a, err := attack.New(name, nil)
+		if err == nil {
+			if _, ok := a.(attack.BlackBox); ok {
+				blackBox = append(blackBox, name)
+			}
+		}
+	}
+	for _, a := range attacks {
+		if _, ok := a.(attack.BlackBox); !ok {
+			return fmt.Errorf("attack %q needs gradients, and a remote --target answers scores only: use a black-box attack (%s)", a.Name(), strings.Join(blackBox, ", "))
+		}
+	}
+	return nil
+}
+
+// dialTarget connects to the endpoint and checks that it answers.
+func dialTarget(ctx context.Context, o *Options, sampleShape []int) (*remoteClassifier, error) {
+	t := o.Target
+	opts := remote.Options{QPS: t.QPS, MaxQueries: t.MaxQueries, Timeout: t.Timeout, SampleShape: sampleShape}
+	opts.OnRetry = func(err error, retry int, wait time.Duration) {
+		o.warn(fmt.Sprintf("retry %d in %v after: %v", retry, wait.Round(time.Millisecond), err))
+	}
+	c, err := remote.Dial(ctx, t.URL, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &remoteClassifier{client: c, sampleShape: sampleShape}, nil
+}
