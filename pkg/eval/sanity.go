@@ -46,16 +46,6 @@ type SanityFigure = report.SanityFigure
 // SanityCheck is the outcome of one sanity check (the report's type).
 type SanityCheck = report.SanityCheck
 
-// MaskingSuspected reports whether any check is flagged.
-func MaskingSuspected(checks []SanityCheck) bool {
-	for _, c := range checks {
-		if c.Flagged() {
-			return true
-		}
-	}
-	return false
-}
-
 // DefaultUnbounded is the unbounded attack of check (b) when the pool has
 // none: Carlini & Wagner L2 (its tanh change of variables keeps the box
 // without clipping) with a short search. DeepFool, which clips every step
@@ -265,7 +255,7 @@ type sanity struct {
 	clf  attack.Classifier
 	pool *PoolResult
 	res  *Result // the pool's figures, for its attacks' keys
-	idx  []int // clean-correct samples the checks use, indices into the data
+	idx  []int   // clean-correct samples the checks use, indices into the data
 	x    *tensor.Tensor
 	y    []int
 	opts SanityOptions

@@ -52,7 +52,7 @@ func TestSanityPassesHonestModel(t *testing.T) {
 	if len(checks) != 4 {
 		t.Fatalf("%d checks, want 4", len(checks))
 	}
-	if MaskingSuspected(checks) {
+	if maskingSuspected(checks) {
 		t.Errorf("an honest model is flagged")
 	}
 	c := byID(checks)
@@ -81,7 +81,7 @@ func TestSanityFlagsMaskedModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := sanityRun(t, sq, 40)
-	if !MaskingSuspected(checks) {
+	if !maskingSuspected(checks) {
 		t.Fatalf("a gradient-masked model passes every check")
 	}
 	c := byID(checks)
@@ -96,7 +96,7 @@ func TestSanityFlagsMaskedModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if checks := sanityRun(t, bpda, 40); MaskingSuspected(checks) {
+	if checks := sanityRun(t, bpda, 40); maskingSuspected(checks) {
 		t.Errorf("the squeezed model attacked through BPDA is flagged")
 	}
 }
@@ -229,4 +229,14 @@ func mustResult(t *testing.T, pool *PoolResult) *Result {
 		t.Fatal(err)
 	}
 	return res
+}
+
+// maskingSuspected reports whether any check is flagged.
+func maskingSuspected(checks []SanityCheck) bool {
+	for _, c := range checks {
+		if c.Flagged() {
+			return true
+		}
+	}
+	return false
 }

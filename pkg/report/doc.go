@@ -10,7 +10,7 @@
 //   - metric helpers (NewAttackResult, WorstCaseOf, CleanStats) that turn
 //     per-sample outcomes into the figures, so that every caller computes
 //     success rate, robust accuracy and perturbation statistics the same way;
-//   - gates (Gate, Evaluate, Check, Report.ApplyGate): a worst-case success
+//   - gates (Gate, Check, Report.ApplyGate): a worst-case success
 //     rate ceiling, per-attack ceilings, and a regression check against a
 //     baseline report, the previous run's JSON output;
 //   - formatters behind the Writer interface, registered by format name

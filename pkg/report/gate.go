@@ -47,7 +47,7 @@ type Verdict struct {
 	WorstCase WorstCaseGate
 }
 
-// Evaluate judges r against g and returns whether it passed and, if not,
+// Check judges r against g and says whether it passed and, if not,
 // why, one reason per failed gate. It fails the run when:
 //
 //   - the run is incomplete (Report.Incomplete);
@@ -63,13 +63,8 @@ type Verdict struct {
 //   - a sanity check of r.Sanity is flagged (gradient masking suspected).
 //
 // An attack or worst case whose success rate is undefined (no clean-correct
-// samples) fails no threshold. Evaluate does not modify r.
-func Evaluate(r *Report, g Gate) (passed bool, reasons []string) {
-	v := Check(r, g)
-	return v.Passed, v.Reasons
-}
-
-// Check is Evaluate with the verdict broken down by attack, and notes.
+// samples) fails no threshold. Check does not modify r; it returns the
+// verdict broken down by attack, with notes.
 func Check(r *Report, g Gate) Verdict {
 	v := Verdict{Passed: true, Reasons: []string{}, Notes: []string{}}
 	v.WorstCase = WorstCaseGate{FailAbove: copyFloat(g.FailAbove), Passed: true, Reasons: []string{}}
@@ -181,7 +176,7 @@ func Check(r *Report, g Gate) Verdict {
 	return v
 }
 
-// ApplyGate judges r against g (see Evaluate), records the verdict in r
+// ApplyGate judges r against g (see Check), records the verdict in r
 // (Gate, each attack's Gate, WorstCase.Gate) and returns whether r passed.
 func (r *Report) ApplyGate(g Gate) bool {
 	v := Check(r, g)

@@ -64,7 +64,8 @@ func TestEvaluate(t *testing.T) {
 			if c.mod != nil {
 				c.mod(r)
 			}
-			passed, reasons := report.Evaluate(r, c.gate)
+			v := report.Check(r, c.gate)
+			passed, reasons := v.Passed, v.Reasons
 			if passed != c.pass {
 				t.Errorf("passed = %v, want %v (reasons %q)", passed, c.pass, reasons)
 			}

@@ -80,6 +80,6 @@ func FuzzLoad(f *testing.F) {
 		// Whatever reads must write back (pkg/report/format's FuzzRender
 		// renders it in every other format).
 		_ = report.WriteJSON(io.Discard, r)
-		report.Evaluate(r, report.Gate{FailAbove: fptr(0.5), Baseline: r})
+		report.Check(r, report.Gate{FailAbove: fptr(0.5), Baseline: r})
 	})
 }

@@ -32,17 +32,24 @@ func (o ReportOptions) write(render func(io.Writer) error) error {
 	return atomicfile.Write(o.Output, render)
 }
 
+// writeReport renders r in o.Format to o.Output (atomically) or Stdout.
+func (o ReportOptions) writeReport(r *report.Report) error {
+	if o.Output == "" || o.Output == "-" {
+		return format.Render(o.Stdout, o.Format, r)
+	}
+	return format.WriteFile(o.Output, o.Format, r)
+}
+
 // Render reads the JSON report at path and writes it in o.Format.
 func Render(path string, o ReportOptions) error {
-	w, err := format.Lookup(o.Format)
-	if err != nil {
+	if _, err := format.Lookup(o.Format); err != nil {
 		return err
 	}
 	r, err := report.Load(path)
 	if err != nil {
 		return err
 	}
-	return o.write(func(out io.Writer) error { return w.Write(out, r) })
+	return o.writeReport(r)
 }
 
 // Diff compares two JSON reports with the regression gate of a baseline
@@ -87,10 +94,10 @@ type MergeOptions struct {
 // comparison), and writes it; it returns ErrGateFailed when a gate
 // failed, after writing.
 func Merge(paths []string, mo MergeOptions, o ReportOptions) (*report.Report, error) {
-	w, err := format.Lookup(o.Format)
-	if err != nil {
+	if _, err := format.Lookup(o.Format); err != nil {
 		return nil, err
 	}
+	var err error
 	shards := make([]*report.Report, len(paths))
 	for i, p := range paths {
 		if shards[i], err = report.Load(p); err != nil {
@@ -124,7 +131,7 @@ func Merge(paths []string, mo MergeOptions, o ReportOptions) (*report.Report, er
 		fmt.Fprintf(o.Stderr, "advtest: merged %d reports; medians of %s are approximate (counts, rates and means are exact)\n",
 			len(shards), strings.Join(info.ApproximateMedians, ", "))
 	}
-	if err := o.write(func(out io.Writer) error { return w.Write(out, m) }); err != nil {
+	if err := o.writeReport(m); err != nil {
 		return m, err
 	}
 	if !m.Gate.Passed {

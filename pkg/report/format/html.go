@@ -19,8 +19,6 @@ import (
 
 	"github.com/advtest/advtest/pkg/report"
 
-	"github.com/advtest/advtest/pkg/atomicfile"
-
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
@@ -85,19 +83,6 @@ type Gallery []Example
 // The "html" format of the registry is HTMLWriter(nil).
 func HTMLWriter(g Gallery) Writer {
 	return WriterFunc(func(w io.Writer, r *report.Report) error { return RenderHTML(w, r, g) })
-}
-
-// WriteHTMLFile writes r with gallery g as HTML to path, atomically as
-// WriteFile does.
-func WriteHTMLFile(path string, r *report.Report, g Gallery) error {
-	if r == nil {
-		return fmt.Errorf("report: nil report")
-	}
-	var buf bytes.Buffer
-	if err := RenderHTML(&buf, r, g); err != nil {
-		return err
-	}
-	return writeAtomic(path, buf.Bytes())
 }
 
 func writeHTML(w io.Writer, r *report.Report) error { return RenderHTML(w, r, nil) }
@@ -508,14 +493,6 @@ func pngURI(x []float32, c, h, w int) template.URL {
 		panic(err) // encoding into memory cannot fail
 	}
 	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()))
-}
-
-// writeAtomic writes data to path atomically.
-func writeAtomic(path string, data []byte) error {
-	if err := atomicfile.WriteFile(path, data); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	return nil
 }
 
 // Plots, drawn with gonum/plot into SVG.

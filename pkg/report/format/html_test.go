@@ -241,20 +241,6 @@ func TestHTMLEscapes(t *testing.T) {
 	checkWellFormed(t, buf.Bytes())
 }
 
-func TestWriteHTMLFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "r.html")
-	if err := WriteHTMLFile(path, sample(t), htmlGallery()[:1]); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil || !bytes.Contains(b, []byte("data:image/png;base64,")) {
-		t.Fatalf("read back %d bytes, %v; want a page with the gallery", len(b), err)
-	}
-	if err := WriteHTMLFile(filepath.Join(t.TempDir(), "no", "r.html"), sample(t), nil); err == nil {
-		t.Error("no error writing into a missing folder")
-	}
-}
-
 func TestGalleryLimit(t *testing.T) {
 	o, a := digit(0.1)
 	g := make(Gallery, MaxGalleryExamples+3)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/advtest/advtest/pkg/atomicfile"
 	"github.com/advtest/advtest/pkg/report"
 )
 
@@ -40,25 +41,6 @@ func init() {
 	}
 }
 
-// Register makes a format available under name (lower case letters, digits
-// and dashes). It refuses an empty or malformed name, a nil Writer, and a
-// name already registered.
-func Register(name string, w Writer) error {
-	if !validFormatName(name) {
-		return fmt.Errorf("report: format name %q: want lower-case letters, digits and dashes", name)
-	}
-	if w == nil {
-		return fmt.Errorf("report: format %q: nil Writer", name)
-	}
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if _, dup := registry[name]; dup {
-		return fmt.Errorf("report: format %q is already registered", name)
-	}
-	registry[name] = w
-	return nil
-}
-
 // Lookup returns the Writer registered under format, or an error that
 // lists the known formats.
 func Lookup(format string) (Writer, error) {
@@ -83,18 +65,6 @@ func Formats() []string {
 	return out
 }
 
-func validFormatName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 // Render writes r to w in the named format.
 func Render(w io.Writer, format string, r *report.Report) error {
 	if r == nil {
@@ -116,5 +86,5 @@ func WriteFile(path, format string, r *report.Report) error {
 	if err := Render(&buf, format, r); err != nil {
 		return err
 	}
-	return writeAtomic(path, buf.Bytes())
+	return atomicfile.WriteFile(path, buf.Bytes())
 }
