@@ -1,5 +1,3 @@
-// Package cmd holds advtest's cobra commands: flag wiring, config binding
-// and calls into pkg/. It does no numerics of its own.
 package cmd
 
 import (

@@ -1,6 +1,3 @@
-// Package eval runs models and attack pools over datasets and computes the
-// figures advtest reports: clean accuracy, and per attack and worst case
-// the success rate, robust accuracy and perturbation sizes.
 package eval
 
 import (

@@ -3,21 +3,19 @@
 // config, seed, model and data hashes) and every figure that any output
 // format prints.
 //
-// The package has four parts:
+// The package has four parts, and no formatter and no figure computation
+// (those are pkg/report/format and pkg/eval):
 //
-//   - the model (Report and its sections), read back with Load, which refuses
-//     schema versions it does not know and files larger than MaxFileSize;
-//   - metric helpers (NewAttackResult, WorstCaseOf, CleanStats) that turn
-//     per-sample outcomes into the figures, so that every caller computes
-//     success rate, robust accuracy and perturbation statistics the same way;
-//   - gates (Gate, Check, Report.ApplyGate): a worst-case success
-//     rate ceiling, per-attack ceilings, and a regression check against a
-//     baseline report, the previous run's JSON output;
-//   - formatters behind the Writer interface, registered by format name
-//     (table, json, junit, markdown), and WriteFile, which writes a report
-//     atomically.
+//   - the model (Report and its sections), written by WriteJSON and read
+//     back with Load, which refuses schema versions it does not know and
+//     files larger than MaxFileSize; Key, the one attack key format;
+//   - gates (Gate, Check, Report.ApplyGate): a worst-case success rate
+//     ceiling, per-attack ceilings, flagged sanity checks, and a regression
+//     check against a baseline report, the previous run's JSON output;
+//   - Compare, the diff of two reports with the baseline gate's semantics;
+//   - Merge, which combines shard reports, recomputing rates from counts.
 //
-// Definitions follow DESIGN.md: the success rate (SR) of an attack is the
+// Definitions follow docs/design.md: the success rate (SR) of an attack is the
 // fraction of clean-correct samples it fooled; robust accuracy is the
 // fraction of all samples still classified correctly after the attack; the
 // worst case over a pool counts a sample as fooled if any attack fooled it.

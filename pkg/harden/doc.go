@@ -1,0 +1,43 @@
+// Package harden runs advtest's attack → defend → measure loop.
+//
+// Round 0 measures the model as given: its clean accuracy, each attack's
+// success rate (SR) and the worst case over the pool's bounded attacks.
+// Each later round applies the next defence of the schedule to the
+// current model with the training data, and measures the result with the
+// same pool and seed, attacking defend.AdaptiveWith(model) (BPDA through
+// squeezers, EOT over inference-time noise with draws seeded by the run's
+// seed), so that a preprocessor cannot look robust by hiding its gradient.
+// The rules:
+//
+//   - Schedule: round r (1-based) applies Schedule[r−1]. Once the schedule
+//     is exhausted, the last trainer defence of the schedule is repeated
+//     (more fine-tuning of the same kind); a schedule without a trainer
+//     defence ends the loop when exhausted. Each repeat starts from the
+//     current model with a fresh generator, so it is not a replay.
+//   - Adversarial-training defences take their attack from the pool: a
+//     defence that has an "attack" parameter the schedule leaves unset
+//     gets the spec of the pool's first bounded white-box attack
+//     (eval.SpecOf), so the model is trained against what it is measured
+//     with. Set "attack" (or any other parameter) to override.
+//   - Acceptance: a round is accepted, and its model kept, unless (a) its
+//     clean accuracy on the evaluation data is more than MaxCleanDrop below
+//     round 0's, (b) with validation data, its validation accuracy is more
+//     than MaxCleanDrop below round 0's, or (c) it did not lower the
+//     worst-case SR of the current model. A rejected round's model is
+//     dropped; the next round starts again from the current model.
+//   - Stop: when an accepted round's (or round 0's) worst-case SR is at or
+//     below UntilSR (target met), after MaxRounds defence rounds, or when a
+//     repeated defence is rejected (repeating it would change nothing but
+//     the random draws).
+//   - Randomness: round r's defence draws from a generator seeded with
+//     (Seed, r); every measurement runs the pool with Seed. So a run is a
+//     function of its inputs and seed, and resuming from a checkpoint gives
+//     the same rows and weights as an uninterrupted run.
+//   - Checkpoint: after each round (round 0 included) the current model and
+//     a small JSON state (rounds done, seed, rows) are written to
+//     CheckpointDir atomically (see checkpoint.go); Resume continues from
+//     there.
+//
+// Every measurement is an eval.Result (Measure): a round's AttackSR and
+// WorstCaseSR are read from it, never recomputed here.
+package harden
