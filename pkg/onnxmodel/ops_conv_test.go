@@ -274,7 +274,7 @@ func TestConvErrors(t *testing.T) {
 		{[]int{1, 4, 5}, []int{4, 2, 3, 3}, "rank"},
 		{[]int{4, 5}, []int{4, 2, 3}, "X has shape"},
 		{[]int{1, 4, 2, 2}, []int{4, 2, 3, 3}, "smaller than"},
-		{[]int{1, 4, 2, 2, 2}, []int{4, 2, 1, 1, 1}, "3-D"},
+		{[]int{1, 4, 2, 2, 2, 2}, []int{4, 2, 1, 1, 1, 1}, "[N, C, D, H, W]"},
 	} {
 		_, _, err := op.Forward(&RunContext{}, []*tensor.Tensor{tensor.New(tc.x...), tensor.New(tc.w...)})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
