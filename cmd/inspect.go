@@ -45,6 +45,7 @@ type modelSummary struct {
 	Parameters       int64          `json:"parameters"`
 	Supported        bool           `json:"supported"`
 	FirstUnsupported string         `json:"first_unsupported,omitempty"`
+	Unsupported      map[string]int `json:"unsupported,omitempty"` // every unsupported op type, with its node count
 	FinalActivation  string         `json:"final_activation,omitempty"`
 	Logits           string         `json:"logits,omitempty"`
 	PerSample        bool           `json:"per_sample,omitempty"`
@@ -69,6 +70,9 @@ func runInspect(w io.Writer, o *inspectOptions) error {
 		return usageError(err)
 	}
 	s := summarize(o.model, mp)
+	if u := onnxmodel.UnsupportedOps(mp); len(u) > 0 {
+		s.Unsupported = u
+	}
 	if m, err := onnxmodel.Load(o.model); err != nil {
 		s.Supported = false
 		s.LoadError = err.Error()
@@ -80,7 +84,10 @@ func runInspect(w io.Writer, o *inspectOptions) error {
 	if o.format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		if err := enc.Encode(s); err != nil {
+			return err
+		}
+		return inspectExit(s)
 	}
 	fmt.Fprintf(w, "model:       %s\n", s.Path)
 	fmt.Fprintf(w, "ir version:  %d\n", s.IRVersion)
@@ -107,15 +114,23 @@ func runInspect(w io.Writer, o *inspectOptions) error {
 	}
 	fmt.Fprintf(w, "ops:         %s\n", strings.Join(parts, " "))
 	switch {
+	case s.LoadError != "": // lists every unsupported op type with its count
+		fmt.Fprintf(w, "supported:   no (%s)\n", s.LoadError)
 	case s.FirstUnsupported != "":
 		fmt.Fprintf(w, "supported:   no (first unsupported op: %s)\n", s.FirstUnsupported)
-	case s.LoadError != "":
-		fmt.Fprintf(w, "supported:   no (%s)\n", s.LoadError)
 	default:
 		fmt.Fprintf(w, "supported:   yes\n")
 	}
 	if s.PerSample {
 		fmt.Fprintf(w, "note:        the graph bakes in its batch size; advtest runs it one sample at a time\n")
+	}
+	return inspectExit(s)
+}
+
+// inspectExit is exit status 2 when the model cannot run.
+func inspectExit(s *modelSummary) error {
+	if s.LoadError != "" {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("inspect: %s cannot run: %s", s.Path, s.LoadError)}
 	}
 	return nil
 }
