@@ -16,11 +16,7 @@ import (
 // conformanceKnownGaps lists ONNX node tests of supported op types that
 // the engine deliberately does not pass, with the reason. Keep it empty
 // where possible; every entry is a documented limitation.
-var conformanceKnownGaps = map[string]string{
-	"TestAveragepool3dDefault": "3-D pooling windows are not implemented (image classifiers use 2-D); refused at load time",
-	"TestMaxpool3dDefault":     "3-D pooling windows are not implemented (image classifiers use 2-D); refused at load time",
-	"TestConvtranspose3d":      "3-D ConvTranspose is not implemented; refused with a shape error",
-}
+var conformanceKnownGaps = map[string]string{}
 
 // conformanceRandomOps are op types whose outputs are random draws: a
 // conformance case for them can only be checked on its outputs' shapes and

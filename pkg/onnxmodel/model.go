@@ -232,6 +232,9 @@ func Compile(mp *onnxpb.ModelProto, baseDir string) (*Model, error) {
 	if len(m.Outputs) == 0 {
 		return nil, errors.New("the graph declares no outputs")
 	}
+	if u := UnsupportedOps(mp); len(u) > 0 {
+		return nil, &UnsupportedOpsError{Ops: u}
+	}
 	if err := m.compileNodes(g.GetNode()); err != nil {
 		return nil, err
 	}

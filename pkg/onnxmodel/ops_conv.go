@@ -18,8 +18,9 @@ func init() {
 }
 
 // nnMaxSpatial is the largest number of spatial dimensions the windowed ops
-// accept (1-D and 2-D; 3-D is refused with an error).
-const nnMaxSpatial = 2
+// accept (1-D, 2-D and 3-D; 1-D and 2-D windows run on the 2-D kernels of
+// pkg/tensor, 3-D ones on the N-d ones).
+const nnMaxSpatial = 3
 
 // nnSpatial holds a node's windowing attributes as given (nil when absent).
 type nnSpatial struct {
@@ -98,7 +99,7 @@ func nnParseSpatial(n *NodeInfo, requireKernel, pool bool) (*nnSpatial, error) {
 		rank = r
 	}
 	if rank > nnMaxSpatial {
-		return nil, n.errorf("%d-D windows are not supported (1-D and 2-D are)", rank)
+		return nil, n.errorf("%d-D windows are not supported (1-D, 2-D and 3-D are)", rank)
 	}
 	if pool {
 		c, err := n.Int("ceil_mode", 0)
@@ -123,7 +124,7 @@ type nnWindow struct {
 func (sp *nnSpatial) resolve(in, k []int) (*nnWindow, error) {
 	r := len(in)
 	if r == 0 || r > nnMaxSpatial {
-		return nil, fmt.Errorf("%d spatial axes: only 1-D and 2-D windows are supported", r)
+		return nil, fmt.Errorf("%d spatial axes: only 1-D, 2-D and 3-D windows are supported", r)
 	}
 	for _, a := range []struct {
 		name string
@@ -199,6 +200,11 @@ func (w *nnWindow) geom(c int) tensor.ConvGeom {
 		DH: w.d[0], DW: w.d[1], PadT: w.pb[0], PadL: w.pb[1], OH: w.out[0], OW: w.out[1]}
 }
 
+// geomND returns the N-d geometry of the window for c channels.
+func (w *nnWindow) geomND(c int) *tensor.ConvGeomND {
+	return &tensor.ConvGeomND{C: c, In: w.in, K: w.k, Pad: w.pb, Stride: w.s, Dil: w.d, Out: w.out}
+}
+
 // nnScratchPool holds reusable float32 scratch buffers (im2col matrices,
 // per-worker gradient accumulators) shared by all ops and runs.
 var nnScratchPool sync.Pool
@@ -272,7 +278,7 @@ func nnBatchFor(n int, fn func(lo, hi int)) {
 
 // ---------------------------------------------------------------- Conv
 
-// convOp is ONNX Conv: Y = X ⋆ W + B over 1-D or 2-D NC... tensors.
+// convOp is ONNX Conv: Y = X ⋆ W + B over 1-D, 2-D or 3-D NC... tensors.
 type convOp struct {
 	sp    *nnSpatial
 	group int
@@ -301,7 +307,8 @@ type convSetup struct {
 	x, w, b   *tensor.Tensor
 	n, c, m   int
 	cg, mg    int
-	geom      tensor.ConvGeom // per group, per sample
+	geom      tensor.ConvGeom    // per group, per sample (1-D and 2-D)
+	nd        *tensor.ConvGeomND // per group, per sample (3-D); geom is then unused
 	outShape  []int
 	inHW, oHW int
 	ckk       int
@@ -322,7 +329,7 @@ func (o *convOp) setup(in []*tensor.Tensor) (*convSetup, error) {
 		return nil, err
 	}
 	if x.Rank() < 3 || x.Rank() > 2+nnMaxSpatial {
-		return nil, fmt.Errorf("input X has shape %v: expected [N, C, W] or [N, C, H, W] (3-D convolution is not supported)", x.Shape)
+		return nil, fmt.Errorf("input X has shape %v: expected [N, C, W], [N, C, H, W] or [N, C, D, H, W]", x.Shape)
 	}
 	if w.Rank() != x.Rank() {
 		return nil, fmt.Errorf("input W has shape %v: expected rank %d like X %v", w.Shape, x.Rank(), x.Shape)
@@ -346,14 +353,51 @@ func (o *convOp) setup(in []*tensor.Tensor) (*convSetup, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.geom = win.geom(s.cg)
 	s.outShape = append([]int{s.n, s.m}, win.out...)
+	s.setGeom(win, s.cg)
+	return s, nil
+}
+
+// setGeom sets the im2col geometry of window win over c channels (per
+// group) and the sizes derived from it.
+func (s *convSetup) setGeom(win *nnWindow, c int) {
+	if len(win.in) > 2 {
+		s.nd = win.geomND(c)
+		s.inHW, s.oHW, s.ckk = tensor.Numel(win.in), tensor.Numel(win.out), s.nd.ColRows()
+		return
+	}
+	s.geom = win.geom(c)
 	s.inHW = s.geom.H * s.geom.W
 	s.oHW = s.geom.OH * s.geom.OW
 	s.ckk = s.geom.ColRows()
 	g := &s.geom
 	s.pointwise = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PadT == 0 && g.PadL == 0 && g.OH == g.H && g.OW == g.W
-	return s, nil
+}
+
+// colLen is the length of the im2col matrix.
+func (s *convSetup) colLen() int {
+	if s.nd != nil {
+		return s.nd.ColLen()
+	}
+	return s.geom.ColLen()
+}
+
+// im2col writes the im2col matrix of x (one group of one sample) to col.
+func (s *convSetup) im2col(x, col []float32) {
+	if s.nd != nil {
+		tensor.Im2ColND(s.nd, x, col)
+		return
+	}
+	tensor.Im2Col(&s.geom, x, col)
+}
+
+// col2im adds col back into the image x (the adjoint of im2col).
+func (s *convSetup) col2im(col, x []float32) {
+	if s.nd != nil {
+		tensor.Col2ImND(s.nd, col, x)
+		return
+	}
+	tensor.Col2Im(&s.geom, col, x)
 }
 
 // Forward computes Y = Conv(X, W) + B.
@@ -367,7 +411,7 @@ func (o *convOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 	nnBatchFor(s.n, func(lo, hi int) {
 		var col *[]float32
 		if !s.pointwise {
-			col = nnGetScratch(s.geom.ColLen())
+			col = nnGetScratch(s.colLen())
 			defer nnPutScratch(col)
 		}
 		for i := lo; i < hi; i++ {
@@ -377,7 +421,7 @@ func (o *convOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 				xg := x[g*s.cg*s.inHW : (g+1)*s.cg*s.inHW]
 				cm := xg
 				if !s.pointwise {
-					tensor.Im2Col(&s.geom, xg, *col)
+					s.im2col(xg, *col)
 					cm = *col
 				}
 				tensor.Gemm(false, false, s.mg, s.oHW, s.ckk, 1, s.w.F[g*s.mg*s.ckk:], s.ckk, cm, s.oHW, 0, yy[g*s.mg*s.oHW:], s.oHW)
@@ -397,7 +441,7 @@ func (o *convOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut 
 		return nil, err
 	}
 	xs, ys := s.c*s.inHW, s.m*s.oHW
-	return convBackward(rc, in, out, gOut, need, s.b != nil, convShape{x: s.x.Shape, w: s.w.Shape, n: s.n, m: s.m, yHW: s.oHW, colLen: s.geom.ColLen(), pointwise: s.pointwise},
+	return convBackward(rc, in, out, gOut, need, s.b != nil, convShape{x: s.x.Shape, w: s.w.Shape, n: s.n, m: s.m, yHW: s.oHW, colLen: s.colLen(), pointwise: s.pointwise},
 		func(i int, b *convBackwardBatch) {
 			x := s.x.F[i*xs : (i+1)*xs]
 			dyy := b.dy.F[i*ys : (i+1)*ys]
@@ -408,7 +452,7 @@ func (o *convOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut 
 					xg := x[g*s.cg*s.inHW : (g+1)*s.cg*s.inHW]
 					cm := xg
 					if !s.pointwise {
-						tensor.Im2Col(&s.geom, xg, b.col)
+						s.im2col(xg, b.col)
 						cm = b.col
 					}
 					tensor.Gemm(false, true, s.mg, s.ckk, s.oHW, 1, dyg, s.oHW, cm, s.oHW, 1, b.acc[g*s.mg*s.ckk:], s.ckk)
@@ -419,7 +463,7 @@ func (o *convOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut 
 						tensor.Gemm(true, false, s.ckk, s.oHW, s.mg, 1, wg, s.ckk, dyg, s.oHW, 0, dxg, s.oHW)
 					} else {
 						tensor.Gemm(true, false, s.ckk, s.oHW, s.mg, 1, wg, s.ckk, dyg, s.oHW, 0, b.col, s.oHW)
-						tensor.Col2Im(&s.geom, b.col, dxg)
+						s.col2im(b.col, dxg)
 					}
 				}
 			}
@@ -565,7 +609,7 @@ func buildConvTransposeOp(n *NodeInfo) (Op, error) {
 		return nil, err
 	}
 	if len(op.outPadding) > nnMaxSpatial {
-		return nil, n.errorf("attribute output_padding %v: only 1-D and 2-D windows are supported", op.outPadding)
+		return nil, n.errorf("attribute output_padding %v: only 1-D, 2-D and 3-D windows are supported", op.outPadding)
 	}
 	if len(n.Inputs) < 2 || n.Inputs[0] == "" || n.Inputs[1] == "" {
 		return nil, n.errorf("expected inputs X and W (and optional B), got %d inputs", len(n.Inputs))
@@ -590,7 +634,7 @@ func (o *convTransposeOp) setup(in []*tensor.Tensor) (*convSetup, error) {
 		return nil, err
 	}
 	if x.Rank() < 3 || x.Rank() > 2+nnMaxSpatial {
-		return nil, fmt.Errorf("input X has shape %v: expected [N, C, W] or [N, C, H, W] (3-D is not supported)", x.Shape)
+		return nil, fmt.Errorf("input X has shape %v: expected [N, C, W], [N, C, H, W] or [N, C, D, H, W]", x.Shape)
 	}
 	if w.Rank() != x.Rank() {
 		return nil, fmt.Errorf("input W has shape %v: expected rank %d like X %v", w.Shape, x.Rank(), x.Shape)
@@ -677,13 +721,9 @@ func (o *convTransposeOp) setup(in []*tensor.Tensor) (*convSetup, error) {
 			return nil, fmt.Errorf("spatial axis %d: empty output (pads %v are too large)", i, o.sp.pads)
 		}
 	}
-	s.geom = win.geom(s.mg)
 	s.outShape = append([]int{s.n, s.m}, win.in...)
-	s.inHW = s.geom.H * s.geom.W  // per-channel size of Y
-	s.oHW = s.geom.OH * s.geom.OW // per-channel size of X
-	s.ckk = s.geom.ColRows()      // Mg·k...
-	g := &s.geom
-	s.pointwise = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PadT == 0 && g.PadL == 0 && g.OH == g.H && g.OW == g.W
+	// inHW is then the per-channel size of Y, oHW that of X, ckk Mg·k...
+	s.setGeom(win, s.mg)
 	return s, nil
 }
 
@@ -698,7 +738,7 @@ func (o *convTransposeOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tenso
 	nnBatchFor(s.n, func(lo, hi int) {
 		var col *[]float32
 		if !s.pointwise {
-			col = nnGetScratch(s.geom.ColLen())
+			col = nnGetScratch(s.colLen())
 			defer nnPutScratch(col)
 		}
 		for i := lo; i < hi; i++ {
@@ -712,7 +752,7 @@ func (o *convTransposeOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tenso
 					tensor.Gemm(true, false, s.ckk, s.oHW, s.cg, 1, wg, s.ckk, xg, s.oHW, 0, yg, s.oHW)
 				} else {
 					tensor.Gemm(true, false, s.ckk, s.oHW, s.cg, 1, wg, s.ckk, xg, s.oHW, 0, *col, s.oHW)
-					tensor.Col2Im(&s.geom, *col, yg)
+					s.col2im(*col, yg)
 				}
 			}
 			if s.b != nil {
@@ -730,7 +770,7 @@ func (o *convTransposeOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ a
 		return nil, err
 	}
 	xs, ys := s.c*s.oHW, s.m*s.inHW
-	return convBackward(rc, in, out, gOut, need, s.b != nil, convShape{x: s.x.Shape, w: s.w.Shape, n: s.n, m: s.m, yHW: s.inHW, colLen: s.geom.ColLen(), pointwise: s.pointwise},
+	return convBackward(rc, in, out, gOut, need, s.b != nil, convShape{x: s.x.Shape, w: s.w.Shape, n: s.n, m: s.m, yHW: s.inHW, colLen: s.colLen(), pointwise: s.pointwise},
 		func(i int, b *convBackwardBatch) {
 			x := s.x.F[i*xs : (i+1)*xs]
 			dyy := b.dy.F[i*ys : (i+1)*ys]
@@ -738,7 +778,7 @@ func (o *convTransposeOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ a
 				dyg := dyy[g*s.mg*s.inHW : (g+1)*s.mg*s.inHW]
 				cm := dyg
 				if !s.pointwise {
-					tensor.Im2Col(&s.geom, dyg, b.col)
+					s.im2col(dyg, b.col)
 					cm = b.col
 				}
 				if b.dx != nil {

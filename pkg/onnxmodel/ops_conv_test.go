@@ -154,6 +154,14 @@ func convCases() []convCase {
 		{name: "valid", x: []int{1, 1, 7, 7}, w: []int{2, 1, 3, 3}, group: 1,
 			attrs:  []*onnxpb.AttributeProto{attrString("auto_pad", "VALID"), attrInts("strides", 2, 2), attrInts("pads", 5, 5, 5, 5)},
 			stride: [2]int{2, 2}, dil: [2]int{1, 1}, outDims: []int{3, 3}},
+		// Kernel 7, padding 3 on a 2x2 image (convnext_tiny at 64x64): most
+		// kernel taps see only padding (Im2Col once panicked here).
+		{name: "kernel_wider_than_image", x: []int{1, 2, 2, 2}, w: []int{2, 2, 7, 7}, bias: true, group: 1,
+			attrs:  []*onnxpb.AttributeProto{attrInts("pads", 3, 3, 3, 3)},
+			stride: [2]int{1, 1}, dil: [2]int{1, 1}, pads: [4]int{3, 3, 3, 3}, outDims: []int{2, 2}},
+		{name: "depthwise_kernel_wider_than_image", x: []int{2, 3, 2, 2}, w: []int{3, 1, 7, 7}, group: 3,
+			attrs:  []*onnxpb.AttributeProto{attrInt("group", 3), attrInts("pads", 3, 3, 3, 3)},
+			stride: [2]int{1, 1}, dil: [2]int{1, 1}, pads: [4]int{3, 3, 3, 3}, outDims: []int{2, 2}},
 		{name: "pointwise", x: []int{2, 5, 4, 3}, w: []int{3, 5, 1, 1}, bias: true, group: 1, stride: [2]int{1, 1}, dil: [2]int{1, 1}, outDims: []int{4, 3}},
 		{name: "pointwise_strided", x: []int{2, 5, 4, 3}, w: []int{3, 5, 1, 1}, group: 1,
 			attrs: []*onnxpb.AttributeProto{attrInts("strides", 2, 2)}, stride: [2]int{2, 2}, dil: [2]int{1, 1}, outDims: []int{2, 2}},
@@ -266,7 +274,7 @@ func TestConvErrors(t *testing.T) {
 		{[]int{1, 4, 5}, []int{4, 2, 3, 3}, "rank"},
 		{[]int{4, 5}, []int{4, 2, 3}, "X has shape"},
 		{[]int{1, 4, 2, 2}, []int{4, 2, 3, 3}, "smaller than"},
-		{[]int{1, 4, 2, 2, 2}, []int{4, 2, 1, 1, 1}, "3-D"},
+		{[]int{1, 4, 2, 2, 2, 2}, []int{4, 2, 1, 1, 1, 1}, "[N, C, D, H, W]"},
 	} {
 		_, _, err := op.Forward(&RunContext{}, []*tensor.Tensor{tensor.New(tc.x...), tensor.New(tc.w...)})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

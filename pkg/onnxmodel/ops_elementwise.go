@@ -141,6 +141,14 @@ func (o *binaryOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tenso
 	if o.kind == binPow && a.DType == tensor.Float32 && b.DType == tensor.Int64 {
 		b = intToFloat(rc, b)
 	}
+	if o.kind == binPow && a.DType == tensor.Int64 && b.DType == tensor.Float32 {
+		// Pow's output takes the base's type: an integer base with a float
+		// exponent gives pow(float64(a), b) truncated to an integer, as
+		// numpy's astype does.
+		out := rc.AllocInt(shape...)
+		powIntFloat(out.I, shape, a, b)
+		return []*tensor.Tensor{out}, nil, nil
+	}
 	if a.DType != b.DType {
 		return nil, nil, fmt.Errorf("%s: input types differ: %s and %s", binNames[o.kind], a, b)
 	}
@@ -261,6 +269,21 @@ func (o *binaryOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any,
 		grads[1] = grads[1].Reshaped(bShapeOrig...)
 	}
 	return grads, nil
+}
+
+// powIntFloat writes int64(a^b), broadcast to shape, into dst: a is an
+// int64 tensor, b a float32 one.
+func powIntFloat(dst []int64, shape []int, a, b *tensor.Tensor) {
+	p := NewLoopPlan(shape, tensor.Strides(shape), BroadcastStrides(a.Shape, shape), BroadcastStrides(b.Shape, shape))
+	s := p.Inner()
+	p.ForRange(0, p.Total(), func(off [maxLoopOps]int, n int) {
+		ia, ib := off[1], off[2]
+		for i := off[0]; i < off[0]+n; i++ {
+			dst[i] = int64(math.Pow(float64(a.I[ia]), float64(b.F[ib])))
+			ia += s[1]
+			ib += s[2]
+		}
+	})
 }
 
 // intToFloat converts an int64 tensor to float32.

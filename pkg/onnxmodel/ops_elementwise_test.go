@@ -94,6 +94,8 @@ func TestElementwiseBroadcastForward(t *testing.T) {
 		{"scalar left", "Div", ft(sh(), 6), ft(sh(3), 1, 2, 3), ft(sh(3), 6, 3, 2)},
 		{"pow", "Pow", ft(sh(3), 1, 2, 3), ft(sh(), 2), ft(sh(3), 1, 4, 9)},
 		{"pow int exponent", "Pow", ft(sh(2), 2, 3), it(sh(2), 3, 2), ft(sh(2), 8, 9)},
+		// The output takes the base's type; the float power is truncated.
+		{"pow int base float exponent", "Pow", it(sh(2, 2), 2, 3, -2, 9), ft(sh(2), 3, 0.5), it(sh(2, 2), 8, 1, -8, 3)},
 		// numpy: np.array([3,-7,7]) // ... but ONNX integer Div truncates like C.
 		{"int div truncates", "Div", it(sh(3), 7, -7, 7), it(sh(), 2), it(sh(3), 3, -3, 3)},
 		{"int add broadcast", "Add", it(sh(2, 2), 1, 2, 3, 4), it(sh(2), 10, 20), it(sh(2, 2), 11, 22, 13, 24)},

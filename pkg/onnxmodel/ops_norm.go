@@ -25,7 +25,8 @@ func init() {
 // with the batch statistics over N and the spatial axes, differentiates
 // through them, and updates the running mean and variance inputs in place:
 // running = running·momentum + batch·(1−momentum), with the unbiased batch
-// variance as PyTorch does. A node with training_mode 1 also uses batch
+// variance as PyTorch does; the node's running_var output (training_mode 1)
+// uses the biased batch variance, as ONNX specifies. A node with training_mode 1 also uses batch
 // statistics but updates nothing unless the run trains.
 type batchNormOp struct {
 	eps          float32
@@ -164,18 +165,24 @@ func (o *batchNormOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Te
 	})
 	var newMean, newVar []float32
 	if sv.batchStats {
+		// The node's running_var output is ONNX's: the biased (population)
+		// batch variance. The in-place update of the model's statistics
+		// when the engine trains follows PyTorch's BatchNorm, which the
+		// models come from: the unbiased batch variance.
 		newMean, newVar = make([]float32, c), make([]float32, c)
 		for ch := 0; ch < c; ch++ {
-			unbiased := bVar[ch]
-			if cnt > 1 {
-				unbiased = bVar[ch] * float32(cnt) / float32(cnt-1)
-			}
 			newMean[ch] = rMean[ch]*o.momentum + sv.mean[ch]*(1-o.momentum)
-			newVar[ch] = rVar[ch]*o.momentum + unbiased*(1-o.momentum)
+			newVar[ch] = rVar[ch]*o.momentum + bVar[ch]*(1-o.momentum)
 		}
 		if training {
 			copy(rMean, newMean)
-			copy(rVar, newVar)
+			for ch := 0; ch < c; ch++ {
+				unbiased := bVar[ch]
+				if cnt > 1 {
+					unbiased = bVar[ch] * float32(cnt) / float32(cnt-1)
+				}
+				rVar[ch] = rVar[ch]*o.momentum + unbiased*(1-o.momentum)
+			}
 		}
 	} else {
 		newMean, newVar = append([]float32(nil), rMean...), append([]float32(nil), rVar...)

@@ -91,10 +91,13 @@ func TestBatchNormTraining(t *testing.T) {
 	assertClose(t, "Y", out[0], want, 1e-4)
 	for ch := 0; ch < c; ch++ {
 		wm := float64(oldMean[ch])*0.8 + mean[ch]*0.2
+		// In place: PyTorch's unbiased batch variance; the outputs: ONNX's
+		// biased one.
 		wv := float64(oldVar[ch])*0.8 + bvar[ch]*cnt/(cnt-1)*0.2
 		if math.Abs(float64(in[3].F[ch])-wm) > 1e-5 || math.Abs(float64(in[4].F[ch])-wv) > 1e-5 {
 			t.Fatalf("channel %d: running stats (%g, %g), want (%g, %g)", ch, in[3].F[ch], in[4].F[ch], wm, wv)
 		}
+		wv = float64(oldVar[ch])*0.8 + bvar[ch]*0.2
 		if math.Abs(float64(out[1].F[ch])-wm) > 1e-5 || math.Abs(float64(out[2].F[ch])-wv) > 1e-5 {
 			t.Fatalf("channel %d: running stat outputs (%g, %g), want (%g, %g)", ch, out[1].F[ch], out[2].F[ch], wm, wv)
 		}

@@ -9,7 +9,8 @@ import (
 )
 
 // This file holds the pooling ops: MaxPool, AveragePool (1-D and 2-D
-// windows), GlobalAveragePool and GlobalMaxPool (any spatial rank). They run
+// windows here; 3-D ones, and MaxPool on integer tensors, in
+// ops_pool_nd.go), GlobalAveragePool and GlobalMaxPool (any spatial rank). They run
 // one (sample, channel) plane at a time, parallel over the planes.
 
 func init() {
@@ -29,15 +30,24 @@ type poolSetup struct {
 	g          tensor.ConvGeom // C == 1
 	padB, padR int
 	outShape   []int
+	// win is the resolved window; nd is true when the generic N-d code
+	// runs (3-D windows, integer input): g, padB and padR are then unused.
+	win *nnWindow
+	nd  bool
 }
 
-func poolResolve(sp *nnSpatial, in []*tensor.Tensor) (*poolSetup, error) {
-	x, err := nnFloatInput(in, 0, "X")
-	if err != nil {
+// poolResolve checks X and resolves the window. allowInt admits int64 X
+// (MaxPool on integer tensors), which runs on the N-d code.
+func poolResolve(sp *nnSpatial, in []*tensor.Tensor, allowInt bool) (*poolSetup, error) {
+	var x *tensor.Tensor
+	var err error
+	if allowInt && len(in) > 0 && in[0] != nil && in[0].DType == tensor.Int64 && len(in[0].I) == in[0].Len() {
+		x = in[0]
+	} else if x, err = nnFloatInput(in, 0, "X"); err != nil {
 		return nil, err
 	}
 	if x.Rank() < 3 || x.Rank() > 2+nnMaxSpatial {
-		return nil, fmt.Errorf("input X has shape %v: expected [N, C, W] or [N, C, H, W] (3-D pooling is not supported)", x.Shape)
+		return nil, fmt.Errorf("input X has shape %v: expected [N, C, W], [N, C, H, W] or [N, C, D, H, W]", x.Shape)
 	}
 	r := x.Rank() - 2
 	if sp.kernel == nil || len(sp.kernel) != r {
@@ -47,13 +57,18 @@ func poolResolve(sp *nnSpatial, in []*tensor.Tensor) (*poolSetup, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &poolSetup{x: x, planes: x.Shape[0] * x.Shape[1], g: win.geom(1)}
+	s := &poolSetup{x: x, planes: x.Shape[0] * x.Shape[1], win: win}
+	s.outShape = append([]int{x.Shape[0], x.Shape[1]}, win.out...)
+	if r > 2 || x.DType != tensor.Float32 {
+		s.nd = true
+		return s, nil
+	}
+	s.g = win.geom(1)
 	if r == 1 {
 		s.padR = win.pe[0]
 	} else {
 		s.padB, s.padR = win.pe[0], win.pe[1]
 	}
-	s.outShape = append([]int{x.Shape[0], x.Shape[1]}, win.out...)
 	return s, nil
 }
 
@@ -97,9 +112,12 @@ func buildMaxPoolOp(n *NodeInfo) (Op, error) {
 
 // Forward computes Y (and Indices when the node asks for it).
 func (o *maxPoolOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
-	s, err := poolResolve(o.sp, in)
+	s, err := poolResolve(o.sp, in, true)
 	if err != nil {
 		return nil, nil, err
+	}
+	if s.nd {
+		return o.forwardND(rc, s)
 	}
 	y := rc.Alloc(s.outShape...)
 	g := s.g
@@ -241,6 +259,9 @@ func (o *maxPoolOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any
 		return nil, errors.New("backward without its forward state")
 	}
 	x := in[0]
+	if x.DType != tensor.Float32 {
+		return grads, nil // an integer input has no gradient
+	}
 	dx := rc.Alloc(x.Shape...)
 	grads[0] = dx
 	dy, err := nnGradOut(gOut, out[0])
@@ -327,9 +348,16 @@ func (s *poolSetup) divisor(oh, ow int, includePad bool) float32 {
 
 // Forward computes Y.
 func (o *averagePoolOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
-	s, err := poolResolve(o.sp, in)
+	s, err := poolResolve(o.sp, in, false)
 	if err != nil {
 		return nil, nil, err
+	}
+	if s.nd {
+		y, err := averagePoolND(rc, s, o.includePad)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []*tensor.Tensor{y}, nil, nil
 	}
 	y := rc.Alloc(s.outShape...)
 	g := s.g
@@ -381,7 +409,7 @@ func (o *averagePoolOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any
 	if !nnNeed(need, 0) {
 		return grads, nil
 	}
-	s, err := poolResolve(o.sp, in)
+	s, err := poolResolve(o.sp, in, false)
 	if err != nil {
 		return nil, err
 	}
@@ -390,6 +418,9 @@ func (o *averagePoolOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any
 	dy, err := nnGradOut(gOut, out[0])
 	if err != nil || dy == nil {
 		return grads, err
+	}
+	if s.nd {
+		return grads, averagePoolBackwardND(s, o.includePad, dy, dx)
 	}
 	g := s.g
 	ohw, hw := g.OH*g.OW, g.H*g.W

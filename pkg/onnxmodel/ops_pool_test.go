@@ -210,7 +210,7 @@ func TestPoolErrors(t *testing.T) {
 		{"AveragePool", []*onnxpb.AttributeProto{attrInts("kernel_shape", 2, 2), attrInt("count_include_pad", 2)}, "count_include_pad"},
 		{"MaxPool", []*onnxpb.AttributeProto{attrInts("kernel_shape", 2, 2), attrInt("ceil_mode", 3)}, "ceil_mode"},
 		{"MaxPool", []*onnxpb.AttributeProto{attrInts("kernel_shape", 2, 2), attrInts("strides", 1)}, "strides"},
-		{"MaxPool", []*onnxpb.AttributeProto{attrInts("kernel_shape", 2, 2, 2)}, "3-D"},
+		{"MaxPool", []*onnxpb.AttributeProto{attrInts("kernel_shape", 2, 2, 2, 2)}, "4-D windows are not supported"},
 	} {
 		err := build(tc.op, tc.attrs...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -100,8 +100,10 @@ func buildRandomLike(n *NodeInfo, uniform bool) (Op, error) {
 		if err != nil {
 			return nil, err
 		}
-		if onnxpb.TensorProto_DataType(dt) != onnxpb.TensorProto_FLOAT {
-			return nil, n.errorf("attribute dtype: %s (%d) is not supported; advtest's engine draws FLOAT (1) only", onnxpb.TensorProto_DataType(dt), dt)
+		// DOUBLE draws are held as float32, as the engine holds every
+		// DOUBLE tensor (the Bernoulli function's expansion asks for them).
+		if t := onnxpb.TensorProto_DataType(dt); t != onnxpb.TensorProto_FLOAT && t != onnxpb.TensorProto_DOUBLE {
+			return nil, n.errorf("attribute dtype: %s (%d) is not supported; advtest's engine draws FLOAT (1) and DOUBLE (11, held as float32) only", t, dt)
 		}
 		op.dtypeSet = true
 	}

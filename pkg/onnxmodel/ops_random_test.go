@@ -59,7 +59,7 @@ func TestRandomLikeMoments(t *testing.T) {
 }
 
 // TestRandomLikeRefusals checks the build-time errors: a dtype other than
-// FLOAT, bad ranges, and an integer input without dtype at run time. Each
+// FLOAT or DOUBLE, bad ranges, and an integer input without dtype at run time. Each
 // names the node.
 func TestRandomLikeRefusals(t *testing.T) {
 	for _, c := range []struct {
@@ -67,7 +67,7 @@ func TestRandomLikeRefusals(t *testing.T) {
 		attrs []*onnxpb.AttributeProto
 		want  string
 	}{
-		{"RandomNormalLike", attrsOf(attrInt("dtype", int64(onnxpb.TensorProto_DOUBLE))), "dtype: DOUBLE"},
+		{"RandomNormalLike", attrsOf(attrInt("dtype", int64(onnxpb.TensorProto_INT64))), "dtype: INT64"},
 		{"RandomUniformLike", attrsOf(attrInt("dtype", int64(onnxpb.TensorProto_FLOAT16))), "dtype: FLOAT16"},
 		{"RandomNormalLike", attrsOf(attrFloat("scale", -1)), "scale"},
 		{"RandomUniformLike", attrsOf(attrFloat("low", 2), attrFloat("high", 1)), "low"},

@@ -24,10 +24,12 @@ type ModelSummary struct {
 	Parameters       int64          `json:"parameters"`
 	Supported        bool           `json:"supported"`
 	FirstUnsupported string         `json:"first_unsupported,omitempty"`
-	FinalActivation  string         `json:"final_activation,omitempty"`
-	Logits           string         `json:"logits,omitempty"`
-	PerSample        bool           `json:"per_sample,omitempty"`
-	LoadError        string         `json:"load_error,omitempty"`
+	// Unsupported lists every op type the engine lacks, with its node count.
+	Unsupported     map[string]int `json:"unsupported,omitempty"`
+	FinalActivation string         `json:"final_activation,omitempty"`
+	Logits          string         `json:"logits,omitempty"`
+	PerSample       bool           `json:"per_sample,omitempty"`
+	LoadError       string         `json:"load_error,omitempty"`
 }
 
 // ValueSummary is one graph input or output.
@@ -51,6 +53,9 @@ func Inspect(w io.Writer, path, format string) (*ModelSummary, error) {
 		return nil, err
 	}
 	s := summarize(path, mp)
+	if u := onnxmodel.UnsupportedOps(mp); len(u) > 0 {
+		s.Unsupported = u
+	}
 	if m, err := onnxmodel.Load(path); err != nil {
 		s.Supported = false
 		s.LoadError = err.Error()
@@ -59,7 +64,15 @@ func Inspect(w io.Writer, path, format string) (*ModelSummary, error) {
 		s.Logits = m.LogitsName
 		s.PerSample = m.PerSample
 	}
-	return s, writeInspect(w, format, s)
+	if err := writeInspect(w, format, s); err != nil {
+		return s, err
+	}
+	if !s.Supported {
+		// A model advtest cannot run fails inspect (exit 2), so that it
+		// serves as a CI pre-check.
+		return s, fmt.Errorf("inspect: %s cannot run in advtest: %s", path, s.LoadError)
+	}
+	return s, nil
 }
 
 func writeInspect(w io.Writer, format string, s *ModelSummary) error {
@@ -91,8 +104,16 @@ func writeInspect(w io.Writer, format string, s *ModelSummary) error {
 	}
 	fmt.Fprintf(w, "ops:         %s\n", strings.Join(parts, " "))
 	switch {
-	case s.FirstUnsupported != "":
-		fmt.Fprintf(w, "supported:   no (first unsupported op: %s)\n", s.FirstUnsupported)
+	case len(s.Unsupported) > 0:
+		names := make([]string, 0, len(s.Unsupported))
+		for op := range s.Unsupported {
+			names = append(names, op)
+		}
+		sort.Strings(names)
+		for i, op := range names {
+			names[i] = fmt.Sprintf("%s×%d", op, s.Unsupported[op])
+		}
+		fmt.Fprintf(w, "supported:   no (unsupported ops: %s)\n", strings.Join(names, " "))
 	case s.LoadError != "":
 		fmt.Fprintf(w, "supported:   no (%s)\n", s.LoadError)
 	default:

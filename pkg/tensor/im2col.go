@@ -57,6 +57,12 @@ func Im2Col(g *ConvGeom, x, col []float32) {
 				row := col[((c*g.KH+ki)*g.KW+kj)*ohw:][:ohw]
 				off := kj*g.DW - g.PadL
 				lo, hi := validRange(g.OW, g.SW, off, g.W)
+				if lo >= hi {
+					// Every column of this kernel tap lies in the padding
+					// (a kernel wider than the padded image allows).
+					clear(row)
+					continue
+				}
 				for oh := 0; oh < g.OH; oh++ {
 					dst := row[oh*g.OW : (oh+1)*g.OW]
 					ih := oh*g.SH - g.PadT + ki*g.DH

@@ -19,6 +19,12 @@ func TestIm2ColCol2Im(t *testing.T) {
 		{C: 1, H: 3, W: 3, KH: 1, KW: 1, PadT: 2, PadL: 2, SH: 1, SW: 1, DH: 1, DW: 1, OH: 6, OW: 6},
 		// Negative padding (ConvTranspose with an output_shape beyond the full output).
 		{C: 1, H: 6, W: 6, KH: 2, KW: 2, PadT: -1, PadL: -1, SH: 2, SW: 2, DH: 1, DW: 1, OH: 2, OW: 2},
+		// A kernel wider than the image (kernel 7, padding 3, 2x2 input, as
+		// convnext_tiny's depthwise convolutions meet at 64x64): some taps
+		// see only padding. Im2Col once sliced src[-1:-1] here.
+		{C: 2, H: 2, W: 2, KH: 7, KW: 7, PadT: 3, PadL: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: 2, OW: 2},
+		{C: 1, H: 2, W: 2, KH: 7, KW: 7, PadT: 3, PadL: 3, SH: 2, SW: 2, DH: 1, DW: 1, OH: 1, OW: 1},
+		{C: 1, H: 1, W: 3, KH: 1, KW: 5, PadL: 4, SH: 1, SW: 1, DH: 1, DW: 2, OH: 1, OW: 3},
 	} {
 		x := make([]float32, g.C*g.H*g.W)
 		for i := range x {
