@@ -174,12 +174,12 @@ func (o *einsumOp) resolve(in []*tensor.Tensor) (*esResolved, error) {
 		return nil, err
 	}
 	if len(in) != len(o.inputs) {
-		return nil, fmt.Errorf("Einsum %q: %d operands for %d terms", o.eq, len(in), len(o.inputs))
+		return nil, fmt.Errorf("equation %q: %d operands for %d terms", o.eq, len(in), len(o.inputs))
 	}
 	ellRank := 0
 	for i, t := range o.inputs {
 		if in[i].DType != tensor.Float32 {
-			return nil, fmt.Errorf("Einsum %q: operand %d must be a float tensor, got %s", o.eq, i, in[i])
+			return nil, fmt.Errorf("equation %q: operand %d must be a float tensor, got %s", o.eq, i, in[i])
 		}
 		letters := 0
 		hasEll := false
@@ -192,7 +192,7 @@ func (o *einsumOp) resolve(in []*tensor.Tensor) (*esResolved, error) {
 		}
 		r := in[i].Rank()
 		if (!hasEll && r != letters) || (hasEll && r < letters) {
-			return nil, fmt.Errorf("Einsum %q: operand %d has shape %v, term %d needs %d labelled axes", o.eq, i, in[i].Shape, i, letters)
+			return nil, fmt.Errorf("equation %q: operand %d has shape %v, term %d needs %d labelled axes", o.eq, i, in[i].Shape, i, letters)
 		}
 		if hasEll {
 			ellRank = max(ellRank, r-letters)
@@ -236,7 +236,7 @@ func (o *einsumOp) resolve(in []*tensor.Tensor) (*esResolved, error) {
 			if cur, ok := dims[l]; !ok || cur == 1 {
 				dims[l] = d
 			} else if d != cur && d != 1 {
-				return nil, fmt.Errorf("Einsum %q: label %s has sizes %d and %d", o.eq, esName(l), cur, d)
+				return nil, fmt.Errorf("equation %q: label %s has sizes %d and %d", o.eq, esName(l), cur, d)
 			}
 		}
 	}
@@ -532,7 +532,7 @@ func (o *einsumOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tenso
 		dims[i] = int64(d)
 	}
 	if _, err := checkedNumel(dims); err != nil {
-		return nil, nil, fmt.Errorf("Einsum %q: output %v: %v", o.eq, shape, err)
+		return nil, nil, fmt.Errorf("equation %q: output %v: %v", o.eq, shape, err)
 	}
 	return []*tensor.Tensor{esContract(rc, r.terms, r.output, r.dims)}, nil, nil
 }

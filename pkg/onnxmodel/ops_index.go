@@ -125,21 +125,21 @@ func (rangeOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, a
 	}
 	for i, name := range []string{"start", "limit", "delta"} {
 		if in[i].Len() != 1 {
-			return nil, nil, fmt.Errorf("Range: %s must be a scalar, got shape %v", name, in[i].Shape)
+			return nil, nil, fmt.Errorf("%s must be a scalar, got shape %v", name, in[i].Shape)
 		}
 		if in[i].DType != in[0].DType {
-			return nil, nil, fmt.Errorf("Range: input types differ: start %s, %s %s", in[0], name, in[i])
+			return nil, nil, fmt.Errorf("input types differ: start %s, %s %s", in[0], name, in[i])
 		}
 	}
 	if in[0].DType == tensor.Int64 {
 		start, limit, delta := in[0].I[0], in[1].I[0], in[2].I[0]
 		if delta == 0 {
-			return nil, nil, fmt.Errorf("Range: delta is 0")
+			return nil, nil, fmt.Errorf("delta is 0")
 		}
 		n := int64(math.Ceil((float64(limit) - float64(start)) / float64(delta)))
 		n = max(n, 0)
 		if _, err := checkedNumel([]int64{n}); err != nil {
-			return nil, nil, fmt.Errorf("Range: %v", err)
+			return nil, nil, fmt.Errorf("%v", err)
 		}
 		out := rc.AllocInt(int(n))
 		for i := range out.I {
@@ -149,11 +149,11 @@ func (rangeOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, a
 	}
 	start, limit, delta := float64(in[0].F[0]), float64(in[1].F[0]), float64(in[2].F[0])
 	if delta == 0 || math.IsNaN(start+limit+delta) || math.IsInf(start+limit+delta, 0) {
-		return nil, nil, fmt.Errorf("Range: start, limit and delta must be finite and delta non-zero, got %g, %g, %g", start, limit, delta)
+		return nil, nil, fmt.Errorf("start, limit and delta must be finite and delta non-zero, got %g, %g, %g", start, limit, delta)
 	}
 	n := int64(max(math.Ceil((limit-start)/delta), 0))
 	if _, err := checkedNumel([]int64{n}); err != nil {
-		return nil, nil, fmt.Errorf("Range: %v", err)
+		return nil, nil, fmt.Errorf("%v", err)
 	}
 	out := rc.AllocNoZero(int(n))
 	for i := range out.F {
@@ -278,16 +278,16 @@ func (o *scatterNDOp) geometry(in []*tensor.Tensor) (*scatterGeom, error) {
 	}
 	data, idx, upd := in[0], in[1], in[2]
 	if upd.DType != data.DType {
-		return nil, fmt.Errorf("ScatterND: updates type %s differs from data %s", upd, data)
+		return nil, fmt.Errorf("updates type %s differs from data %s", upd, data)
 	}
 	g, err := resolveND(data.Shape, idx, 0)
 	if err != nil {
-		return nil, fmt.Errorf("ScatterND: %v", err)
+		return nil, fmt.Errorf("%v", err)
 	}
 	q := idx.Rank()
 	want := append(append([]int{}, idx.Shape[:q-1]...), data.Shape[idx.Shape[q-1]:]...)
 	if !tensor.SameShape(upd.Shape, want) {
-		return nil, fmt.Errorf("ScatterND: updates shape %v, expected %v", upd.Shape, want)
+		return nil, fmt.Errorf("updates shape %v, expected %v", upd.Shape, want)
 	}
 	return g, nil
 }
@@ -343,7 +343,7 @@ func (o *scatterNDOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved a
 		return grads, nil
 	}
 	if o.red != scatterNone && o.red != scatterAdd {
-		return nil, fmt.Errorf("ScatterND: the gradient of reduction mul, max or min is not implemented")
+		return nil, fmt.Errorf("the gradient of reduction mul, max or min is not implemented")
 	}
 	geo, err := o.geometry(in)
 	if err != nil {
@@ -401,7 +401,7 @@ func (o *gatherNDOp) geometry(in []*tensor.Tensor) (*scatterGeom, []int, error) 
 	data, idx := in[0], in[1]
 	g, err := resolveND(data.Shape, idx, o.batchDims)
 	if err != nil {
-		return nil, nil, fmt.Errorf("GatherND: %v", err)
+		return nil, nil, fmt.Errorf("%v", err)
 	}
 	q := idx.Rank()
 	shape := append(append([]int{}, idx.Shape[:q-1]...), data.Shape[o.batchDims+idx.Shape[q-1]:]...)
@@ -476,15 +476,15 @@ func (o *gatherElementsOp) offsets(in []*tensor.Tensor) ([]int, error) {
 	}
 	r := data.Rank()
 	if idx.Rank() != r || r == 0 {
-		return nil, fmt.Errorf("GatherElements: indices rank %d must equal data rank %d (>= 1)", idx.Rank(), r)
+		return nil, fmt.Errorf("indices rank %d must equal data rank %d (>= 1)", idx.Rank(), r)
 	}
 	ax, err := normAxis(o.axis, r)
 	if err != nil {
-		return nil, fmt.Errorf("GatherElements: attribute axis: %v", err)
+		return nil, fmt.Errorf("attribute axis: %v", err)
 	}
 	for d := 0; d < r; d++ {
 		if d != ax && idx.Shape[d] > data.Shape[d] {
-			return nil, fmt.Errorf("GatherElements: indices shape %v exceeds data shape %v on axis %d", idx.Shape, data.Shape, d)
+			return nil, fmt.Errorf("indices shape %v exceeds data shape %v on axis %d", idx.Shape, data.Shape, d)
 		}
 	}
 	st := tensor.Strides(data.Shape)
@@ -605,7 +605,7 @@ func (o *argExtOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tenso
 	}
 	outer, n, inner := lineGeom(x.Shape, ax)
 	if n == 0 {
-		return nil, nil, fmt.Errorf("Arg%s over an empty axis %d of shape %v", map[bool]string{true: "Max", false: "Min"}[o.isMax], ax, x.Shape)
+		return nil, nil, fmt.Errorf("cannot take the index of an extreme over the empty axis %d of shape %v", ax, x.Shape)
 	}
 	shape := append([]int{}, x.Shape...)
 	if o.keep {
@@ -712,7 +712,7 @@ func (o *topKOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 	k := o.kAttr
 	if k < 0 {
 		if !present(in, 1) {
-			return nil, nil, fmt.Errorf("TopK: input K is missing")
+			return nil, nil, fmt.Errorf("input K is missing")
 		}
 		var err error
 		if k, err = scalarInt(in[1], "TopK K"); err != nil {
@@ -721,11 +721,11 @@ func (o *topKOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 	}
 	ax, err := normAxis(o.axis, x.Rank())
 	if err != nil {
-		return nil, nil, fmt.Errorf("TopK: attribute axis: %v", err)
+		return nil, nil, fmt.Errorf("attribute axis: %v", err)
 	}
 	outer, n, inner := lineGeom(x.Shape, ax)
 	if k < 0 || k > int64(n) {
-		return nil, nil, fmt.Errorf("TopK: K=%d is out of range for axis %d of size %d", k, ax, n)
+		return nil, nil, fmt.Errorf("input K = %d is out of range for axis %d of size %d", k, ax, n)
 	}
 	shape := append([]int{}, x.Shape...)
 	shape[ax] = int(k)
@@ -776,7 +776,7 @@ func (o *topKOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, g
 	}
 	sv, ok := saved.(*topKSaved)
 	if !ok || len(out) < 2 || out[1] == nil {
-		return nil, fmt.Errorf("TopK backward: forward state is missing")
+		return nil, fmt.Errorf("backward: forward state is missing")
 	}
 	x := in[0]
 	g, err := gradFor(gOut, 0, out[1].Shape)
@@ -815,18 +815,18 @@ func (tileOp) shape(in []*tensor.Tensor) ([]int, error) {
 		return nil, err
 	}
 	if in[1].Rank() != 1 || len(reps) != x.Rank() {
-		return nil, fmt.Errorf("Tile: repeats must be 1-D with one entry per input axis (%d), got shape %v", x.Rank(), in[1].Shape)
+		return nil, fmt.Errorf("repeats must be 1-D with one entry per input axis (%d), got shape %v", x.Rank(), in[1].Shape)
 	}
 	dims := make([]int64, len(reps))
 	for i, r := range reps {
 		if r < 0 {
-			return nil, fmt.Errorf("Tile: repeats[%d] = %d is negative", i, r)
+			return nil, fmt.Errorf("repeats[%d] = %d is negative", i, r)
 		}
 		dims[i] = int64(x.Shape[i]) * r
 	}
 	s, err := shapeFromInts(dims)
 	if err != nil {
-		return nil, fmt.Errorf("Tile: %v", err)
+		return nil, fmt.Errorf("%v", err)
 	}
 	return s, nil
 }
@@ -923,7 +923,7 @@ func (o *cumSumOp) axis(in []*tensor.Tensor) (int, error) {
 	}
 	ax, err := normAxis(a, in[0].Rank())
 	if err != nil {
-		return 0, fmt.Errorf("CumSum axis: %v", err)
+		return 0, fmt.Errorf("input axis: %v", err)
 	}
 	return ax, nil
 }
@@ -1004,7 +1004,7 @@ func (o *triluOp) k(in []*tensor.Tensor) (int64, error) {
 		return 0, err
 	}
 	if in[0].Rank() < 2 {
-		return 0, fmt.Errorf("Trilu: input must have rank >= 2, got shape %v", in[0].Shape)
+		return 0, fmt.Errorf("input must have rank >= 2, got shape %v", in[0].Shape)
 	}
 	if !present(in, 1) {
 		return 0, nil
@@ -1089,14 +1089,14 @@ func (o *oneHotOp) geometry(in []*tensor.Tensor) (*oneHotGeom, error) {
 	}
 	idx, dep, vals := in[0], in[1], in[2]
 	if vals.Len() != 2 || vals.Rank() != 1 {
-		return nil, fmt.Errorf("OneHot: values must be 1-D with 2 elements (off, on), got shape %v", vals.Shape)
+		return nil, fmt.Errorf("values must be 1-D with 2 elements (off, on), got shape %v", vals.Shape)
 	}
 	df, err := scalarFloat(dep, "OneHot depth")
 	if err != nil {
 		return nil, err
 	}
 	if df < 1 || df != math.Trunc(df) {
-		return nil, fmt.Errorf("OneHot: depth must be a positive integer, got %g", df)
+		return nil, fmt.Errorf("depth must be a positive integer, got %g", df)
 	}
 	r := idx.Rank()
 	ax := int(o.axis)
@@ -1104,7 +1104,7 @@ func (o *oneHotOp) geometry(in []*tensor.Tensor) (*oneHotGeom, error) {
 		ax += r + 1
 	}
 	if ax < 0 || ax > r {
-		return nil, fmt.Errorf("OneHot: attribute axis %d is out of range for output rank %d", o.axis, r+1)
+		return nil, fmt.Errorf("attribute axis %d is out of range for output rank %d", o.axis, r+1)
 	}
 	depth := int64(df)
 	dims := make([]int64, 0, r+1)
@@ -1117,7 +1117,7 @@ func (o *oneHotOp) geometry(in []*tensor.Tensor) (*oneHotGeom, error) {
 	}
 	shape, err := shapeFromInts(dims)
 	if err != nil {
-		return nil, fmt.Errorf("OneHot: %v", err)
+		return nil, fmt.Errorf("%v", err)
 	}
 	g := &oneHotGeom{shape: shape, outer: tensor.Numel(idx.Shape[:ax]), depth: int(depth), inner: tensor.Numel(idx.Shape[ax:])}
 	g.hot = make([]int, idx.Len())

@@ -115,14 +115,14 @@ func (o *modOp) operands(in []*tensor.Tensor) (a, b *tensor.Tensor, shape []int,
 	}
 	a, b = in[0], in[1]
 	if a.DType != b.DType {
-		return nil, nil, nil, fmt.Errorf("Mod: input types differ: %s and %s", a, b)
+		return nil, nil, nil, fmt.Errorf("input types differ: %s and %s", a, b)
 	}
 	if a.DType == tensor.Float32 && !o.fmod {
-		return nil, nil, nil, fmt.Errorf("Mod: floating-point inputs need attribute fmod=1 (ONNX spec), got fmod=0")
+		return nil, nil, nil, fmt.Errorf("floating-point inputs need attribute fmod=1 (ONNX spec), got fmod=0")
 	}
 	shape, err = tensor.BroadcastShape(a.Shape, b.Shape)
 	if err != nil {
-		err = fmt.Errorf("Mod: %v", err)
+		err = fmt.Errorf("%v", err)
 	}
 	return
 }
@@ -162,7 +162,7 @@ func (o *modOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, 
 		}
 	})
 	if divZero {
-		return nil, nil, fmt.Errorf("Mod: integer division by zero")
+		return nil, nil, fmt.Errorf("integer division by zero")
 	}
 	return []*tensor.Tensor{out}, nil, nil
 }

@@ -283,7 +283,7 @@ func buildLRN(n *NodeInfo) (Op, error) {
 // denom returns bias + alpha/size·Σx² for every element.
 func (o *lrnOp) denom(x *tensor.Tensor) ([]float64, int, int, int, error) {
 	if x.Rank() < 2 {
-		return nil, 0, 0, 0, fmt.Errorf("LRN: input must be (N, C, ...), got shape %v", x.Shape)
+		return nil, 0, 0, 0, fmt.Errorf("input must be (N, C, ...), got shape %v", x.Shape)
 	}
 	n, c, s := x.Shape[0], x.Shape[1], tensor.Numel(x.Shape[2:])
 	lo, hi := (o.size-1)/2, o.size/2 // ⌊(size-1)/2⌋, ⌈(size-1)/2⌉
@@ -310,7 +310,7 @@ func (o *lrnOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, 
 	}
 	x, err := floatInput(in, 0, "X")
 	if err != nil {
-		return nil, nil, fmt.Errorf("LRN: %v", err)
+		return nil, nil, fmt.Errorf("%v", err)
 	}
 	d, _, _, _, err := o.denom(x)
 	if err != nil {

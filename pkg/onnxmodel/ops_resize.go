@@ -734,7 +734,7 @@ func (o *spaceDepthOp) layout(x *tensor.Tensor) (view, perm, shape []int, err er
 	N, C, H, W, b := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], o.b
 	if o.toSpace {
 		if C%(b*b) != 0 {
-			return nil, nil, nil, fmt.Errorf("DepthToSpace: channels %d are not a multiple of blocksize² = %d", C, b*b)
+			return nil, nil, nil, fmt.Errorf("channels %d are not a multiple of blocksize² = %d", C, b*b)
 		}
 		c := C / (b * b)
 		shape = []int{N, c, H * b, W * b}
@@ -744,7 +744,7 @@ func (o *spaceDepthOp) layout(x *tensor.Tensor) (view, perm, shape []int, err er
 		return []int{N, b, b, c, H, W}, []int{0, 3, 4, 1, 5, 2}, shape, nil
 	}
 	if H%b != 0 || W%b != 0 {
-		return nil, nil, nil, fmt.Errorf("SpaceToDepth: height %d and width %d must be multiples of blocksize %d", H, W, b)
+		return nil, nil, nil, fmt.Errorf("height %d and width %d must be multiples of blocksize %d", H, W, b)
 	}
 	return []int{N, C, H / b, b, W / b, b}, []int{0, 3, 5, 1, 2, 4}, []int{N, C * b * b, H / b, W / b}, nil
 }
