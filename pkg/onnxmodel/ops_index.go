@@ -831,19 +831,19 @@ func (tileOp) shape(in []*tensor.Tensor) ([]int, error) {
 	return s, nil
 }
 
-// tileMap calls fn(outIndex, inIndex) for every output element.
-func tileMap(xShape, shape []int, fn func(o, i int)) {
+// tileView returns the output viewed as (repeats[0], dim[0], repeats[1],
+// dim[1], …) and the input's strides along that view (0 on the repeats).
+func tileView(xShape, shape []int) (view, inStrides []int) {
 	st := tensor.Strides(xShape)
-	pos := make([]int, len(shape))
-	n := tensor.Numel(shape)
-	for o := 0; o < n; o++ {
-		unravel(o, shape, pos)
-		i := 0
-		for d, p := range pos {
-			i += (p % xShape[d]) * st[d]
+	for d, n := range xShape {
+		reps := 0
+		if n > 0 {
+			reps = shape[d] / n
 		}
-		fn(o, i)
+		view = append(view, reps, n)
+		inStrides = append(inStrides, 0, st[d])
 	}
+	return view, inStrides
 }
 
 // Forward repeats the input.
@@ -854,11 +854,11 @@ func (t tileOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, 
 	}
 	x := in[0]
 	out := allocLike(rc, x.DType, shape)
-	if x.DType == tensor.Int64 {
-		tileMap(x.Shape, shape, func(o, i int) { out.I[o] = x.I[i] })
-	} else {
-		tileMap(x.Shape, shape, func(o, i int) { out.F[o] = x.F[i] })
+	if out.Len() == 0 {
+		return []*tensor.Tensor{out}, nil, nil
 	}
+	view, src := tileView(x.Shape, shape)
+	copyTensor(NewLoopPlan(view, tensor.Strides(view), src), out, 0, x, 0)
 	return []*tensor.Tensor{out}, nil, nil
 }
 
@@ -878,8 +878,16 @@ func (t tileOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gO
 	}
 	gx := rc.Alloc(in[0].Shape...)
 	grads[0] = gx
-	if g != nil {
-		tileMap(in[0].Shape, shape, func(o, i int) { gx.F[i] += g.F[o] })
+	if g != nil && g.Len() > 0 {
+		view, _ := tileView(in[0].Shape, shape)
+		dst := make([]int, len(view))
+		for i := range view {
+			dst[i] = 1
+			if i%2 == 1 {
+				dst[i] = view[i]
+			}
+		}
+		SumInto(gx.F, dst, g.F, view, 1)
 	}
 	return grads, nil
 }
