@@ -111,6 +111,13 @@ func (o *act2Op) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 	}
 	y := rc.AllocNoZero(x.Shape...)
 	tensor.ParallelFor(len(x.F), parallelGrain, func(lo, hi int) {
+		if o.name == "HardSwish" {
+			// The hot case (MobileNetV3): a float32 loop without calls.
+			for i, v := range x.F[lo:hi] {
+				y.F[lo+i] = v * min(1, max(0, v*(1.0/6)+0.5))
+			}
+			return
+		}
 		for i := lo; i < hi; i++ {
 			y.F[i] = float32(o.f(float64(x.F[i])))
 		}

@@ -39,7 +39,7 @@ func floatInput(in []*tensor.Tensor, i int, name string) (*tensor.Tensor, error)
 // present reports whether optional input i is given.
 func present(in []*tensor.Tensor, i int) bool { return i < len(in) && in[i] != nil }
 
-// permuteInto returns x's elements laid out with its axes permuted: output
+// permuteTensor returns x's elements laid out with its axes permuted: output
 // axis i is input axis perm[i].
 func permuteTensor(rc *RunContext, x *tensor.Tensor, perm []int) *tensor.Tensor {
 	st := tensor.Strides(x.Shape)

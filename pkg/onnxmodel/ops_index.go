@@ -1020,7 +1020,7 @@ func (o *triluOp) k(in []*tensor.Tensor) (int64, error) {
 	return scalarInt(in[1], "Trilu k")
 }
 
-// keepMask calls fn(i) for every kept element.
+// keep calls fn(i) for every kept element.
 func (o *triluOp) keep(shape []int, k int64, fn func(i int)) {
 	r := len(shape)
 	rows, cols := shape[r-2], shape[r-1]

@@ -217,7 +217,7 @@ type resizePlan struct {
 	anyOut bool
 }
 
-// optional returns in[i] when present and non-empty.
+// optionalIn returns in[i] when present and non-empty, else nil.
 func optionalIn(in []*tensor.Tensor, i int) *tensor.Tensor {
 	if i < 0 || i >= len(in) || in[i] == nil || in[i].Len() == 0 {
 		return nil
@@ -225,7 +225,7 @@ func optionalIn(in []*tensor.Tensor, i int) *tensor.Tensor {
 	return in[i]
 }
 
-// floats returns a tensor's elements as float64.
+// floats64 returns a tensor's elements as float64.
 func floats64(t *tensor.Tensor) []float64 {
 	out := make([]float64, t.Len())
 	for i := range out {
