@@ -822,6 +822,9 @@ func (tileOp) shape(in []*tensor.Tensor) ([]int, error) {
 		if r < 0 {
 			return nil, fmt.Errorf("repeats[%d] = %d is negative", i, r)
 		}
+		if r > 0 && int64(x.Shape[i]) > math.MaxInt64/r {
+			return nil, fmt.Errorf("repeats[%d] = %d overflows dimension %d", i, r, x.Shape[i])
+		}
 		dims[i] = int64(x.Shape[i]) * r
 	}
 	s, err := shapeFromInts(dims)
