@@ -336,14 +336,11 @@ func (o *scatterNDOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Te
 // the overwritten slices zeroed, and each update gets the gradient of the
 // slice it wrote last (an update overwritten by a later duplicate gets
 // zero). With add, data gets the gradient and each update the gradient of
-// its slice. The other reductions are not differentiated.
+// its slice; mul, max and min are in reduceGrads.
 func (o *scatterNDOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	grads := make([]*tensor.Tensor, 3)
 	if len(in) < 3 || in[0] == nil || in[0].DType != tensor.Float32 || (!wants(need, 0) && !wants(need, 2)) {
 		return grads, nil
-	}
-	if o.red != scatterNone && o.red != scatterAdd {
-		return nil, fmt.Errorf("the gradient of reduction mul, max or min is not implemented")
 	}
 	geo, err := o.geometry(in)
 	if err != nil {
@@ -358,6 +355,16 @@ func (o *scatterNDOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved a
 		return zeroGrads(rc, in, need), nil
 	}
 	s := geo.slice
+	if o.red != scatterNone && o.red != scatterAdd {
+		gd, gu := o.reduceGrads(rc, geo, data, upd, g)
+		if wants(need, 0) {
+			grads[0] = gd
+		}
+		if wants(need, 2) {
+			grads[2] = gu
+		}
+		return grads, nil
+	}
 	if wants(need, 2) {
 		gu := rc.Alloc(upd.Shape...)
 		last := map[int]int{}
@@ -385,6 +392,59 @@ func (o *scatterNDOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved a
 		grads[0] = gd
 	}
 	return grads, nil
+}
+
+// reduceGrads is the backward rule of reductions mul, max and min. The
+// updates that address one slice are applied in order: with mul the slice
+// becomes data·Π u, so data's gradient is g·Π u and update t's is
+// g·data·Π_{j≠t} u_j; with max (min) the gradient goes to the element that
+// won (the earliest among equals, data first).
+func (o *scatterNDOp) reduceGrads(rc *RunContext, geo *scatterGeom, data, upd, g *tensor.Tensor) (gd, gu *tensor.Tensor) {
+	s := geo.slice
+	gd = rc.Alloc(data.Shape...)
+	copy(gd.F, g.F)
+	gu = rc.Alloc(upd.Shape...)
+	groups := map[int][]int{}
+	var order []int
+	for t, off := range geo.offsets {
+		if _, ok := groups[off]; !ok {
+			order = append(order, off)
+		}
+		groups[off] = append(groups[off], t)
+	}
+	for _, off := range order {
+		ts := groups[off]
+		for e := 0; e < s; e++ {
+			gv, d := g.F[off+e], data.F[off+e]
+			if o.red == scatterMul {
+				// prefix[k] = Π_{j<k} u_j; the suffix runs backwards.
+				prefix := make([]float32, len(ts)+1)
+				prefix[0] = 1
+				for k, t := range ts {
+					prefix[k+1] = prefix[k] * upd.F[t*s+e]
+				}
+				gd.F[off+e] = gv * prefix[len(ts)]
+				suffix := float32(1)
+				for k := len(ts) - 1; k >= 0; k-- {
+					gu.F[ts[k]*s+e] = gv * d * prefix[k] * suffix
+					suffix *= upd.F[ts[k]*s+e]
+				}
+				continue
+			}
+			best, win := d, -1
+			for _, t := range ts {
+				u := upd.F[t*s+e]
+				if (o.red == scatterMax && u > best) || (o.red == scatterMin && u < best) {
+					best, win = u, t
+				}
+			}
+			if win >= 0 {
+				gd.F[off+e] = 0
+				gu.F[win*s+e] = gv
+			}
+		}
+	}
+	return gd, gu
 }
 
 // ---- GatherND ----

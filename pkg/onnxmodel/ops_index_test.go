@@ -109,6 +109,15 @@ func TestIndexOpsGradients(t *testing.T) {
 		}
 		return x
 	}
+	// shifted is distinct(shape) moved by 0.15, so that it ties with no
+	// value of a distinct tensor (those are multiples of 0.37).
+	shifted := func(shape ...int) *tensor.Tensor {
+		x := distinct(shape...)
+		for i := range x.F {
+			x.F[i] += 0.15
+		}
+		return x
+	}
 	cases := []struct {
 		name  string
 		op    string
@@ -121,6 +130,9 @@ func TestIndexOpsGradients(t *testing.T) {
 		// Index 1 is written twice: only the later update gets its gradient.
 		{"scatternd", "ScatterND", 13, nil, []*tensor.Tensor{randTensor(rng, 4, 3), it(sh(3, 1), 1, 3, 1), randTensor(rng, 3, 3)}, []int{0, 2}, 1},
 		{"scatternd add", "ScatterND", 16, attrsOf(attrString("reduction", "add")), []*tensor.Tensor{randTensor(rng, 4, 3), it(sh(3, 1), 1, 3, 1), randTensor(rng, 3, 3)}, []int{0, 2}, 1},
+		{"scatternd mul", "ScatterND", 16, attrsOf(attrString("reduction", "mul")), []*tensor.Tensor{randTensor(rng, 4, 3), it(sh(3, 1), 1, 3, 1), randTensor(rng, 3, 3)}, []int{0, 2}, 1},
+		{"scatternd max", "ScatterND", 18, attrsOf(attrString("reduction", "max")), []*tensor.Tensor{distinct(4, 3), it(sh(3, 1), 1, 3, 1), shifted(3, 3)}, []int{0, 2}, 1},
+		{"scatternd min", "ScatterND", 18, attrsOf(attrString("reduction", "min")), []*tensor.Tensor{distinct(4, 3), it(sh(3, 1), 1, 3, 1), shifted(3, 3)}, []int{0, 2}, 1},
 		{"gathernd", "GatherND", 13, nil, []*tensor.Tensor{randTensor(rng, 3, 2, 2), it(sh(3, 2), 0, 1, 2, 0, 0, 1)}, []int{0}, 1},
 		{"gathernd batch", "GatherND", 13, attrsOf(attrInt("batch_dims", 1)), []*tensor.Tensor{randTensor(rng, 2, 3, 2), it(sh(2, 2, 1), 2, 2, 0, 1)}, []int{0}, 1},
 		{"gatherelements", "GatherElements", 13, attrsOf(attrInt("axis", 1)), []*tensor.Tensor{randTensor(rng, 2, 3), it(sh(2, 4), 0, 2, 2, -1, 1, 0, 0, 1)}, []int{0}, 1},
