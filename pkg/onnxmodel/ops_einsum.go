@@ -5,8 +5,8 @@ package onnxmodel
 // (diagonals). Operands are folded pairwise: labels no later operand or the
 // output needs are summed out first, then each pair is one batched GEMM
 // (batch labels × free labels of A × free labels of B, contracting the
-// shared labels). Terms with a repeated label fall back to a direct loop
-// over every label assignment. The gradient of operand i is itself an
+// shared labels). A term with a repeated label is first replaced by its
+// diagonal; a target with one is filled on its diagonal. The gradient of operand i is itself an
 // einsum: of the output gradient and the other operands, into operand i's
 // labels (labels that operand i alone carried are broadcast back).
 
@@ -281,12 +281,26 @@ func hasRepeat(ls []int) bool {
 // esContract computes Σ Π terms into a tensor with labels target (labels of
 // target that no term has are broadcast).
 func esContract(rc *RunContext, terms []esTerm, target []int, dims map[int]int) *tensor.Tensor {
-	slow := hasRepeat(target)
-	for _, t := range terms {
-		slow = slow || hasRepeat(t.labels)
+	if hasRepeat(target) {
+		// Contract into the distinct labels, then write the result onto the
+		// diagonal of a zero tensor of the target's shape.
+		uniq := esUnique(target)
+		r := esContract(rc, terms, uniq, dims)
+		shape := make([]int, len(target))
+		for i, l := range target {
+			shape[i] = dims[l]
+		}
+		out := rc.Alloc(shape...)
+		if out.Len() > 0 {
+			copyTensor(NewLoopPlan(r.Shape, esDiagStrides(shape, target, uniq), tensor.Strides(r.Shape)), out, 0, r, 0)
+		}
+		return out
 	}
-	if slow {
-		return esSlow(rc, terms, target, dims)
+	terms = append([]esTerm(nil), terms...)
+	for i, t := range terms {
+		if hasRepeat(t.labels) {
+			terms[i] = esDiagonal(rc, t)
+		}
 	}
 	cur := terms[0]
 	for k := 1; k < len(terms); k++ {
@@ -307,6 +321,44 @@ func esContract(rc *RunContext, terms []esTerm, target []int, dims map[int]int) 
 	}
 	cur = esSum(rc, cur, keep)
 	return esArrange(rc, cur, target, dims)
+}
+
+// esUnique returns the distinct labels of ls in first-occurrence order.
+func esUnique(ls []int) []int {
+	var out []int
+	for _, l := range ls {
+		if indexOf(out, l) < 0 {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// esDiagStrides returns, for each label of uniq, its stride in a dense
+// tensor of shape with labels ls: the sum of the strides of the axes that
+// carry it (so that walking uniq walks the diagonal).
+func esDiagStrides(shape, ls, uniq []int) []int {
+	st := tensor.Strides(shape)
+	out := make([]int, len(uniq))
+	for a, l := range ls {
+		out[indexOf(uniq, l)] += st[a]
+	}
+	return out
+}
+
+// esDiagonal returns t's diagonal over its repeated labels: a term with
+// each label once.
+func esDiagonal(rc *RunContext, t esTerm) esTerm {
+	uniq := esUnique(t.labels)
+	shape := make([]int, len(uniq))
+	for i, l := range uniq {
+		shape[i] = t.t.Shape[indexOf(t.labels, l)]
+	}
+	out := rc.Alloc(shape...)
+	if out.Len() > 0 {
+		copyTensor(NewLoopPlan(shape, tensor.Strides(shape), esDiagStrides(t.t.Shape, t.labels, uniq)), out, 0, t.t, 0)
+	}
+	return esTerm{t: out, labels: uniq}
 }
 
 // esSum sums t over the labels not in keep (the others keep their order).
@@ -452,71 +504,6 @@ func indexOf(ls []int, l int) int {
 	return -1
 }
 
-// esSlow evaluates the contraction by visiting every assignment of every
-// label: target[…] += Π term[…]. It handles repeated labels (diagonals) in
-// the terms and in the target.
-func esSlow(rc *RunContext, terms []esTerm, target []int, dims map[int]int) *tensor.Tensor {
-	var all []int
-	seen := map[int]bool{}
-	add := func(ls []int) {
-		for _, l := range ls {
-			if !seen[l] {
-				seen[l] = true
-				all = append(all, l)
-			}
-		}
-	}
-	for _, t := range terms {
-		add(t.labels)
-	}
-	add(target)
-	slot := map[int]int{}
-	ext := make([]int, len(all))
-	for i, l := range all {
-		slot[l] = i
-		ext[i] = dims[l]
-	}
-	// stride of every label slot in each operand and in the target.
-	strideOf := func(shape []int, labels []int) []int {
-		s := make([]int, len(all))
-		st := tensor.Strides(shape)
-		for a, l := range labels {
-			s[slot[l]] += st[a]
-		}
-		return s
-	}
-	tshape := make([]int, len(target))
-	for i, l := range target {
-		tshape[i] = dims[l]
-	}
-	out := rc.Alloc(tshape...)
-	ts := strideOf(tshape, target)
-	os := make([][]int, len(terms))
-	for i, t := range terms {
-		os[i] = strideOf(t.t.Shape, t.labels)
-	}
-	total := tensor.Numel(ext)
-	idx := make([]int, len(all))
-	offs := make([]int, len(terms))
-	for n := 0; n < total; n++ {
-		unravel(n, ext, idx)
-		to := 0
-		for s, v := range idx {
-			to += v * ts[s]
-		}
-		p := float32(1)
-		for i := range terms {
-			offs[i] = 0
-			for s, v := range idx {
-				offs[i] += v * os[i][s]
-			}
-			p *= terms[i].t.F[offs[i]]
-		}
-		out.F[to] += p
-	}
-	return out
-}
-
 // Forward evaluates the equation.
 func (o *einsumOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
 	r, err := o.resolve(in)
@@ -567,8 +554,7 @@ func (o *einsumOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any,
 				terms = append(terms, t)
 			}
 		}
-		// With a repeated label (a diagonal) the slow path writes the
-		// diagonal only, which is the gradient.
+		// With a repeated label the gradient lives on the diagonal only.
 		gi := esContract(rc, terms, r.terms[i].labels, r.dims)
 		grads[i] = gi.Reshaped(in[i].Shape...)
 	}

@@ -61,6 +61,10 @@ func TestEinsumMatchesDirectLoop(t *testing.T) {
 		{"ijk->kij", [][]int{{2, 3, 4}}},
 		{"ij,ij->i", [][]int{{3, 4}, {3, 4}}},
 		{"ab,cd->", [][]int{{2, 3}, {3, 2}}},
+		{"bii,bj->bj", [][]int{{2, 3, 3}, {2, 4}}},
+		{"iij->j", [][]int{{3, 3, 2}}},
+		{"ij,jj->i", [][]int{{2, 3}, {3, 3}}},
+		{"ii->", [][]int{{4, 4}}},
 	}
 	for _, c := range cases {
 		t.Run(c.eq, func(t *testing.T) {
@@ -147,4 +151,69 @@ func TestEinsumErrors(t *testing.T) {
 			t.Errorf("Einsum %v: no error", in)
 		}
 	}
+}
+
+// esSlow evaluates the contraction by visiting every assignment of every
+// label: target[…] += Π term[…], repeated labels (diagonals) included. It
+// is the tests' reference for esContract.
+func esSlow(rc *RunContext, terms []esTerm, target []int, dims map[int]int) *tensor.Tensor {
+	var all []int
+	seen := map[int]bool{}
+	add := func(ls []int) {
+		for _, l := range ls {
+			if !seen[l] {
+				seen[l] = true
+				all = append(all, l)
+			}
+		}
+	}
+	for _, t := range terms {
+		add(t.labels)
+	}
+	add(target)
+	slot := map[int]int{}
+	ext := make([]int, len(all))
+	for i, l := range all {
+		slot[l] = i
+		ext[i] = dims[l]
+	}
+	// stride of every label slot in each operand and in the target.
+	strideOf := func(shape []int, labels []int) []int {
+		s := make([]int, len(all))
+		st := tensor.Strides(shape)
+		for a, l := range labels {
+			s[slot[l]] += st[a]
+		}
+		return s
+	}
+	tshape := make([]int, len(target))
+	for i, l := range target {
+		tshape[i] = dims[l]
+	}
+	out := rc.Alloc(tshape...)
+	ts := strideOf(tshape, target)
+	os := make([][]int, len(terms))
+	for i, t := range terms {
+		os[i] = strideOf(t.t.Shape, t.labels)
+	}
+	total := tensor.Numel(ext)
+	idx := make([]int, len(all))
+	offs := make([]int, len(terms))
+	for n := 0; n < total; n++ {
+		unravel(n, ext, idx)
+		to := 0
+		for s, v := range idx {
+			to += v * ts[s]
+		}
+		p := float32(1)
+		for i := range terms {
+			offs[i] = 0
+			for s, v := range idx {
+				offs[i] += v * os[i][s]
+			}
+			p *= terms[i].t.F[offs[i]]
+		}
+		out.F[to] += p
+	}
+	return out
 }
