@@ -286,6 +286,9 @@ func (o *resizeOp) plan(in []*tensor.Tensor) (*resizePlan, error) {
 			if !(s > 0) || math.IsInf(s, 0) {
 				return nil, fmt.Errorf("%s: scale %g for axis %d must be positive and finite", o.name, s, d)
 			}
+			if o.name == "Upsample" && s < 1 {
+				return nil, fmt.Errorf("%s: scale %g for axis %d must be >= 1", o.name, s, d)
+			}
 			scale[d] = s
 			outSize[d] = int(math.Floor(s * float64(x.Shape[d])))
 		}

@@ -127,6 +127,10 @@ func TestResizeErrors(t *testing.T) {
 			t.Errorf("Resize %v: no error", in)
 		}
 	}
+	up := buildOp(t, opSpec{opType: "Upsample", opset: 9, nInputs: 2})
+	if _, _, err := up.Forward(&RunContext{}, []*tensor.Tensor{x, ft(sh(2), 1, 0.5)}); err == nil {
+		t.Error("Upsample with a scale below 1: no error")
+	}
 	d2s := buildOp(t, opSpec{opType: "DepthToSpace", opset: 13, nInputs: 1, attrs: attrsOf(attrInt("blocksize", 2))})
 	if _, _, err := d2s.Forward(&RunContext{}, []*tensor.Tensor{tensor.New(1, 6, 1, 1)}); err == nil {
 		t.Error("DepthToSpace with channels not a multiple of 4: no error")
