@@ -116,8 +116,8 @@ func TestZoo(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Logf("logits max|diff|/max|logit| %.2e, grad cosine %.7f, FGSM eps %g SR advtest %.3f PyTorch %.3f",
-					fig.logitRelDiff, fig.gradCosine, entry.FGSM.Eps, fig.srEngine, fig.srPyTorch)
+				t.Logf("logits max|diff|/max|logit| %.2e, grad 1-cosine %.1e, FGSM eps %g SR advtest %.3f PyTorch %.3f",
+					fig.logitRelDiff, 1-fig.gradCosine, entry.FGSM.Eps, fig.srEngine, fig.srPyTorch)
 			})
 		}
 	}
