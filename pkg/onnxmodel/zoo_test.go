@@ -21,28 +21,6 @@ import (
 // testdata/gen/zoo.py (see testdata/zoo/README.md).
 const zooDir = "../../testdata/zoo"
 
-// zooPending lists the zoo files that need an engine change made on another
-// branch (ops or fixes not merged here yet). A listed file that fails is
-// skipped with the reason; a listed file that passes fails the test, so the
-// entry is deleted once the change is merged. The lead deletes the whole
-// list after the merge: every zoo file must then pass.
-var zooPending = map[string]string{
-	"convnext_op13":     zooIm2Col,
-	"convnext_op17":     zooIm2Col,
-	"mnasnet_op13":      zooIm2Col,
-	"mnasnet_op17":      zooIm2Col,
-	"mobilenet_v3_op13": zooIm2Col,
-	"mobilenet_v3_op17": "HardSwish (branch newops) and " + zooIm2Col,
-	"swin_op13":         "Mod, Range, ScatterND (branch newops)",
-	"swin_op17":         "Mod, Range, ScatterND (branch newops)",
-}
-
-// zooIm2Col: tensor.Im2Col panics (slice bounds out of range) on a conv
-// whose kernel taps see only padding, e.g. a 7x7 or 5x5 depthwise conv
-// on a 2x2 or 1x1 feature map; fixed by "tensor: Im2Col skips kernel taps
-// that see only padding" on branch conformance.
-const zooIm2Col = "Im2Col with a feature map smaller than the kernel (branch conformance)"
-
 // zooDoc is testdata/zoo/zoo.json.
 type zooDoc struct {
 	N      int `json:"n"`
@@ -107,23 +85,12 @@ func TestZoo(t *testing.T) {
 			seen[name] = true
 			t.Run(name, func(t *testing.T) {
 				fig, err := checkZooModel(filepath.Join(zooDir, f.File), ref, entry.FGSM.Eps, entry.FGSM.SR)
-				if reason, pending := zooPending[name]; pending {
-					if err != nil {
-						t.Skipf("pending %s: %v", reason, err)
-					}
-					t.Fatalf("listed in zooPending (%s) but passes: delete the entry", reason)
-				}
 				if err != nil {
 					t.Fatal(err)
 				}
 				t.Logf("logits max|diff|/max|logit| %.2e, grad 1-cosine %.1e, FGSM eps %g SR advtest %.3f PyTorch %.3f",
 					fig.logitRelDiff, 1-fig.gradCosine, entry.FGSM.Eps, fig.srEngine, fig.srPyTorch)
 			})
-		}
-	}
-	for name := range zooPending {
-		if !seen[name] {
-			t.Errorf("zooPending lists %s, which is not in zoo.json", name)
 		}
 	}
 }
