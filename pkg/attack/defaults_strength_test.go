@@ -66,8 +66,9 @@ func count(v []bool) int {
 }
 
 // TestPGDDefaultStepStrength pins that `pgd:eps=0.3` with its default
-// step is no weaker than PGD with step eps/4 (torchattacks' alpha) on the
-// adversarially trained CNN, within one sample per 500, and that the old
+// step (today eps/4 itself) is no weaker than PGD with step eps/4
+// (torchattacks' alpha) on the adversarially trained CNN, within one
+// sample per 500, and that the old
 // default (2.5·eps/steps = eps/16 at 40 steps) is measurably weaker, so
 // the comparison can fail. testdata/reference/pgd_step_sweep.md has the
 // full sweep the default was chosen from.
