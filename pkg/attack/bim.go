@@ -17,10 +17,10 @@ import (
 // to the clip range: steps = ⌊min(eps/α₀ + 4, 1.25·eps/α₀)⌋ with
 // α₀ = (max−min)/255 (at least 1). The step is eps/4, torchattacks' BIM
 // default (alpha 2/255 at eps 8/255), rather than the paper's α = 1 pixel
-// level: on the shipped MNIST models, at the same number of iterations, the
-// paper's step fell up to several points of success rate short of eps/4,
-// which was never beaten by eps/8 or eps/16 by more than half a point
-// (testdata/reference/pgd_step_sweep.md, made by
+// level: at the same number of iterations on the shipped MNIST MLP at Linf
+// 0.1, the paper's step fooled 76.7% of the clean-correct samples, eps/16
+// 80.0%, eps/8 80.8% and eps/4 81.4% (all 100% at 0.3;
+// testdata/reference/pgd_step_sweep.md, made by
 // testdata/gen/pgd_step_sweep). norm=l2 uses the normalised-gradient step.
 // Iterates are kept as in PGD.
 //

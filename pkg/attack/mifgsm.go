@@ -13,8 +13,9 @@ import (
 //
 // from x₀ = x. The paper takes α = eps/T so that T steps just reach the
 // ball's edge; the default here is α = eps/4, torchattacks' MIFGSM default
-// (alpha 2/255 at eps 8/255, T=10), which on the shipped MNIST models beat
-// eps/T by up to several points of success rate at the same T
+// (alpha 2/255 at eps 8/255, T=10): at T=10 on the shipped MNIST MLP at
+// Linf 0.1 it fooled 76.5% of the clean-correct samples against 70.3% for
+// eps/T, 71.6% for eps/8 and 29.0% for eps/16
 // (testdata/reference/pgd_step_sweep.md, made by
 // testdata/gen/pgd_step_sweep). Iterates are kept as in PGD.
 //
