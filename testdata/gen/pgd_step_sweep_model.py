@@ -24,6 +24,12 @@ Run from the repository root:
   /usr/bin/python3 testdata/gen/pgd_step_sweep_model.py
   go build -o /tmp/advtest . && nice -n 10 /tmp/advtest harden -c testdata/gen/pgd_step_sweep_model.yaml \
       --sanity=false --output-model testdata/models/mnist_cnn_at.onnx
+
+The committed model came from that run (seed 1): the TRADES round took
+586 s on the shared 2-core machine; on the first 200 shipped test samples
+clean accuracy rose from 11% to 100% and the pool's PGD (Linf 0.3, 10 steps
+of 0.075) fooled 4.0%. On all 1000, 983 are clean-correct and PGD-40 with
+step eps/4 fools 75 of them (pkg/attack's TestPGDDefaultStepStrength).
 """
 import os
 import sys
