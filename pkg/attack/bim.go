@@ -12,14 +12,20 @@ import (
 //
 //	X₀ = X,  Xₙ₊₁ = Clip_{X,ε}{Xₙ + α·sign(∇ₓ J(Xₙ, y))}
 //
-// with no random start. The paper's schedule is α = 1 and
-// N = ⌊min(ε+4, 1.25ε)⌋ on the 0–255 pixel scale; here it is taken
-// relative to the clip range: α = (max−min)/255 and
-// steps = ⌊min(eps/α + 4, 1.25·eps/α)⌋ (at least 1). norm=l2 uses the
-// normalised-gradient step. Iterates are kept as in PGD.
+// with no random start. The number of iterations follows the paper's
+// schedule N = ⌊min(ε+4, 1.25ε)⌋ on the 0–255 pixel scale, here relative
+// to the clip range: steps = ⌊min(eps/α₀ + 4, 1.25·eps/α₀)⌋ with
+// α₀ = (max−min)/255 (at least 1). The step is eps/4, torchattacks' BIM
+// default (alpha 2/255 at eps 8/255), rather than the paper's α = 1 pixel
+// level: at the same number of iterations on the shipped MNIST MLP at Linf
+// 0.1, the paper's step fooled 76.7% of the clean-correct samples, eps/16
+// 80.0%, eps/8 80.8% and eps/4 81.4% (all 100% at 0.3;
+// testdata/reference/pgd_step_sweep.md, made by
+// testdata/gen/pgd_step_sweep). norm=l2 uses the normalised-gradient step.
+// Iterates are kept as in PGD.
 //
-// Defaults: norm=linf, eps=0.3, step and steps from the paper's schedule,
-// loss=ce, early_stop=true, clip range [0, 1].
+// Defaults: norm=linf, eps=0.3, step=eps/4, steps from the paper's
+// schedule, loss=ce, early_stop=true, clip range [0, 1].
 type BIM struct {
 	ball
 	step      float64
@@ -32,8 +38,8 @@ func (a *BIM) bind() *binder {
 	b := newBinder("bim")
 	b.norm("norm", &a.norm, Linf, []Norm{Linf, L2}, "norm of the ball")
 	b.float("eps", &a.eps, 0.3, "", "radius of the ball in input space")
-	b.autoFloat("step", &a.step, "(max-min)/255", "step size per iteration (auto: one pixel level)")
-	b.autoInt("steps", &a.steps, "min(eps/step+4, 1.25*eps/step)", "iterations (auto: Kurakin et al.'s schedule)")
+	b.autoFloat("step", &a.step, "eps/4", "step size per iteration")
+	b.autoInt("steps", &a.steps, "min(eps/a+4, 1.25*eps/a), a=(max-min)/255", "iterations (auto: Kurakin et al.'s schedule)")
 	b.enum("loss", &a.loss, "ce", lossNames, "loss to ascend")
 	b.bool("early_stop", &a.earlyStop, true, "stop working on a sample once an iterate fools it")
 	b.bounds(&a.bounds)
@@ -44,14 +50,16 @@ func (a *BIM) stepSize() float64 {
 	if a.step > 0 {
 		return a.step
 	}
-	return float64(a.bounds.Max-a.bounds.Min) / 255
+	return a.eps / 4
 }
 
+// numSteps is Kurakin et al.'s iteration count, measured in pixel levels
+// of the clip range whatever the step.
 func (a *BIM) numSteps() int {
 	if a.steps > 0 {
 		return a.steps
 	}
-	r := a.eps / a.stepSize()
+	r := a.eps / (float64(a.bounds.Max-a.bounds.Min) / 255)
 	return max(1, int(math.Floor(math.Min(r+4, 1.25*r))))
 }
 

@@ -22,6 +22,7 @@ type iterSpec struct {
 	norm        Norm
 	eps, step   float64
 	steps       int
+	schedule    string // step schedule: "" or "constant", or "cosine" (see stepAt)
 	restarts    int
 	randomStart bool
 	momentum    bool
@@ -29,6 +30,18 @@ type iterSpec struct {
 	loss        string
 	earlyStop   bool
 	bounds      Bounds
+}
+
+// stepAt is the step size of iteration it (0-based): step for the
+// constant schedule; for "cosine", step·(1+cos(π·it/steps))/2, decaying
+// from step at the first iteration towards 0 at the last (the cosine
+// annealing of Loshchilov & Hutter, "SGDR", ICLR 2017, eq. 5, with one
+// period and no restart).
+func (sp *iterSpec) stepAt(it int) float64 {
+	if sp.schedule == "cosine" && sp.steps > 0 {
+		return sp.step * 0.5 * (1 + math.Cos(math.Pi*float64(it)/float64(sp.steps)))
+	}
+	return sp.step
 }
 
 // parallelChunk is the minimum number of samples per goroutine for
@@ -140,6 +153,7 @@ func runIterative(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand, 
 			for j, i := range idx {
 				tr.offer(s, i, s.row(cur, i), s.succeeded(lg.F[j*s.c:(j+1)*s.c], i), float64(loss[j]))
 			}
+			step := sp.stepAt(it)
 			tensor.ParallelFor(len(idx), parallelChunk(d), func(a, z int) {
 				for j := a; j < z; j++ {
 					i := idx[j]
@@ -161,7 +175,7 @@ func runIterative(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand, 
 					}
 					ci := s.row(cur, i)
 					if sp.norm == Linf {
-						st := float32(sp.step)
+						st := float32(step)
 						for k, e := range dir {
 							ci[k] += st * signf(e)
 						}
@@ -171,7 +185,7 @@ func runIterative(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand, 
 							n2 += float64(e) * float64(e)
 						}
 						if n2 > 0 {
-							f := sp.step / math.Sqrt(n2)
+							f := step / math.Sqrt(n2)
 							for k, e := range dir {
 								ci[k] = float32(float64(ci[k]) + f*float64(e))
 							}

@@ -11,11 +11,17 @@ import (
 //	gₜ₊₁ = μ·gₜ + ∇ₓ J(xₜ)/‖∇ₓ J(xₜ)‖₁
 //	xₜ₊₁ = Clip(xₜ + α·sign(gₜ₊₁))        (L2: xₜ + α·gₜ₊₁/‖gₜ₊₁‖₂, eq. 8)
 //
-// from x₀ = x, with α = eps/T so that T steps can reach the ball's edge.
-// Iterates are kept as in PGD.
+// from x₀ = x. The paper takes α = eps/T so that T steps just reach the
+// ball's edge; the default here is α = eps/4, torchattacks' MIFGSM default
+// (alpha 2/255 at eps 8/255, T=10): at T=10 on the shipped MNIST MLP at
+// Linf 0.1 it fooled 76.5% of the clean-correct samples against 70.3% for
+// eps/T, 71.6% for eps/8 and 29.0% for eps/16
+// (testdata/reference/pgd_step_sweep.md, made by
+// testdata/gen/pgd_step_sweep). Iterates are kept as in PGD.
 //
-// Defaults (the paper's): steps T=10, decay μ=1.0, step α=eps/steps;
-// norm=linf, eps=0.3, loss=ce, early_stop=true, clip range [0, 1].
+// Defaults: steps T=10 and decay μ=1.0 (the paper's), step α=eps/4
+// (torchattacks'); norm=linf, eps=0.3, loss=ce, early_stop=true, clip
+// range [0, 1].
 type MIFGSM struct {
 	ball
 	step      float64
@@ -29,7 +35,7 @@ func (a *MIFGSM) bind() *binder {
 	b := newBinder("mifgsm")
 	b.norm("norm", &a.norm, Linf, []Norm{Linf, L2}, "norm of the ball")
 	b.float("eps", &a.eps, 0.3, "", "radius of the ball in input space")
-	b.autoFloat("step", &a.step, "eps/steps", "step size α (auto: eps/steps)")
+	b.autoFloat("step", &a.step, "eps/4", "step size α")
 	b.int("steps", &a.steps, 10, "", "iterations T")
 	b.float("decay", &a.decay, 1.0, "", "momentum decay factor μ")
 	b.enum("loss", &a.loss, "ce", lossNames, "loss to ascend")
@@ -42,7 +48,7 @@ func (a *MIFGSM) stepSize() float64 {
 	if a.step > 0 {
 		return a.step
 	}
-	return a.eps / float64(a.steps)
+	return a.eps / 4
 }
 
 func (a *MIFGSM) validate() error {

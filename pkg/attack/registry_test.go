@@ -114,12 +114,24 @@ func TestFactoriesDocumentDefaults(t *testing.T) {
 
 func TestResolvedParams(t *testing.T) {
 	p := mustNew(t, "pgd:eps=0.4,steps=20").Params()
-	if p["step"] != 2.5*0.4/20 || p["norm"] != "linf" || p["restarts"] != 1 || p["random_start"] != true {
+	if p["step"] != 0.4/4 || p["step_schedule"] != "constant" || p["norm"] != "linf" || p["restarts"] != 1 || p["random_start"] != true {
 		t.Errorf("pgd params: %v", p)
 	}
+	for spec, want := range map[string][2]any{
+		"pgd:eps=0.4,step_schedule=constant":         {0.4 / 4, "constant"},
+		"pgd:eps=0.4,step=0.01":                      {0.01, "constant"},
+		"pgd:eps=0.4,step=0.01,step_schedule=cosine": {0.01, "cosine"},
+	} {
+		if p := mustNew(t, spec).Params(); p["step"] != want[0] || p["step_schedule"] != want[1] {
+			t.Errorf("%s: step %v step_schedule %v, want %v", spec, p["step"], p["step_schedule"], want)
+		}
+	}
 	b := mustNew(t, "bim:eps=0.3").Params()
-	if b["steps"] != 80 || b["step"] != 1.0/255 { // ⌊min(76.5+4, 1.25·76.5)⌋
+	if b["steps"] != 80 || b["step"] != 0.3/4 { // ⌊min(76.5+4, 1.25·76.5)⌋
 		t.Errorf("bim params: steps %v step %v", b["steps"], b["step"])
+	}
+	if m := mustNew(t, "mifgsm:eps=0.3").Params(); m["step"] != 0.3/4 || m["steps"] != 10 {
+		t.Errorf("mifgsm params: steps %v step %v", m["steps"], m["step"])
 	}
 	if a := mustNew(t, "deepfool"); a.Norm() != NormNone || a.Eps() != 0 {
 		t.Errorf("deepfool: norm %s eps %g", a.Norm(), a.Eps())

@@ -213,7 +213,7 @@ func TestStarterConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the starter config does not load: %v", err)
 	}
-	if len(p.Attacks) != 3 || p.Gate.FailAbove == nil {
+	if len(p.Attacks) != 5 || p.Gate.FailAbove == nil {
 		t.Errorf("starter plan %+v", p)
 	}
 	// Every key is in the starter, so that it documents them all.

@@ -50,16 +50,25 @@ images:
   grayscale: false
 
 # The attack pool, run in order. Attacks: fgsm, bim, pgd, mifgsm, cw,
-# deepfool, jsma, lbfgs, apgd-ce, apgd-dlr, autoattack. Common params:
-# norm (linf|l2), eps, steps, step, restarts; each attack documents its
-# own (advtest attacks). max_sr fails
-# the run when that attack's success rate is above it (default: none).
+# deepfool, jsma, lbfgs, apgd-ce, apgd-dlr, apgd-t, autoattack. Common
+# params: norm (linf|l2), eps, steps, step, restarts; each attack documents
+# its own (advtest attacks). max_sr fails the run when that attack's
+# success rate is above it (default: none).
+# Keep apgd-ce and apgd-t beside pgd: a fixed-step PGD under-reports the
+# success rate on robust models, and the worst case over PGD, APGD-CE and
+# APGD-T (AutoAttack's white-box core, Croce & Hein 2020) is the figure
+# robustness papers report. apgd-t costs up to n_targets x steps gradient
+# evaluations per robust sample; drop it only for a quick look.
 attacks:
   - name: fgsm
     params: {norm: linf, eps: 0.03}
   - name: pgd
     params: {norm: linf, eps: 0.03, steps: 40, step: auto}
     max_sr: 0.9
+  - name: apgd-ce
+    params: {norm: linf, eps: 0.03}   # 100 steps, step size adapted per sample
+  - name: apgd-t
+    params: {norm: linf, eps: 0.03}   # targeted DLR against the 9 runner-up classes
   - name: deepfool
 
 # Success rate against eps for one attack of the pool (off while attack is
