@@ -1,0 +1,16 @@
+package attack
+
+// The attacks added for issue #14 (FAB, FAB-T, L1 APGD, EAD, FMN, the
+// AutoAttack versions) join TestAttackContract through propertySpecs, so
+// that every norm they support is checked for the clip range and the
+// ball (Linf, L2, L1; L0 for FMN).
+func init() {
+	propertySpecs = append(propertySpecs,
+		"fab:eps=0.1,steps=10",
+		"fab:norm=l2,eps=0.5,steps=10,restarts=2",
+		"fab:norm=l1,eps=1,steps=10,early_stop=false",
+		"fab-t:eps=0.1,steps=10,n_targets=2",
+		"fab-t:norm=l2,eps=0.4,steps=8,restarts=2,n_targets=3",
+		"fab-t:norm=l1,eps=0.8,steps=8,n_targets=2",
+	)
+}
