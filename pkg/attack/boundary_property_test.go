@@ -14,3 +14,12 @@ func init() {
 		"fab-t:norm=l1,eps=0.8,steps=8,n_targets=2",
 	)
 }
+
+func init() {
+	propertySpecs = append(propertySpecs,
+		"apgd-ce:norm=l1,eps=1,steps=12",
+		"apgd-t:norm=l1,eps=0.5,steps=10,n_targets=2,large_reps=true",
+		"apgd-dlr:norm=l1,eps=2,steps=10,early_stop=false,eot_iter=2",
+		"apgd-ce:eps=0.1,steps=6,eot_iter=3",
+	)
+}
