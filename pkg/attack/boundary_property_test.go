@@ -23,3 +23,11 @@ func init() {
 		"apgd-ce:eps=0.1,steps=6,eot_iter=3",
 	)
 }
+
+func init() {
+	propertySpecs = append(propertySpecs,
+		"autoattack:version=plus,eps=0.1,steps=5,n_targets=2",
+		"autoattack:version=rand,norm=l2,eps=0.5,steps=5,eot_iter=2",
+		"autoattack:norm=l1,eps=1,steps=10,n_targets=2",
+	)
+}
