@@ -31,3 +31,15 @@ func init() {
 		"autoattack:norm=l1,eps=1,steps=10,n_targets=2",
 	)
 }
+
+func init() {
+	propertySpecs = append(propertySpecs,
+		"ead:max_iter=20,binary_steps=3",
+		"ead:max_iter=20,binary_steps=2,eps=0.5,decision_rule=l1",
+		"fmn:steps=15",
+		"fmn:norm=linf,steps=15,eps=0.1",
+		"fmn:norm=l1,steps=15,eps=0.8",
+		"fmn:norm=l0,steps=15,eps=3",
+		"fmn:norm=l2,steps=15,eps=0.4,alpha_init=0.5",
+	)
+}
