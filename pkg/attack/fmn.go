@@ -36,6 +36,14 @@ import (
 // as fooled only if its smallest adversarial point lies within eps, as
 // FAB in AutoAttack); clip range [0, 1]. The paper's experiments run more
 // steps (e.g. steps=100 or 1000).
+//
+// On piecewise-linear models (ReLU MLPs) the L2 version often stalls: the
+// first step lands on the exactly linearised boundary, and while no
+// adversarial point has been found the radius only grows by the
+// remaining gap |L|/‖g‖, below float32 resolution. The plain-PyTorch
+// version of the reference update does the same (SR 0.08 on the shipped
+// MLP, testdata/reference/attacks_minnorm.json); use FAB or DeepFool for
+// L2 minimal norms there.
 type FMN struct {
 	ball
 	fnorm      Norm
