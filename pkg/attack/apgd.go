@@ -35,6 +35,13 @@ import (
 //     With batch targets it attacks those targets instead.
 //   - apgd: loss chosen by the "loss" parameter.
 //
+// norm=l1 runs L1-APGD of Croce & Hein, "Mind the box: l1-APGD for sparse
+// adversarial attacks on image classifiers" (ICML 2021, Alg. 2; see
+// apgd_l1.go), with large_reps for its eps schedule 3·eps, 2·eps, eps.
+// eot_iter > 1 averages the gradient and the objective over that many
+// passes at each point (expectation over transformation, for randomised
+// models; AutoAttack's "rand" version uses 20).
+//
 // Defaults (AutoAttack's standard version): steps=100, restarts=1,
 // n_targets=9 (apgd-t), rho=0.75, momentum alpha=0.75, initial step 2·eps;
 // norm=linf, eps=0.3, early_stop=true (stop on a sample once fooled; the
@@ -50,13 +57,17 @@ type APGD struct {
 	rho       float64
 	momentum  float64
 	earlyStop bool
+	eot       int  // gradient passes averaged per point (apgd_l1.go)
+	largeReps bool // L1: eps schedule 3·eps, 2·eps, eps (apgd_l1.go)
 }
 
 func (a *APGD) bind() *binder {
 	b := newBinder(a.name)
-	b.norm("norm", &a.norm, Linf, []Norm{Linf, L2}, "norm of the ball")
+	b.norm("norm", &a.norm, Linf, []Norm{Linf, L2, L1}, "norm of the ball")
 	b.float("eps", &a.eps, 0.3, "", "radius of the ball in input space")
 	b.int("steps", &a.steps, 100, "", "iterations N per run")
+	b.int("eot_iter", &a.eot, 1, "", "gradient passes averaged per iterate (EOT, for randomised models)")
+	b.bool("large_reps", &a.largeReps, false, "L1 only: run 30%/30%/40% of the steps at 3·eps, 2·eps, eps (AutoAttack's L1 setting)")
 	b.int("restarts", &a.restarts, 1, "", "runs from new random starts on the samples not yet fooled (per target for apgd-t)")
 	if a.name == "apgd" {
 		b.enum("loss", &a.loss, "ce", lossNames, "objective: cross-entropy, C&W logit margin or DLR")
@@ -80,6 +91,12 @@ func (a *APGD) validate() error {
 	}
 	if err := positiveInt(a.name, "restarts", a.restarts); err != nil {
 		return err
+	}
+	if err := positiveInt(a.name, "eot_iter", a.eot); err != nil {
+		return err
+	}
+	if a.largeReps && a.norm != L1 {
+		return paramErr(a.name, "large_reps", a.largeReps, "false unless norm=l1")
 	}
 	if a.targetedT {
 		if err := positiveInt(a.name, "n_targets", a.nTargets); err != nil {
@@ -193,6 +210,9 @@ func (a *APGD) single(s *session, st *apgdState, idx []int, obj objective, tg []
 	if len(idx) == 0 {
 		return nil
 	}
+	if a.norm == L1 {
+		return a.singleL1(s, st, idx, obj, tg, tr, rng)
+	}
 	d, N := s.d, a.steps
 	H := N + 1
 	// Random start as AutoAttack: Linf x + eps·t/‖t‖∞ with t uniform in
@@ -223,17 +243,7 @@ func (a *APGD) single(s *session, st *apgdState, idx []int, obj objective, tg []
 		}
 		a.project(s, st, st.cur, i)
 	}
-	eval := func(idx []int) ([]float32, error) {
-		lg, g, loss, err := s.gradientWith(idx, s.gather(st.cur, idx), obj, tg)
-		if err != nil {
-			return nil, err
-		}
-		for j, i := range idx {
-			copy(s.row(st.g, i), g[j*d:(j+1)*d])
-			tr.offer(s, i, s.row(st.cur, i), s.succeeded(lg.F[j*s.c:(j+1)*s.c], i), float64(loss[j]))
-		}
-		return loss, nil
-	}
+	eval := func(idx []int) ([]float32, error) { return a.evalEOT(s, st, idx, obj, tg, tr) }
 	loss, err := eval(idx)
 	if err != nil {
 		return err

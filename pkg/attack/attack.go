@@ -23,10 +23,12 @@ const (
 	L2
 	// L0 is the number of input elements changed.
 	L0
+	// L1 is the sum of the absolute changes of the input elements.
+	L1
 )
 
 // String returns the name used in parameters and reports: "none", "linf",
-// "l2" or "l0".
+// "l2", "l0" or "l1".
 func (n Norm) String() string {
 	switch n {
 	case NormNone:
@@ -37,12 +39,14 @@ func (n Norm) String() string {
 		return "l2"
 	case L0:
 		return "l0"
+	case L1:
+		return "l1"
 	}
 	return fmt.Sprintf("norm(%d)", int(n))
 }
 
 // ParseNorm parses a norm name, case-insensitively: "linf" (also "inf",
-// "l_inf"), "l2" (also "2"), "l0" (also "0") or "none".
+// "l_inf"), "l2" (also "2"), "l0" (also "0"), "l1" (also "1") or "none".
 func ParseNorm(s string) (Norm, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "linf", "inf", "l_inf", "linfinity":
@@ -51,10 +55,12 @@ func ParseNorm(s string) (Norm, error) {
 		return L2, nil
 	case "l0", "0", "l_0":
 		return L0, nil
+	case "l1", "1", "l_1":
+		return L1, nil
 	case "none", "":
 		return NormNone, nil
 	}
-	return NormNone, fmt.Errorf("unknown norm %q (want linf, l2, l0 or none)", s)
+	return NormNone, fmt.Errorf("unknown norm %q (want linf, l2, l1, l0 or none)", s)
 }
 
 // Bounds is the clip range of the input space: every element of every

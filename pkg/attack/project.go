@@ -109,13 +109,15 @@ func scaleToward(xadv, x []float32, s float64) {
 }
 
 // Project projects xadv onto the ball of the given norm and radius around x
-// (Linf or L2; eps ≤ 0 or another norm means no ball) and then into b.
+// (Linf, L2 or L1; eps ≤ 0 or another norm means no ball) and then into b.
 func Project(norm Norm, xadv, x []float32, eps float64, b Bounds) {
 	switch {
 	case eps > 0 && norm == Linf:
 		ProjectLinf(xadv, x, eps, b)
 	case eps > 0 && norm == L2:
 		ProjectL2(xadv, x, eps, b)
+	case eps > 0 && norm == L1:
+		ProjectL1(xadv, x, eps, b)
 	default:
 		for i, v := range xadv {
 			if v != v {
@@ -182,6 +184,8 @@ func Dist(norm Norm, a, b []float32) float64 {
 		return LinfDist(a, b)
 	case L0:
 		return L0Dist(a, b)
+	case L1:
+		return L1Dist(a, b)
 	}
 	return L2Dist(a, b)
 }

@@ -140,7 +140,7 @@ func TestResolvedParams(t *testing.T) {
 		t.Errorf("cw with eps: norm %s eps %g", a.Norm(), a.Eps())
 	}
 	aa := mustNew(t, "autoattack").Params()
-	if !reflect.DeepEqual(aa["stages"], []string{"apgd-ce", "apgd-t", "square"}) {
+	if !reflect.DeepEqual(aa["stages"], []string{"apgd-ce", "apgd-t", "fab-t", "square"}) { // standard version
 		t.Errorf("autoattack stages %v", aa["stages"])
 	}
 	if err := Register("pgd", Factory{New: func(map[string]string) (Attack, error) { return nil, nil }}); err == nil {
