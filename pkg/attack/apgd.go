@@ -121,7 +121,7 @@ func (a *APGD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand)
 	if err != nil {
 		return nil, err
 	}
-	rng = defaultRNG(rng)
+	rs := newStreams(rng, b)
 	n, d := s.n, s.d
 	st := &apgdState{
 		cur: make([]float32, n*d), old: make([]float32, n*d), z: make([]float32, n*d),
@@ -143,7 +143,7 @@ func (a *APGD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand)
 				tg[i] = rank[i*s.c+r]
 			}
 			for k := 0; k < a.restarts; k++ {
-				if err := a.single(s, st, notFooled(), obj, tg, tr, rng); err != nil {
+				if err := a.single(s, st, notFooled(), obj, tg, tr, rs); err != nil {
 					return nil, err
 				}
 			}
@@ -156,7 +156,7 @@ func (a *APGD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand)
 	}
 	obj := makeObjective(loss, b.Targeted())
 	for k := 0; k < a.restarts; k++ {
-		if err := a.single(s, st, notFooled(), obj, s.tgt, tr, rng); err != nil {
+		if err := a.single(s, st, notFooled(), obj, s.tgt, tr, rs); err != nil {
 			return nil, err
 		}
 	}
@@ -189,7 +189,7 @@ func (a *APGD) project(s *session, st *apgdState, buf []float32, i int) {
 }
 
 // single is one APGD run (Algorithm 1) on samples idx.
-func (a *APGD) single(s *session, st *apgdState, idx []int, obj objective, tg []int, tr *tracker, rng *rand.Rand) error {
+func (a *APGD) single(s *session, st *apgdState, idx []int, obj objective, tg []int, tr *tracker, rs *streams) error {
 	if len(idx) == 0 {
 		return nil
 	}
@@ -199,6 +199,7 @@ func (a *APGD) single(s *session, st *apgdState, idx []int, obj objective, tg []
 	// [−1, 1]^d; L2 x + eps·t/‖t‖₂ with t Gaussian.
 	for _, i := range idx {
 		ci, x0 := s.row(st.cur, i), s.row(s.x, i)
+		rng := rs.at(i)
 		nt := 0.0
 		for k := range ci {
 			var t float64

@@ -78,7 +78,7 @@ func runIterative(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand, 
 	if err != nil {
 		return nil, err
 	}
-	rng = defaultRNG(rng)
+	rs := newStreams(rng, b)
 	n, d := s.n, s.d
 	var lo, hi []float32
 	if sp.norm == Linf {
@@ -108,7 +108,7 @@ func runIterative(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand, 
 			ci := s.row(cur, i)
 			copy(ci, s.row(s.x, i))
 			if sp.randomStart {
-				randomInit(rng, sp.norm, ci, s.row(s.x, i), sp.eps)
+				randomInit(rs.at(i), sp.norm, ci, s.row(s.x, i), sp.eps)
 				project(i)
 			}
 			if vel != nil {
