@@ -134,7 +134,7 @@ func (a *APGD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand)
 	}
 	tr := newTracker(s, a.earlyStop)
 	notFooled := func() []int { return filter(s.attackable(), func(i int) bool { return !tr.fooled[i] }) }
-	if a.targetedT && !b.Targeted() {
+	if a.targetedT && s.tgt == nil {
 		rank := classRanks(s)
 		tg := make([]int, n)
 		obj := makeObjective("dlr", true)
@@ -154,7 +154,7 @@ func (a *APGD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand)
 	if a.targetedT {
 		loss = "dlr"
 	}
-	obj := makeObjective(loss, b.Targeted())
+	obj := makeObjective(loss, s.tgt != nil)
 	for k := 0; k < a.restarts; k++ {
 		if err := a.single(s, st, notFooled(), obj, s.tgt, tr, rs); err != nil {
 			return nil, err

@@ -90,7 +90,7 @@ func runIterative(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand, 
 	if sp.momentum {
 		vel = make([]float32, n*d)
 	}
-	obj := makeObjective(sp.loss, b.Targeted())
+	obj := makeObjective(sp.loss, s.tgt != nil)
 	project := func(i int) {
 		ci := s.row(cur, i)
 		if sp.norm == Linf {
