@@ -233,7 +233,7 @@ func runAttack(c *cobra.Command, pf *planFlags) error {
 			keep = max(keep, w.set.Len()) // the detector scores every fooling example
 		}
 	}
-	res, runErr := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, w.attacks, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, Progress: progress.update, KeepExamples: keep})
+	res, runErr := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, w.attacks, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, Progress: progress.update, KeepExamples: keep, SampleIndex: w.set.Index})
 	progress.finish()
 	if runErr != nil && res == nil {
 		return usageError(runErr)
@@ -404,6 +404,9 @@ func outcomesOf(run *eval.AttackRun) []report.SampleOutcome {
 	outs := make([]report.SampleOutcome, len(run.Fooled))
 	for i := range outs {
 		outs[i] = report.SampleOutcome{Fooled: run.Fooled[i], L0: run.L0[i], L2: run.L2[i], Linf: run.Linf[i], Queries: run.Queries[i]}
+		if run.Reached != nil {
+			outs[i].Reached = run.Reached[i]
+		}
 	}
 	return outs
 }
@@ -440,7 +443,7 @@ func runSweep(ctx context.Context, w *workload, rep *report.Report) error {
 		if err != nil {
 			return fmt.Errorf("sweep eps %g: %w", eps, err)
 		}
-		r, err := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, []attack.Attack{a}, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed})
+		r, err := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, []attack.Attack{a}, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, SampleIndex: w.set.Index})
 		if err != nil {
 			return err
 		}
