@@ -167,6 +167,9 @@ func NewTargeted(a Attack, rule *TargetRule) (Attack, error) {
 	if noTargetedForm[a.Name()] {
 		return nil, fmt.Errorf("attack %s: has no targeted form (targeted=true)", a.Name())
 	}
+	if tr, ok := a.(*Transfer); ok && noTargetedForm[tr.inner.Name()] {
+		return nil, fmt.Errorf("attack transfer: inner attack %s has no targeted form (targeted=true)", tr.inner.Name())
+	}
 	if rule == nil {
 		rule = &TargetRule{Mode: "random"}
 	}
