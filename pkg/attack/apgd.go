@@ -138,7 +138,7 @@ func (a *APGD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand)
 	if err != nil {
 		return nil, err
 	}
-	rng = defaultRNG(rng)
+	rs := newStreams(rng, b)
 	n, d := s.n, s.d
 	st := &apgdState{
 		cur: make([]float32, n*d), old: make([]float32, n*d), z: make([]float32, n*d),
@@ -151,7 +151,7 @@ func (a *APGD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand)
 	}
 	tr := newTracker(s, a.earlyStop)
 	notFooled := func() []int { return filter(s.attackable(), func(i int) bool { return !tr.fooled[i] }) }
-	if a.targetedT && !b.Targeted() {
+	if a.targetedT && s.tgt == nil {
 		rank := classRanks(s)
 		tg := make([]int, n)
 		obj := makeObjective("dlr", true)
@@ -160,7 +160,7 @@ func (a *APGD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand)
 				tg[i] = rank[i*s.c+r]
 			}
 			for k := 0; k < a.restarts; k++ {
-				if err := a.single(s, st, notFooled(), obj, tg, tr, rng); err != nil {
+				if err := a.single(s, st, notFooled(), obj, tg, tr, rs); err != nil {
 					return nil, err
 				}
 			}
@@ -171,9 +171,9 @@ func (a *APGD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand)
 	if a.targetedT {
 		loss = "dlr"
 	}
-	obj := makeObjective(loss, b.Targeted())
+	obj := makeObjective(loss, s.tgt != nil)
 	for k := 0; k < a.restarts; k++ {
-		if err := a.single(s, st, notFooled(), obj, s.tgt, tr, rng); err != nil {
+		if err := a.single(s, st, notFooled(), obj, s.tgt, tr, rs); err != nil {
 			return nil, err
 		}
 	}
@@ -206,12 +206,12 @@ func (a *APGD) project(s *session, st *apgdState, buf []float32, i int) {
 }
 
 // single is one APGD run (Algorithm 1) on samples idx.
-func (a *APGD) single(s *session, st *apgdState, idx []int, obj objective, tg []int, tr *tracker, rng *rand.Rand) error {
+func (a *APGD) single(s *session, st *apgdState, idx []int, obj objective, tg []int, tr *tracker, rs *streams) error {
 	if len(idx) == 0 {
 		return nil
 	}
 	if a.norm == L1 {
-		return a.singleL1(s, st, idx, obj, tg, tr, rng)
+		return a.singleL1(s, st, idx, obj, tg, tr, rs)
 	}
 	d, N := s.d, a.steps
 	H := N + 1
@@ -219,6 +219,7 @@ func (a *APGD) single(s *session, st *apgdState, idx []int, obj objective, tg []
 	// [−1, 1]^d; L2 x + eps·t/‖t‖₂ with t Gaussian.
 	for _, i := range idx {
 		ci, x0 := s.row(st.cur, i), s.row(s.x, i)
+		rng := rs.at(i)
 		nt := 0.0
 		for k := range ci {
 			var t float64

@@ -2,7 +2,6 @@ package attack
 
 import (
 	"math"
-	"math/rand/v2"
 	"slices"
 
 	"github.com/advtest/advtest/pkg/tensor"
@@ -81,7 +80,7 @@ func (a *APGD) evalEOT(s *session, st *apgdState, idx []int, obj objective, tg [
 // starting from the previous one's best point projected onto the smaller
 // ball (AutoAttack's L1 schedule); only the last stage's points can count
 // as successes.
-func (a *APGD) singleL1(s *session, st *apgdState, idx []int, obj objective, tg []int, tr *tracker, rng *rand.Rand) error {
+func (a *APGD) singleL1(s *session, st *apgdState, idx []int, obj objective, tg []int, tr *tracker, rs *streams) error {
 	N := a.steps
 	epss, iters := []float64{a.eps}, []int{N}
 	if a.largeReps {
@@ -92,6 +91,7 @@ func (a *APGD) singleL1(s *session, st *apgdState, idx []int, obj objective, tg 
 	}
 	for _, i := range idx {
 		ci, x0 := s.row(st.cur, i), s.row(s.x, i)
+		rng := rs.at(i)
 		for k := range ci {
 			ci[k] = float32(float64(x0[k]) + rng.NormFloat64())
 		}

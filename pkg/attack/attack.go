@@ -89,6 +89,22 @@ type Batch struct {
 	// Targets holds the N target class ids of a targeted attack; nil means
 	// untargeted (any misclassification succeeds).
 	Targets []int
+	// Index holds the global index of each of the N samples: its position
+	// in the whole data set, before sharding and batching. Per-sample
+	// randomness is drawn from it (see SampleRNG), so that a sample's
+	// outcome does not depend on the batch it is in. nil means 0..N-1.
+	Index []int
+	// rule, when set, asks the run to choose Targets itself from the clean
+	// pass (set by a targeted=true attack; see TargetRule).
+	rule *TargetRule
+}
+
+// SampleIndex returns the global index of batch sample i.
+func (b Batch) SampleIndex(i int) int {
+	if b.Index != nil {
+		return b.Index[i]
+	}
+	return i
 }
 
 // Len returns the number of samples in the batch.
@@ -107,8 +123,19 @@ type Outcome struct {
 	// hold the attack's best attempt (or the clean sample); every sample is
 	// inside the clip range and inside the attack's norm ball.
 	XAdv *tensor.Tensor
-	// Fooled reports, per sample, whether XAdv[i] achieves the attack's goal.
+	// Fooled reports, per sample, whether XAdv[i] achieves the attack's goal:
+	// misclassified (untargeted) or classified as Targets[i] (targeted: the
+	// target was reached).
 	Fooled []bool
+	// Misclassified reports, per sample, whether XAdv[i] is classified as
+	// anything but the true label. It equals Fooled for an untargeted run;
+	// for a targeted run it is what an untargeted success rate counts.
+	// Black-box runs know it from the answers on the points they keep; a
+	// point whose answer was not kept counts as not misclassified.
+	Misclassified []bool
+	// Targets holds the target class of each sample of a targeted run (the
+	// batch's, or those its target rule chose); nil when untargeted.
+	Targets []int
 	// Skipped marks samples that were not attacked: misclassified before
 	// the attack (not clean-correct), or, when targeted, whose target equals
 	// the label. Their XAdv is the clean sample and Fooled is false.
@@ -120,6 +147,26 @@ type Outcome struct {
 	// queries) in which the sample took part, including the initial and
 	// final checks.
 	Queries []int
+}
+
+// MisclassifiedRate returns the fraction of attacked (not skipped) samples
+// whose XAdv is misclassified, and the number n of attacked samples; for an
+// untargeted run it is SuccessRate.
+func (o *Outcome) MisclassifiedRate() (rate float64, n int) {
+	m := 0
+	for i, s := range o.Skipped {
+		if s {
+			continue
+		}
+		n++
+		if o.Misclassified != nil && o.Misclassified[i] || o.Misclassified == nil && o.Fooled[i] {
+			m++
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return float64(m) / float64(n), n
 }
 
 // SuccessRate returns the fraction of attacked (not skipped) samples that

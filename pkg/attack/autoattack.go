@@ -230,23 +230,23 @@ func (a *AutoAttack) Run(ctx context.Context, clf Classifier, b Batch, rng *rand
 	if err != nil {
 		return nil, err
 	}
-	rng = defaultRNG(rng)
+	rs := newStreams(rng, b)
 	stages, err := a.Stages()
 	if err != nil {
 		return nil, err
 	}
 	xadv := append([]float32(nil), s.x...)
 	fooled := make([]bool, s.n)
-	for _, st := range stages {
+	for k, st := range stages {
 		idx := filter(s.attackable(), func(i int) bool { return !fooled[i] })
 		if len(idx) == 0 {
 			break
 		}
-		sub := Batch{X: s.view(append([]float32(nil), s.gather(s.x, idx)...), len(idx)), Y: make([]int, len(idx))}
+		sub := Batch{X: s.view(append([]float32(nil), s.gather(s.x, idx)...), len(idx)), Y: make([]int, len(idx)), Index: rs.sub(idx)}
 		for j, i := range idx {
 			sub.Y[j] = s.y[i]
 		}
-		o, err := st.Run(ctx, clf, sub, rng)
+		o, err := st.Run(ctx, clf, sub, rs.derive(fmt.Sprintf("stage %d %s", k, st.Name())))
 		if err != nil {
 			return nil, fmt.Errorf("attack autoattack: %w", err)
 		}

@@ -28,6 +28,9 @@ type bbSession struct {
 	cleanLP []float32 // clean log-probabilities, n*c (score access only)
 	best    []float32 // best point per sample, n*d
 	fooled  []bool    // whether the oracle's answer for best[i] reaches the goal
+	// bestPred is the oracle's top label for best[i] where an attack kept
+	// it (keep), else the clean prediction.
+	bestPred []int
 
 	bx  []float32 // query rows
 	lp  []float32 // log-probabilities of the last score query
@@ -97,10 +100,30 @@ func beginBB(ctx context.Context, o LabelOracle, name string, b Batch, needScore
 		}
 		copy(s.pred, lab)
 	}
+	if b.rule != nil && b.Targets == nil {
+		var clean func(i int) []float32
+		if s.cleanLP != nil {
+			clean = func(i int) []float32 { return s.cleanLP[i*c : (i+1)*c] }
+		}
+		if err := resolveTargets(name, &b, c, clean); err != nil {
+			return nil, err
+		}
+		s.tgt = b.Targets
+	}
+	s.bestPred = append([]int(nil), s.pred...)
 	for i := range all {
 		s.skipped[i] = s.pred[i] != s.y[i] || (s.tgt != nil && s.tgt[i] == s.y[i])
 	}
 	return s, nil
+}
+
+// keep makes row the best point of sample i, with z its log-probabilities
+// (or scores) as the oracle answered them.
+func (s *bbSession) keep(i int, row, z []float32) {
+	copy(s.row(s.best, i), row)
+	p := argmax(z)
+	s.bestPred[i] = p
+	s.fooled[i] = s.goal(p, i)
 }
 
 // left returns the queries sample i may still spend in this run.
@@ -248,20 +271,45 @@ func (s *bbSession) finish(norm Norm, eps float64) (*Outcome, error) {
 		for j, i := range recheck {
 			copy(xs[j*s.d:(j+1)*s.d], s.row(s.best, i))
 		}
-		ok := make([]bool, len(recheck))
-		if err := s.decide(recheck, xs, ok); err != nil {
-			return nil, err
+		var lab []int
+		if s.so != nil {
+			lp, err := s.scores(recheck, xs)
+			if err != nil {
+				return nil, err
+			}
+			lab = make([]int, len(recheck))
+			for j := range recheck {
+				lab[j] = argmax(lp[j*s.c : (j+1)*s.c])
+			}
+		} else {
+			l, err := s.labels(recheck, xs)
+			if err != nil {
+				return nil, err
+			}
+			lab = append([]int(nil), l...)
 		}
 		for j, i := range recheck {
-			s.fooled[i] = ok[j]
+			s.fooled[i] = s.goal(lab[j], i)
+			s.bestPred[i] = lab[j]
 		}
 	}
+	mis := make([]bool, s.n)
+	for i := range mis {
+		if s.skipped[i] {
+			continue
+		}
+		// Decision-based attacks keep only points that reach the goal
+		// (misclassified either way) or the clean sample.
+		mis[i] = s.fooled[i] || s.bestPred[i] != s.y[i]
+	}
 	return &Outcome{
-		XAdv:      &tensor.Tensor{Shape: append([]int{s.n}, s.shape...), F: s.best},
-		Fooled:    s.fooled,
-		Skipped:   s.skipped,
-		GradEvals: make([]int, s.n),
-		Queries:   s.queries,
+		XAdv:          &tensor.Tensor{Shape: append([]int{s.n}, s.shape...), F: s.best},
+		Fooled:        s.fooled,
+		Misclassified: mis,
+		Targets:       s.tgt,
+		Skipped:       s.skipped,
+		GradEvals:     make([]int, s.n),
+		Queries:       s.queries,
 	}, nil
 }
 

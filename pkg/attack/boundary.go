@@ -23,8 +23,9 @@ import (
 // than 50% are it grows by 1/step_adapt (δ from the orthogonal trials, ε
 // from the toward trials). A sample stops after num_trial failed trials in
 // a row, or when its budget cannot pay another trial. Starting points are
-// found as HopSkipJump's (init=batch: nearest batch sample reaching the
-// goal, else noise; init=noise).
+// found as HopSkipJump's (init=noise: uniform noise reaching the goal;
+// init=batch: the nearest batch sample reaching it, else noise, which makes
+// a sample's outcome depend on its batch).
 //
 // It is a minimal-perturbation attack in L2: XAdv is the closest
 // adversarial point found (Norm none, Eps 0); with eps > 0, success means
@@ -33,7 +34,7 @@ import (
 //
 // Defaults (ART's): delta=0.01, step=0.01, step_adapt=0.667, num_trial=25,
 // sample_size=20, init_size=100; max_queries=1000 (short enough for a CI
-// run; the attack converges over tens of thousands), init=batch, eps=0,
+// run; the attack converges over tens of thousands), init=noise, eps=0,
 // clip range [0, 1].
 type Boundary struct {
 	ball
@@ -56,7 +57,7 @@ func (a *Boundary) bind() *binder {
 	b.int("sample_size", &a.sampleSize, 20, "", "candidates (queries) per orthogonal trial")
 	b.int("max_queries", &a.maxQueries, 1000, "", "queries per sample, the clean check included")
 	b.int("init_size", &a.initSize, 100, "", "random-noise queries spent looking for a starting point")
-	b.enum("init", &a.init, "batch", []string{"batch", "noise"}, "starting point: nearest batch sample reaching the goal, else noise; or noise only")
+	b.enum("init", &a.init, "noise", []string{"noise", "batch"}, "starting point: uniform noise reaching the goal; or the nearest batch sample reaching it, else noise (depends on the batch)")
 	b.float("eps", &a.eps, 0, "0 (unbounded)", "if positive, success means within eps (L2) of x")
 	b.bounds(&a.bounds)
 	return b
@@ -118,7 +119,7 @@ func (a *Boundary) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *r
 	if err != nil {
 		return nil, err
 	}
-	rng = defaultRNG(rng)
+	rs := newStreams(rng, b)
 	n, d := s.n, s.d
 	reserve := 0
 	if a.eps > 0 {
@@ -129,7 +130,7 @@ func (a *Boundary) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *r
 	k := min(a.sampleSize, rows)
 	ok := make([]bool, max(n, rows))
 	cur := append([]float32(nil), s.x...)
-	idx, err := startPoints(s, rng, a.init, a.initSize, reserve, L2, cur, ok)
+	idx, err := startPoints(s, rs, a.init, a.initSize, reserve, L2, cur, ok)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +209,7 @@ func (a *Boundary) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *r
 					dist := L2Dist(ci, xi)
 					gn := 0.0
 					for q := range eta {
-						eta[q] = rng.NormFloat64()
+						eta[q] = rs.at(i).NormFloat64()
 						gn += eta[q] * eta[q]
 					}
 					f := sdelta[i] * dist / math.Max(math.Sqrt(gn), 1e-30)

@@ -127,7 +127,7 @@ func (a *FAB) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand) 
 	if err != nil {
 		return nil, err
 	}
-	rng = defaultRNG(rng)
+	rs := newStreams(rng, b)
 	n, d := s.n, s.d
 	st := &fabState{
 		cur: make([]float32, n*d), best: make([]float32, n*d), res: make([]float64, n),
@@ -138,14 +138,14 @@ func (a *FAB) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand) 
 	todo := func() []int { return filter(s.attackable(), func(i int) bool { return !fooled[i] }) }
 	runs := func(tg []int) error {
 		for k := 0; k < a.restarts; k++ {
-			if err := a.single(s, st, todo(), tg, k > 0, rng, xadv, fooled); err != nil {
+			if err := a.single(s, st, todo(), tg, k > 0, rs, xadv, fooled); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	switch {
-	case b.Targeted():
+	case s.tgt != nil:
 		err = runs(s.tgt)
 	case a.targetedT:
 		rank := classRanks(s)
@@ -272,7 +272,8 @@ func norm64(norm Norm, v []float64) float64 {
 
 // randomStart puts row i of st.cur at x + r·t/‖t‖ (r = eps/2; t uniform in
 // [−1, 1]^d for Linf, Gaussian for L2 and L1), clipped.
-func (a *FAB) randomStart(s *session, st *fabState, i int, rng *rand.Rand) {
+func (a *FAB) randomStart(s *session, st *fabState, i int, rs *streams) {
+	rng := rs.at(i)
 	ci, x0 := s.row(st.cur, i), s.row(s.x, i)
 	t := make([]float64, len(ci))
 	for k := range t {
@@ -296,7 +297,7 @@ func (a *FAB) randomStart(s *session, st *fabState, i int, rng *rand.Rand) {
 // single is one FAB run (attack_single_run) on samples idx; samples that
 // end with a point within eps are marked fooled and their point copied
 // into xadv.
-func (a *FAB) single(s *session, st *fabState, idx []int, tg []int, randStart bool, rng *rand.Rand, xadv []float32, fooled []bool) error {
+func (a *FAB) single(s *session, st *fabState, idx []int, tg []int, randStart bool, rs *streams, xadv []float32, fooled []bool) error {
 	if len(idx) == 0 {
 		return nil
 	}
@@ -305,7 +306,7 @@ func (a *FAB) single(s *session, st *fabState, idx []int, tg []int, randStart bo
 		st.res[i] = math.Inf(1)
 		copy(s.row(st.cur, i), s.row(s.x, i))
 		if randStart {
-			a.randomStart(s, st, i, rng)
+			a.randomStart(s, st, i, rs)
 		}
 	}
 	active := append([]int(nil), idx...)

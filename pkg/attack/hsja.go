@@ -21,10 +21,14 @@ import (
 //  3. a geometric step-size search: ξ = dist/√t, halved until x̃ + ξ·v is
 //     adversarial (v the estimate, sign(v) for Linf).
 //
-// It starts from the nearest batch sample whose clean label already
-// reaches the goal (init=batch; a sample of another class, or of the
-// target class, at no query cost), else from uniform noise found within
-// init_size queries. Every query is charged to its sample's budget; the
+// It starts from uniform noise that reaches the goal, found within
+// init_size queries (init=noise, as ART), or, with init=batch, from the
+// nearest batch sample whose clean label already reaches the goal (a
+// sample of another class, or of the target class, at no query cost),
+// else noise. init=batch is cheaper and helps targeted runs, but a
+// sample's outcome then depends on the other samples of its batch, so it
+// changes with the batch size and with sharding; init=noise draws from the
+// sample's own generator and does not. Every query is charged to its sample's budget; the
 // search stops when the budget cannot pay another iteration.
 //
 // It is a minimal-perturbation attack: XAdv is the closest adversarial
@@ -34,7 +38,7 @@ import (
 //
 // Defaults: norm=l2, gamma=1, init_evals=100, max_evals=10000, max_iter=50
 // and init_size=100 (ART's defaults), max_queries=1000 (short enough for a
-// CI run; the perturbation keeps shrinking with more), init=batch, eps=0,
+// CI run; the perturbation keeps shrinking with more), init=noise, eps=0,
 // clip range [0, 1].
 type HopSkipJump struct {
 	ball
@@ -57,7 +61,7 @@ func (a *HopSkipJump) bind() *binder {
 	b.int("init_evals", &a.initEvals, 100, "", "directions of the first gradient estimate (B_0)")
 	b.int("max_evals", &a.maxEvals, 10000, "", "most directions of one gradient estimate")
 	b.int("init_size", &a.initSize, 100, "", "random-noise queries spent looking for a starting point")
-	b.enum("init", &a.init, "batch", []string{"batch", "noise"}, "starting point: nearest batch sample reaching the goal, else noise; or noise only")
+	b.enum("init", &a.init, "noise", []string{"noise", "batch"}, "starting point: uniform noise reaching the goal; or the nearest batch sample reaching it, else noise (depends on the batch)")
 	b.bounds(&a.bounds)
 	return b
 }
@@ -119,7 +123,7 @@ func (a *HopSkipJump) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng
 	if err != nil {
 		return nil, err
 	}
-	st := &hsjaState{a: a, s: s, rng: defaultRNG(rng)}
+	st := &hsjaState{a: a, s: s, rs: newStreams(rng, b)}
 	if err := st.run(); err != nil {
 		return nil, err
 	}
@@ -128,9 +132,9 @@ func (a *HopSkipJump) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng
 
 // hsjaState is one run's per-sample state.
 type hsjaState struct {
-	a   *HopSkipJump
-	s   *bbSession
-	rng *rand.Rand
+	a  *HopSkipJump
+	s  *bbSession
+	rs *streams
 
 	pt       []float32 // current boundary point per sample, n*d
 	dist     []float64 // its distance to x
@@ -164,7 +168,7 @@ func (h *hsjaState) run() error {
 	for i := range h.bestDist {
 		h.bestDist[i] = math.Inf(1)
 	}
-	idx, err := startPoints(s, h.rng, a.init, a.initSize, h.reserve, a.norm, h.pt, h.ok)
+	idx, err := startPoints(s, h.rs, a.init, a.initSize, h.reserve, a.norm, h.pt, h.ok)
 	if err != nil {
 		return err
 	}
@@ -218,7 +222,7 @@ func (h *hsjaState) record(idx []int) {
 // uniform noise in the clip range, up to initSize queries per sample,
 // leaving reserve+1 queries. It returns the samples that have one; ok is
 // scratch of at least n entries.
-func startPoints(s *bbSession, rng *rand.Rand, mode string, initSize, reserve int, norm Norm, pt []float32, ok []bool) ([]int, error) {
+func startPoints(s *bbSession, rs *streams, mode string, initSize, reserve int, norm Norm, pt []float32, ok []bool) ([]int, error) {
 	d := s.d
 	idx := s.attackable()
 	has := make([]bool, s.n)
@@ -249,8 +253,8 @@ func startPoints(s *bbSession, rng *rand.Rand, mode string, initSize, reserve in
 			break
 		}
 		xs := s.rows(len(todo))
-		for j := range todo {
-			r := xs[j*d : (j+1)*d]
+		for j, i := range todo {
+			r, rng := xs[j*d:(j+1)*d], rs.at(i)
 			for k := range r {
 				r[k] = float32(lo + span*rng.Float64())
 			}
@@ -397,14 +401,14 @@ func (h *hsjaState) estimate(idx []int, t int, evals map[int]int) error {
 					return err
 				}
 			}
-			r := xs[len(ids)*d : (len(ids)+1)*d]
+			r, rng := xs[len(ids)*d:(len(ids)+1)*d], h.rs.at(i)
 			nrm := 0.0
 			for k := range r {
 				var v float64
 				if a.norm == Linf {
-					v = 2*h.rng.Float64() - 1
+					v = 2*rng.Float64() - 1
 				} else {
-					v = h.rng.NormFloat64()
+					v = rng.NormFloat64()
 				}
 				r[k] = float32(v)
 				nrm += v * v

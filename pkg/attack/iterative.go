@@ -91,7 +91,7 @@ func runIterative(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand, 
 	if err != nil {
 		return nil, err
 	}
-	rng = defaultRNG(rng)
+	rs := newStreams(rng, b)
 	n, d := s.n, s.d
 	var lo, hi []float32
 	if sp.norm == Linf {
@@ -103,7 +103,7 @@ func runIterative(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand, 
 	if sp.momentum {
 		vel = make([]float32, n*d)
 	}
-	obj := makeObjective(sp.loss, b.Targeted())
+	obj := makeObjective(sp.loss, s.tgt != nil)
 	project := func(i int) {
 		ci := s.row(cur, i)
 		if sp.norm == Linf {
@@ -121,7 +121,7 @@ func runIterative(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand, 
 			ci := s.row(cur, i)
 			copy(ci, s.row(s.x, i))
 			if sp.randomStart {
-				randomInit(rng, sp.norm, ci, s.row(s.x, i), sp.eps)
+				randomInit(rs.at(i), sp.norm, ci, s.row(s.x, i), sp.eps)
 				project(i)
 			}
 			if vel != nil {

@@ -97,7 +97,7 @@ func (a *NES) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *rand.R
 	if err != nil {
 		return nil, err
 	}
-	rng = defaultRNG(rng)
+	rs := newStreams(rng, b)
 	d, c, n := s.d, s.c, a.samples
 	half := n / 2
 	sigma, step := a.sigma, a.stepSize()
@@ -137,7 +137,7 @@ func (a *NES) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *rand.R
 			part := idx[lo0:min(lo0+chunk, len(idx))]
 			xs := s.rows(len(part) * n)
 			for j, i := range part {
-				ci := s.row(cur, i)
+				ci, rng := s.row(cur, i), rs.at(i)
 				for p := 0; p < half; p++ {
 					u := noise[(j*half+p)*d : (j*half+p+1)*d]
 					plus := xs[(j*n+2*p)*d : (j*n+2*p+1)*d]
@@ -206,8 +206,7 @@ func (a *NES) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *rand.R
 			fooled := s.goal(argmax(z), i)
 			if l := lossOf(z, i); l < best[i] || fooled {
 				best[i] = l
-				s.fooled[i] = fooled
-				copy(s.row(s.best, i), xs[j*d:(j+1)*d])
+				s.keep(i, xs[j*d:(j+1)*d], z)
 			}
 		}
 	}

@@ -98,7 +98,7 @@ func (a *OnePixel) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *r
 	if err != nil {
 		return nil, err
 	}
-	rng = defaultRNG(rng)
+	rs := newStreams(rng, b)
 	g := geometryOf(s.shape)
 	d, c, n, np := s.d, s.c, s.n, a.popSize
 	gl := 2 + g.c       // genes per pixel
@@ -122,6 +122,7 @@ func (a *OnePixel) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *r
 	idx := s.attackable()
 	for _, i := range idx {
 		best[i] = fitness(s.cleanLP[i*c:(i+1)*c], i)
+		rng := rs.at(i)
 		for m := 0; m < np; m++ {
 			cand := child[(i*np+m)*gn : (i*np+m+1)*gn]
 			for p := 0; p < a.pixels; p++ {
@@ -152,7 +153,7 @@ func (a *OnePixel) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *r
 				continue
 			}
 			for m := 0; m < np; m++ {
-				r1, r2, r3 := distinct3(rng, np, m)
+				r1, r2, r3 := distinct3(rs.at(i), np, m)
 				cd := child[(i*np+m)*gn : (i*np+m+1)*gn]
 				p1 := pop[(i*np+r1)*gn : (i*np+r1+1)*gn]
 				p2 := pop[(i*np+r2)*gn : (i*np+r2+1)*gn]
@@ -194,8 +195,7 @@ func (a *OnePixel) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *r
 				}
 				if !s.fooled[i] && (fooled || fv < best[i]) {
 					best[i] = fv
-					s.fooled[i] = fooled
-					copy(s.row(s.best, i), xs[j*d:(j+1)*d])
+					s.keep(i, xs[j*d:(j+1)*d], z)
 				}
 			}
 			jobs, ids = jobs[:0], ids[:0]

@@ -174,6 +174,12 @@ func TestAttackContract(t *testing.T) {
 	}
 }
 
+// coveredElsewhere names attacks whose contract tests live in their own
+// file, with the reason.
+var coveredElsewhere = map[string]string{
+	"transfer": "transfer_test.go: needs a surrogate ONNX model of the test data's shape",
+}
+
 // TestEverySpecNamesAnAttack keeps propertySpecs in step with the registry.
 func TestEverySpecNamesAnAttack(t *testing.T) {
 	seen := map[string]bool{}
@@ -185,7 +191,7 @@ func TestEverySpecNamesAnAttack(t *testing.T) {
 		seen[sp.Name] = true
 	}
 	for _, n := range Names() {
-		if !seen[n] {
+		if !seen[n] && coveredElsewhere[n] == "" {
 			t.Errorf("attack %s has no property test", n)
 		}
 	}

@@ -56,12 +56,24 @@ func Names() []string { return registry.Names() }
 // New builds the attack registered under name with the given parameters
 // (string values, as written in a spec or YAML). Missing parameters take
 // their documented defaults.
+//
+// The keys targeted and target (see TargetRule) are accepted by every
+// attack with a targeted form: the attack is built from the other keys and
+// wrapped with NewTargeted.
 func New(name string, params map[string]string) (Attack, error) {
 	f, ok := Lookup(name)
 	if !ok {
 		return nil, registry.Unknown(name)
 	}
-	return f.New(params)
+	rest, rule, err := splitTargetKeys(name, params)
+	if err != nil {
+		return nil, err
+	}
+	a, err := f.New(rest)
+	if err != nil || rule == nil {
+		return a, err
+	}
+	return NewTargeted(a, rule)
 }
 
 // Spec is a parsed attack specification such as "pgd:norm=linf,eps=0.3".

@@ -81,7 +81,7 @@ func TestFactoriesDocumentDefaults(t *testing.T) {
 		if f.Summary == "" || len(f.Params) == 0 {
 			t.Errorf("%s: missing summary or parameter docs", name)
 		}
-		a, err := New(name, nil)
+		a, err := New(name, requiredParams(name, nil))
 		if err != nil {
 			t.Errorf("%s with defaults: %v", name, err)
 			continue
@@ -100,7 +100,7 @@ func TestFactoriesDocumentDefaults(t *testing.T) {
 			if strings.ContainsAny(d.Default, "*/( ") {
 				continue // a derived default
 			}
-			b, err := New(name, map[string]string{d.Name: d.Default})
+			b, err := New(name, requiredParams(name, map[string]string{d.Name: d.Default}))
 			if err != nil {
 				t.Errorf("%s: documented default %s=%s rejected: %v", name, d.Name, d.Default, err)
 				continue
@@ -146,4 +146,23 @@ func TestResolvedParams(t *testing.T) {
 	if err := Register("pgd", Factory{New: func(map[string]string) (Attack, error) { return nil, nil }}); err == nil {
 		t.Error("duplicate registration accepted")
 	}
+}
+
+// requiredParams adds the parameters an attack cannot do without (those
+// documented without a default) to p.
+func requiredParams(name string, p map[string]string) map[string]string {
+	req := map[string]map[string]string{
+		"transfer": {"surrogate": "../../testdata/models/mnist_surrogate.onnx"},
+	}[name]
+	if len(req) == 0 {
+		return p
+	}
+	out := map[string]string{}
+	for k, v := range req {
+		out[k] = v
+	}
+	for k, v := range p {
+		out[k] = v
+	}
+	return out
 }

@@ -48,7 +48,7 @@ func begin(ctx context.Context, clf Classifier, name string, b Batch, targetedOK
 	if b.X == nil || b.X.DType != tensor.Float32 || b.X.Rank() < 1 {
 		return nil, fmt.Errorf("attack %s: batch X must be a float32 tensor [N, ...]", name)
 	}
-	if b.Targeted() && !targetedOK {
+	if (b.Targeted() || b.rule != nil) && !targetedOK {
 		return nil, fmt.Errorf("attack %s: has no targeted form (batch has targets)", name)
 	}
 	n, d, c, err := validateBatch(name, "classifier", b, clf.InputShape(), clf.NumClasses(), bounds)
@@ -82,6 +82,12 @@ func begin(ctx context.Context, clf Classifier, name string, b Batch, targetedOK
 		return nil, err
 	}
 	s.clean = append([]float32(nil), lg.F...)
+	if b.rule != nil && b.Targets == nil {
+		if err := resolveTargets(name, &b, c, func(i int) []float32 { return s.clean[i*c : (i+1)*c] }); err != nil {
+			return nil, err
+		}
+		s.tgt, s.bt = b.Targets, make([]int, n)
+	}
 	for i := 0; i < n; i++ {
 		z := s.clean[i*c : (i+1)*c]
 		s.skipped[i] = argmax(z) != s.y[i] || (s.tgt != nil && s.tgt[i] == s.y[i])
@@ -242,11 +248,13 @@ func (s *session) finish(xadv []float32, norm Norm, eps float64) (*Outcome, erro
 		Project(norm, r, s.row(s.x, i), eps, s.bounds)
 	}
 	out := &Outcome{
-		XAdv:      &tensor.Tensor{Shape: append([]int{s.n}, s.shape...), F: xadv},
-		Fooled:    make([]bool, s.n),
-		Skipped:   s.skipped,
-		GradEvals: s.gradEval,
-		Queries:   s.queries,
+		XAdv:          &tensor.Tensor{Shape: append([]int{s.n}, s.shape...), F: xadv},
+		Fooled:        make([]bool, s.n),
+		Misclassified: make([]bool, s.n),
+		Targets:       s.tgt,
+		Skipped:       s.skipped,
+		GradEvals:     s.gradEval,
+		Queries:       s.queries,
 	}
 	idx := s.attackable()
 	if len(idx) == 0 {
@@ -257,7 +265,9 @@ func (s *session) finish(xadv []float32, norm Norm, eps float64) (*Outcome, erro
 		return nil, err
 	}
 	for j, i := range idx {
-		out.Fooled[i] = s.succeeded(lg.F[j*s.c:(j+1)*s.c], i)
+		z := lg.F[j*s.c : (j+1)*s.c]
+		out.Fooled[i] = s.succeeded(z, i)
+		out.Misclassified[i] = argmax(z) != s.y[i]
 	}
 	return out, nil
 }

@@ -152,17 +152,16 @@ func (a *SimBA) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *rand
 	if err != nil {
 		return nil, err
 	}
-	rng = defaultRNG(rng)
+	rs := newStreams(rng, b)
 	g := geometryOf(s.shape)
 	d, c := s.d, s.c
-	var order []int
 	var th, tw []float64
 	if a.basis == "dct" {
-		order = dctOrder(rng, g, a.freqDim, a.stride)
 		th, tw = dctTable(g.h), dctTable(g.w)
-	} else {
-		order = rng.Perm(d)
 	}
+	// Each sample searches the directions in its own random order, drawn
+	// from its own generator.
+	orders := make([][]int, s.n)
 	loss := make([]float64, s.n)
 	pos := make([]int, s.n)    // next direction per sample
 	minus := make([]bool, s.n) // whether the next try is the − side
@@ -171,12 +170,17 @@ func (a *SimBA) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *rand
 	for _, i := range idx {
 		loss[i] = objective(s.cleanLP[i*c:(i+1)*c], i)
 		minus[i] = true
+		if a.basis == "dct" {
+			orders[i] = dctOrder(rs.at(i), g, a.freqDim, a.stride)
+		} else {
+			orders[i] = rs.at(i).Perm(d)
+		}
 	}
 	// build writes the next candidate of sample i that differs from its
 	// current point into ci, advancing past directions that change nothing;
 	// it returns false when the directions are exhausted.
 	build := func(i int, ci []float32) bool {
-		bi, xi := s.row(s.best, i), s.row(s.x, i)
+		bi, xi, order := s.row(s.best, i), s.row(s.x, i), orders[i]
 		for pos[i] < len(order) {
 			sg := a.step
 			if minus[i] {
@@ -212,7 +216,7 @@ func (a *SimBA) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *rand
 		if err := s.ctx.Err(); err != nil {
 			return nil, err
 		}
-		idx = filter(idx, func(i int) bool { return !s.fooled[i] && s.left(i) >= 1 && pos[i] < len(order) })
+		idx = filter(idx, func(i int) bool { return !s.fooled[i] && s.left(i) >= 1 && pos[i] < d })
 		xs := s.rows(len(idx))
 		k := 0
 		for _, i := range idx {
@@ -234,8 +238,7 @@ func (a *SimBA) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *rand
 			fooled := s.goal(argmax(z), i)
 			if l := objective(z, i); l < loss[i] || fooled {
 				loss[i] = l
-				s.fooled[i] = fooled
-				copy(s.row(s.best, i), xs[j*d:(j+1)*d])
+				s.keep(i, xs[j*d:(j+1)*d], z)
 				pos[i]++
 				minus[i] = true
 				continue

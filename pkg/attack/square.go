@@ -212,7 +212,7 @@ func (a *Square) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *ran
 	if err != nil {
 		return nil, err
 	}
-	rng = defaultRNG(rng)
+	rs := newStreams(rng, b)
 	g := geometryOf(s.shape)
 	d, c := s.d, s.c
 	loss := make([]float64, s.n)
@@ -230,7 +230,7 @@ func (a *Square) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *ran
 	idx := s.attackable()
 	xs := s.rows(len(idx))
 	for j, i := range idx {
-		xi, ci := s.row(s.x, i), xs[j*d:(j+1)*d]
+		xi, ci, rng := s.row(s.x, i), xs[j*d:(j+1)*d], rs.at(i)
 		if a.norm == Linf {
 			for ch := 0; ch < g.c; ch++ {
 				for q := 0; q < g.w; q++ {
@@ -273,9 +273,8 @@ func (a *Square) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *ran
 		}
 		for j, i := range idx {
 			z := lp[j*c : (j+1)*c]
-			copy(s.row(s.best, i), xs[j*d:(j+1)*d])
+			s.keep(i, xs[j*d:(j+1)*d], z)
 			loss[i] = lossOf(z, i)
-			s.fooled[i] = s.goal(argmax(z), i)
 		}
 	}
 	// Random search.
@@ -293,9 +292,9 @@ func (a *Square) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *ran
 			ci, xi, bi := xs[j*d:(j+1)*d], s.row(s.x, i), s.row(s.best, i)
 			copy(ci, bi)
 			if a.norm == Linf {
-				a.linfStep(rng, g, p, ci, xi, bi, s.bounds)
+				a.linfStep(rs.at(i), g, p, ci, xi, bi, s.bounds)
 			} else {
-				a.l2Step(rng, g, p, &bumps, ci, xi, bi, delta, newW, s.bounds)
+				a.l2Step(rs.at(i), g, p, &bumps, ci, xi, bi, delta, newW, s.bounds)
 			}
 		}
 		lp, err := s.scores(idx, xs)
@@ -307,8 +306,7 @@ func (a *Square) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *ran
 			fooled := s.goal(argmax(z), i)
 			if l := lossOf(z, i); l < loss[i] || fooled {
 				loss[i] = l
-				s.fooled[i] = fooled
-				copy(s.row(s.best, i), xs[j*d:(j+1)*d])
+				s.keep(i, xs[j*d:(j+1)*d], z)
 			}
 		}
 	}

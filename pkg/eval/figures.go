@@ -19,6 +19,12 @@ type SampleOutcome struct {
 	// Queries is the number of model queries the attack spent on the
 	// sample; 0 for attacks that do not count queries.
 	Queries int
+	// Reached is true, for a targeted attack (AttackSpec.Targeted), when
+	// the adversarial example is classified as the sample's target; Fooled
+	// then says whether it is misclassified at all. A sample the attack
+	// skipped (its label is its target) is not clean-correct for the
+	// attack's figures.
+	Reached bool
 }
 
 // AttackSpec describes an attack as configured and resolved.
@@ -82,12 +88,15 @@ func NewAttackResult(spec AttackSpec, clean []bool, outcomes []SampleOutcome, co
 		return report.AttackResult{}, fmt.Errorf("eval: attack %s: cost must be finite and not negative", spec.Name)
 	}
 	var l0, l2, linf, queries []float64
-	nClean, nFooled := 0, 0
+	nClean, nFooled, nReached := 0, 0, 0
 	for i, o := range outcomes {
 		if !clean[i] {
 			continue
 		}
 		nClean++
+		if o.Reached {
+			nReached++
+		}
 		if !o.Fooled {
 			continue
 		}
@@ -130,6 +139,9 @@ func NewAttackResult(spec AttackSpec, clean []bool, outcomes []SampleOutcome, co
 		GradientEvals: cost.GradientEvals,
 		Seconds:       cost.Seconds,
 		Gate:          report.AttackGate{MaxSR: copyFloat(spec.MaxSR), Passed: true, Reasons: []string{}},
+	}
+	if spec.Targeted {
+		res.TargetedSR = &report.TargetedSR{SuccessRate: ratio(nReached, nClean), N: nClean, NReached: nReached}
 	}
 	if spec.KeepNorms {
 		res.FooledNorms = &report.FooledNorms{L0: nonNil(l0), L2: nonNil(l2), Linf: nonNil(linf)}

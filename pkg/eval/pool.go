@@ -26,6 +26,12 @@ type AttackRun struct {
 	L0, L2, Linf []float64
 	// GradEvals and Queries are per-sample counts, as the attack reports them.
 	GradEvals, Queries []int
+	// Targets and Reached are set for a targeted attack (nil otherwise):
+	// each attacked sample's target class and whether its adversarial
+	// example is classified as the target. Fooled then counts
+	// misclassification, the untargeted success.
+	Targets []int
+	Reached []bool
 	// Seconds is the wall time of the attack over all batches.
 	Seconds float64
 	// Examples are the kept adversarial examples (PoolOptions.KeepExamples).
@@ -65,6 +71,11 @@ type PoolOptions struct {
 	// KeepExamples keeps the adversarial examples of the first K fooled
 	// samples of each attack (for galleries).
 	KeepExamples int
+	// SampleIndex gives the global index of each sample of x: its position
+	// in the whole data set before sharding (dataset.Set.Index). Attacks
+	// draw each sample's randomness from it, so a shard reproduces its
+	// samples' outcomes in the whole run. nil means sample i is index i.
+	SampleIndex []int
 	// Query, when not nil, is the forward-only model that black-box
 	// attacks query instead of the classifier's Logits (a remote
 	// endpoint); it must answer the classifier's classes for its input
@@ -73,9 +84,11 @@ type PoolOptions struct {
 }
 
 // RunPool classifies every sample, then runs each attack on the
-// clean-correct samples in batches. Each batch of each attack draws from its
-// own generator seeded from (Seed, attack name and parameters, first sample
-// index), so a result does not depend on which other attacks ran. When ctx
+// clean-correct samples in batches. Every batch of an attack gets a
+// generator seeded from (Seed, attack name and parameters) and the global
+// indices of its samples, from which the attack draws each sample's
+// randomness (attack.SampleRNG): a result depends neither on which other
+// attacks ran nor on the batch size or the shard. When ctx
 // is cancelled it returns what it has, with Incomplete set and a nil error;
 // when an attack fails it returns what it has and the error (also in
 // Incomplete).
@@ -86,6 +99,9 @@ func RunPool(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []i
 	clean, err := Clean(ctx, clf, x, y, opts.BatchSize)
 	if err != nil {
 		return nil, err
+	}
+	if opts.SampleIndex != nil && len(opts.SampleIndex) != clean.N {
+		return nil, fmt.Errorf("eval: %d sample indices for %d samples", len(opts.SampleIndex), clean.N)
 	}
 	res := &PoolResult{Clean: clean}
 	var idx []int
@@ -114,12 +130,17 @@ func RunPool(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []i
 			ids := idx[lo:hi]
 			xb := tensor.New(append([]int{len(ids)}, x.Shape[1:]...)...)
 			yb := make([]int, len(ids))
+			gi := make([]int, len(ids))
 			for j, i := range ids {
 				copy(xb.F[j*per:(j+1)*per], x.F[i*per:(i+1)*per])
 				yb[j] = y[i]
+				gi[j] = i
+				if opts.SampleIndex != nil {
+					gi[j] = opts.SampleIndex[i]
+				}
 			}
-			rng := rand.New(rand.NewPCG(opts.Seed, streamID(a, ids[0])))
-			out, err := runBatch(ctx, a, clf, opts.Query, attack.Batch{X: xb, Y: yb}, rng)
+			rng := rand.New(rand.NewPCG(opts.Seed, streamID(a)))
+			out, err := runBatch(ctx, a, clf, opts.Query, attack.Batch{X: xb, Y: yb, Index: gi}, rng)
 			if err != nil {
 				if ctx.Err() != nil {
 					res.Incomplete = ctx.Err()
@@ -138,6 +159,13 @@ func RunPool(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []i
 				}
 				run.Attacked[i] = true
 				run.Fooled[i] = out.Fooled[j]
+				if out.Targets != nil {
+					if run.Targets == nil {
+						run.Targets, run.Reached = make([]int, n), make([]bool, n)
+					}
+					run.Targets[i], run.Reached[i] = out.Targets[j], out.Fooled[j]
+					run.Fooled[i] = out.Misclassified[j]
+				}
 				run.L0[i], run.L2[i], run.Linf[i] = norms(xb.F[j*per:(j+1)*per], out.XAdv.F[j*per:(j+1)*per])
 				if out.GradEvals != nil {
 					run.GradEvals[i] = out.GradEvals[j]
@@ -180,10 +208,10 @@ func runBatch(ctx context.Context, a attack.Attack, clf attack.Classifier, query
 }
 
 // streamID derives a generator stream from the attack's name and resolved
-// parameters (fmt prints maps in key order) and the batch's first sample.
-func streamID(a attack.Attack, firstSample int) uint64 {
+// parameters (fmt prints maps in key order): the same for every batch.
+func streamID(a attack.Attack) uint64 {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s/%v/%d", a.Name(), a.Params(), firstSample)
+	fmt.Fprintf(h, "%s/%v", a.Name(), a.Params())
 	return h.Sum64()
 }
 

@@ -102,6 +102,9 @@ func outcomesOf(run *AttackRun) []SampleOutcome {
 	outs := make([]SampleOutcome, len(run.Fooled))
 	for i := range outs {
 		outs[i] = SampleOutcome{Fooled: run.Fooled[i], L0: run.L0[i], L2: run.L2[i], Linf: run.Linf[i], Queries: run.Queries[i]}
+		if run.Reached != nil {
+			outs[i].Reached = run.Reached[i]
+		}
 	}
 	return outs
 }

@@ -1,4 +1,4 @@
-package onnxmodel
+package onnxmodel_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/dataset"
+	"github.com/advtest/advtest/pkg/onnxmodel"
 	"github.com/advtest/advtest/pkg/tensor"
 )
 
@@ -99,14 +100,14 @@ func TestZoo(t *testing.T) {
 // disagreement with PyTorch (including a load error such as an unsupported
 // op).
 func checkZooModel(path string, ref map[string]*tensor.Tensor, eps, srWant float64) (*zooFigures, error) {
-	m, err := Load(path)
+	m, err := onnxmodel.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	x, y := ref["x"], labels(ref["y"])
+	x, y := ref["x"], zooLabels(ref["y"])
 	ctx := context.Background()
-	g, err := m.Backprop(ctx, x, BackpropOptions{Input: true}, func(l *tensor.Tensor) (*tensor.Tensor, error) {
-		return crossEntropyGrad(l, y), nil
+	g, err := m.Backprop(ctx, x, onnxmodel.BackpropOptions{Input: true}, func(l *tensor.Tensor) (*tensor.Tensor, error) {
+		return onnxmodel.CrossEntropyGrad(l, y), nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("backprop: %w", err)
@@ -114,7 +115,7 @@ func checkZooModel(path string, ref map[string]*tensor.Tensor, eps, srWant float
 	fig := &zooFigures{srPyTorch: srWant}
 	want := ref["logits"]
 	if g.Logits == nil || g.Logits.Len() != want.Len() {
-		return nil, fmt.Errorf("logits shape %v, want %v", shapeOf(g.Logits), want.Shape)
+		return nil, fmt.Errorf("logits shape %v, want %v", g.Logits.Shape, want.Shape)
 	}
 	var diff, scale float64
 	for i, w := range want.F {
@@ -127,7 +128,7 @@ func checkZooModel(path string, ref map[string]*tensor.Tensor, eps, srWant float
 	}
 	gw := ref["grad_x"]
 	if g.Input == nil || g.Input.Len() != gw.Len() {
-		return fig, fmt.Errorf("input gradient shape %v, want %v", shapeOf(g.Input), gw.Shape)
+		return fig, fmt.Errorf("input gradient shape %v, want %v", g.Input.Shape, gw.Shape)
 	}
 	var dot, n1, n2 float64
 	for i, w := range gw.F {
@@ -185,4 +186,13 @@ func subBatch(x *tensor.Tensor, n int) *tensor.Tensor {
 	s := tensor.New(shape...)
 	copy(s.F, x.F[:s.Len()])
 	return s
+}
+
+// zooLabels reads the class ids stored as floats in a reference file.
+func zooLabels(t *tensor.Tensor) []int {
+	y := make([]int, t.Len())
+	for i, v := range t.F {
+		y[i] = int(v)
+	}
+	return y
 }

@@ -167,6 +167,13 @@ func mergeAttackApprox(parts []AttackResult) (AttackResult, bool) {
 		m.NFooled += p.NFooled
 		m.GradientEvals += p.GradientEvals
 		m.Seconds += p.Seconds
+		if p.TargetedSR != nil {
+			if m.TargetedSR == nil {
+				m.TargetedSR = &TargetedSR{}
+			}
+			m.TargetedSR.N += p.TargetedSR.N
+			m.TargetedSR.NReached += p.TargetedSR.NReached
+		}
 		if p.NFooled == 0 {
 			continue
 		}
@@ -179,6 +186,9 @@ func mergeAttackApprox(parts []AttackResult) (AttackResult, bool) {
 		}
 	}
 	m.SuccessRate = ratio(m.NFooled, m.NCleanCorrect)
+	if m.TargetedSR != nil {
+		m.TargetedSR.SuccessRate = ratio(m.TargetedSR.NReached, m.TargetedSR.N)
+	}
 	m.SRUndefined = m.NCleanCorrect == 0
 	m.RobustAccuracy = ratio(m.NCleanCorrect-m.NFooled, m.N)
 	m.Perturbation = Perturbation{L0: l0.stats(), L2: l2.stats(), Linf: linf.stats()}

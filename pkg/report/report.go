@@ -183,6 +183,10 @@ type AttackResult struct {
 	// Queries is the number of model queries to success, for black-box
 	// attacks; nil for attacks that do not count queries.
 	Queries *NormStats `json:"queries,omitempty"`
+	// TargetedSR is, for a targeted attack, the fraction of the attacked
+	// samples classified as their target (SuccessRate then counts any
+	// misclassification); nil for an untargeted attack.
+	TargetedSR *TargetedSR `json:"targeted_sr,omitempty"`
 	// FooledNorms holds the norms (and queries) of every fooled sample,
 	// in sample order, when the run was one shard of a larger one
 	// (--shard): merging shards then computes exact medians. Optional.
@@ -192,6 +196,17 @@ type AttackResult struct {
 	Seconds float64 `json:"-"`
 	// Gate is this attack's verdict.
 	Gate AttackGate `json:"gate"`
+}
+
+// TargetedSR is a targeted attack's success in reaching the target.
+type TargetedSR struct {
+	// SuccessRate is NReached/N (0 when N is 0).
+	SuccessRate float64 `json:"success_rate"`
+	// N is the number of samples attacked towards a target: the
+	// clean-correct ones whose label is not their target.
+	N int `json:"n"`
+	// NReached is the number of those classified as their target.
+	NReached int `json:"n_reached"`
 }
 
 // FooledNorms lists per-sample figures of the fooled samples, in sample

@@ -39,7 +39,7 @@ func Attack(ctx context.Context, o Options) (*report.Report, error) {
 	}
 	keep := examplesToKeep(w)
 	bar := o.progress()
-	pool, runErr := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, w.attacks, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, Progress: bar.Update, KeepExamples: keep})
+	pool, runErr := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, w.attacks, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, Progress: bar.Update, KeepExamples: keep, SampleIndex: w.set.Index})
 	bar.Finish()
 	if runErr != nil && pool == nil {
 		return nil, runErr

@@ -97,7 +97,7 @@ func runSweep(ctx context.Context, w *workload, rep *report.Report) error {
 		if err != nil {
 			return fmt.Errorf("sweep eps %g: %w", eps, err)
 		}
-		pool, err := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, []attack.Attack{a}, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed})
+		pool, err := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, []attack.Attack{a}, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, SampleIndex: w.set.Index})
 		if err != nil {
 			return err
 		}
