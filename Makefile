@@ -82,8 +82,8 @@ dist:
 ## machine (needs goreleaser: go install github.com/goreleaser/goreleaser/v2@v2.17.0).
 GORELEASER ?= goreleaser
 release-check:
-	GOVERSION_HINT=1.26 $(GORELEASER) check
-	GOVERSION_HINT=1.26 $(GORELEASER) build --snapshot --clean --single-target
+	$(GORELEASER) check
+	$(GORELEASER) build --snapshot --clean --single-target
 
 ## action-test: the GitHub Action's shell step against the real binary on
 ## the shipped example, with a fake GITHUB_STEP_SUMMARY and GITHUB_OUTPUT.
