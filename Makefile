@@ -63,11 +63,13 @@ clean:
 	rm -rf bin dist
 
 ## dist: static release binaries (CGO_ENABLED=0) for linux/darwin/windows x
-## amd64/arm64 under dist/, the version stamped (VERSION, default: git
+## amd64/arm64 under dist/ (windows: see PLATFORMS), the version stamped (VERSION, default: git
 ## describe), and dist/checksums.txt (SHA-256). The same builds as
 ## .goreleaser.yaml, without goreleaser.
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+# windows/amd64 windows/arm64 join once the atomic file writes build there
+# (see .goreleaser.yaml).
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 dist:
 	@rm -rf dist && mkdir -p dist
 	@for p in $(PLATFORMS); do \
