@@ -6,7 +6,7 @@ FUZZTIME  ?= 10s
 STATICCHECK_VERSION ?= v0.8.2
 DEADCODE_VERSION    ?= v0.39.0
 
-.PHONY: all build test vet lint tidy-check deadcode race fuzz fuzz-smoke bench demo screenshot clean
+.PHONY: all build test vet lint tidy-check deadcode race fuzz fuzz-smoke bench demo screenshot clean dist release-check action-test
 
 all: build
 
@@ -77,5 +77,35 @@ screenshot: build
 	  --window-size=1100,2250 --screenshot=bin/report.png "file://$(CURDIR)/bin/report.html"
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
+
+## dist: static release binaries (CGO_ENABLED=0) for linux/darwin/windows x
+## amd64/arm64 under dist/ (windows: see PLATFORMS), the version stamped (VERSION, default: git
+## describe), and dist/checksums.txt (SHA-256). The same builds as
+## .goreleaser.yaml, without goreleaser.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# windows/amd64 windows/arm64 join once the atomic file writes build there
+# (see .goreleaser.yaml).
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+dist:
+	@rm -rf dist && mkdir -p dist
+	@for p in $(PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+	  out=dist/advtest_$(VERSION)_$${os}_$${arch}$$ext; echo "build $$out"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath \
+	    -ldflags "-s -w -X github.com/advtest/advtest/cmd.Version=$(VERSION)" -o $$out . || exit 1; \
+	done
+	@cd dist && sha256sum advtest_* > checksums.txt && cat checksums.txt
+
+## release-check: validate .goreleaser.yaml and build a snapshot for this
+## machine (needs goreleaser: go install github.com/goreleaser/goreleaser/v2@v2.17.0).
+GORELEASER ?= goreleaser
+release-check:
+	$(GORELEASER) check
+	$(GORELEASER) build --snapshot --clean --single-target
+
+## action-test: the GitHub Action's shell step against the real binary on
+## the shipped example, with a fake GITHUB_STEP_SUMMARY and GITHUB_OUTPUT.
+action-test:
+	$(GO) test -count=1 -run TestActionScript ./scripts
 

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	pprogress "github.com/advtest/advtest/pkg/progress"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ type planFlags struct {
 	configPath string
 	attacks    []string
 	noProgress bool
+	progress   string
 
 	// A remote target instead of a model file.
 	target     string
@@ -67,7 +69,8 @@ func addPlanFlags(c *cobra.Command, pf *planFlags) {
 	f.Bool("sanity", true, "run the gradient-masking sanity checks after the pool (a flagged check fails the gate); --sanity=false skips them")
 	f.Int("sanity-samples", config.DefaultSanitySamples, "clean-correct samples the sanity checks attack (0: all)")
 	f.StringArrayVarP(&pf.attacks, "attack", "a", nil, "attack NAME[:key=value,...], repeatable; replaces the config's pool (e.g. pgd:norm=linf,eps=0.3,steps=40)")
-	f.BoolVar(&pf.noProgress, "no-progress", false, "never show a progress bar")
+	f.BoolVar(&pf.noProgress, "no-progress", false, "show no progress (same as --progress=none)")
+	f.StringVar(&pf.progress, "progress", "auto", "progress: auto (a bar on a terminal, plain lines otherwise), bar, plain (one line per step and at most one every 10 s, for CI logs) or none")
 	f.StringVar(&pf.target, "target", "", "attack a deployed model over the Open Inference Protocol (KServe v2), e.g. http://127.0.0.1:8080/v2/models/NAME/infer; black-box attacks only")
 	f.Float64Var(&pf.qps, "qps", 0, "with --target: at most this many requests per second (0: no limit)")
 	f.IntVar(&pf.maxQueries, "max-queries", 0, "with --target: hard budget of samples sent to the endpoint over the whole run, retries included (0: none); each attack's own per-sample budget is its max_queries param")
@@ -158,11 +161,18 @@ func runOptions(c *cobra.Command, pf *planFlags) (run.Options, error) {
 		return run.Options{}, err
 	}
 	stderr := c.ErrOrStderr()
+	mode, err := pprogress.ParseMode(pf.progress)
+	if err != nil {
+		return run.Options{}, err
+	}
+	if pf.noProgress {
+		mode = pprogress.None
+	}
 	return run.Options{
 		Plan: plan, ToolVersion: toolVersion(), MaxMemory: memoryBudget(),
 		Target: run.Target{URL: pf.target, QPS: pf.qps, MaxQueries: int64(pf.maxQueries), Timeout: pf.timeout},
 		Shard:  run.Shard{Index: pf.shardIndex, Count: pf.numShards, Spec: pf.shard},
 		Stdout: c.OutOrStdout(), Stderr: stderr,
-		Progress: func() run.Progress { return newProgress(stderr, !pf.noProgress) },
+		Progress: func() run.Progress { return newProgress(stderr, mode) },
 	}, nil
 }

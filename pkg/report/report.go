@@ -60,6 +60,9 @@ type Report struct {
 	// Detector holds the input detector's false-positive and detection
 	// rates, when the model carries one (squeeze-detector).
 	Detector *DetectorResult `json:"detector,omitempty"`
+	// Certification holds the randomized-smoothing certificates, when
+	// `advtest certify` ran (see certify.go).
+	Certification *Certification `json:"certification,omitempty"`
 	// Gate is the verdict of the gates over the whole run.
 	Gate GateResult `json:"gate"`
 	// Incomplete is true when the run stopped early (interrupted, out of

@@ -53,7 +53,6 @@ func sanityChecks(t testing.TB) []report.SanityCheck { return golden(t, "sanity"
 // target (until_sr 0.5, worst case 75%) after rejecting round 1.
 func hardenSample(t testing.TB) *report.Report { return golden(t, "harden") }
 
-
 // TestGolden renders report's JSON goldens in every other format and
 // compares with the goldens here.
 func TestGolden(t *testing.T) {
