@@ -29,6 +29,13 @@
 // members), and a .npz member is never inflated past what its NPY header
 // declares. Every error names the file and says what was expected.
 //
+// Open is Load's streaming twin: it checks the same headers, sizes and
+// labels up front, keeps only the labels in memory and reads samples per
+// batch (plain .npy and IDX files by offset, image folders decoded per
+// batch), so that memory follows the batch rather than the dataset. Inputs
+// that cannot be read by offset (gzip, .npz, Fortran order, CSV) are read
+// whole, bounded by Options.MaxBytes (Stream.Streamed tells which).
+//
 // Set.Hash identifies the source files (SHA-256 of the bytes read) for
 // reports. WriteNPY and WriteLabelsNPY save arrays atomically, for example
 // adversarial examples.

@@ -259,13 +259,7 @@ func NumClasses(y []int) int {
 // file when the labels came from it, else the hex SHA-256 of the text
 // "<DataSHA256>\n<LabelsSHA256>\n". It covers the whole files, whatever
 // Options.Limit, Subset or Shard kept.
-func (s *Set) Hash() string {
-	if s.LabelsSHA256 == "" {
-		return s.DataSHA256
-	}
-	sum := sha256.Sum256([]byte(s.DataSHA256 + "\n" + s.LabelsSHA256 + "\n"))
-	return hex.EncodeToString(sum[:])
-}
+func (s *Set) Hash() string { return combinedHash(s.DataSHA256, s.LabelsSHA256) }
 
 // Batch returns samples lo..hi-1: a tensor [hi-lo, ...] that shares X's
 // memory (writing to it writes to X) and the matching labels (sharing Y). It
