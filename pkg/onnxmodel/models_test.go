@@ -43,7 +43,20 @@ func refModels(t *testing.T) []string {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no models under %s: run testdata/gen/make_models.py", modelsDir)
 	}
-	return files
+	var out []string
+	for _, f := range files {
+		if _, skip := noPyTorchRef[filepath.Base(f)]; !skip {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// noPyTorchRef lists the models of testdata/models that have no PyTorch
+// reference outputs, with the reason; every other model must have one.
+var noPyTorchRef = map[string]string{
+	"mnist_cnn_at.onnx":    "trained by advtest harden (testdata/gen/pgd_step_sweep_model.yaml); used for attack strength, not engine exactness",
+	"mnist_surrogate.onnx": "the transfer attack's surrogate (testdata/gen/make_surrogate.py); its engine exactness is the CNN ops' already checked",
 }
 
 func loadRef(t *testing.T, model string) map[string]*tensor.Tensor {
