@@ -37,19 +37,21 @@ type planFlags struct {
 
 // flagKeys maps flag names to the config keys they set.
 var flagKeys = map[string]string{
-	"model":          "model",
-	"data":           "data",
-	"labels":         "labels",
-	"limit":          "limit",
-	"seed":           "seed",
-	"batch-size":     "batch_size",
-	"format":         "output.format",
-	"output":         "output.path",
-	"fail-above":     "gate.fail_above",
-	"baseline":       "gate.baseline",
-	"max-regression": "gate.max_regression",
-	"sanity":         "sanity.enabled",
-	"sanity-samples": "sanity.samples",
+	"model":                 "model",
+	"data":                  "data",
+	"labels":                "labels",
+	"limit":                 "limit",
+	"seed":                  "seed",
+	"batch-size":            "batch_size",
+	"format":                "output.format",
+	"output":                "output.path",
+	"fail-above":            "gate.fail_above",
+	"min-clean-accuracy":    "gate.min_clean_accuracy",
+	"allow-missing-attacks": "gate.allow_missing_attacks",
+	"baseline":              "gate.baseline",
+	"max-regression":        "gate.max_regression",
+	"sanity":                "sanity.enabled",
+	"sanity-samples":        "sanity.samples",
 }
 
 func addPlanFlags(c *cobra.Command, pf *planFlags) {
@@ -64,6 +66,8 @@ func addPlanFlags(c *cobra.Command, pf *planFlags) {
 	f.StringP("format", "f", config.DefaultFormat, "report format: "+strings.Join(config.Formats, ", "))
 	f.StringP("output", "o", "", "write the report to this file (atomically) instead of stdout")
 	f.Float64("fail-above", 0, "exit 1 when the worst-case success rate is above this")
+	f.Bool("allow-missing-attacks", false, "with --baseline: let attacks of the baseline that this run lacks pass (by default each fails the gate)")
+	f.Float64("min-clean-accuracy", 0, "exit 1 when the model's clean accuracy is below this (a broken model must not pass)")
 	f.String("baseline", "", "JSON report of an earlier run: exit 1 when an attack's SR rose by more than --max-regression")
 	f.Float64("max-regression", 0, "allowed rise of an attack's SR over the baseline (absolute, e.g. 0.02)")
 	f.Bool("sanity", true, "run the gradient-masking sanity checks after the pool (a flagged check fails the gate); --sanity=false skips them")

@@ -107,6 +107,10 @@ func (d *decoder) decode(key string, in any, out reflect.Value) {
 		out.SetUint(uint64(n))
 	case reflect.Bool:
 		b, ok := in.(bool)
+		if str, isStr := in.(string); isStr {
+			// Environment variables and flags arrive as text.
+			b, ok = parseBool(str)
+		}
 		if !ok {
 			d.fail(key, "want true or false, got %s", got(in))
 			return
@@ -324,4 +328,16 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// parseBool reads a boolean written as text (an environment variable):
+// true/false, yes/no, on/off, 1/0, any case.
+func parseBool(s string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "yes", "on", "1":
+		return true, true
+	case "false", "no", "off", "0":
+		return false, true
+	}
+	return false, false
 }

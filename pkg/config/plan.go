@@ -137,6 +137,13 @@ type Gate struct {
 	// FailAbove fails the run when the worst-case success rate is above
 	// it; nil disables the check.
 	FailAbove *float64 `json:"fail_above"`
+	// MinCleanAccuracy fails the run when the model's clean accuracy is
+	// below it, so that a broken model (or an endpoint that answers one
+	// class) cannot pass with a low success rate; nil disables the check.
+	MinCleanAccuracy *float64 `json:"min_clean_accuracy"`
+	// AllowMissingAttacks lets attacks of the baseline that this run lacks
+	// pass as notes; by default each fails the gate.
+	AllowMissingAttacks bool `json:"allow_missing_attacks"`
 	// Baseline is a JSON report of an earlier run to compare against;
 	// empty disables the regression checks.
 	Baseline string `json:"baseline"`
@@ -236,6 +243,11 @@ func (g Gate) ReportGate(baseline *report.Report) report.Gate {
 	if g.FailAbove != nil {
 		v := *g.FailAbove
 		rg.FailAbove = &v
+	}
+	rg.AllowMissing = g.AllowMissingAttacks
+	if g.MinCleanAccuracy != nil {
+		v := *g.MinCleanAccuracy
+		rg.MinCleanAccuracy = &v
 	}
 	if baseline != nil {
 		rg.Baseline = baseline

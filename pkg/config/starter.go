@@ -90,6 +90,10 @@ gate:
   # Fail when the worst-case success rate over the pool is above this, in
   # [0, 1]. Default: no threshold.
   fail_above: 0.9
+  # Fail when the clean accuracy is below this, in [0, 1], so that a broken
+  # export (or an endpoint that always answers one class) cannot pass with a
+  # low success rate. Set it a little below your model's known accuracy.
+  min_clean_accuracy: 0.5
   # A JSON report of an earlier run; each attack's success rate may rise by
   # at most max_regression over the same attack's (same name and params).
   baseline: ""

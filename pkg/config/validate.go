@@ -138,6 +138,9 @@ func (p *Plan) Validate() error {
 	if p.Gate.FailAbove != nil {
 		rate("gate.fail_above", *p.Gate.FailAbove)
 	}
+	if p.Gate.MinCleanAccuracy != nil {
+		rate("gate.min_clean_accuracy", *p.Gate.MinCleanAccuracy)
+	}
 	rate("gate.max_regression", p.Gate.MaxRegression)
 
 	stdout := 0

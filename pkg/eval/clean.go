@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/advtest/advtest/pkg/tensor"
@@ -60,6 +61,32 @@ func Argmax(logits *tensor.Tensor) []int {
 	return out
 }
 
+// NonFiniteError says that a model's output is NaN or infinite on a clean
+// sample: the model is broken (a bad export, a wrong input scale), and no
+// figure measured on it means anything.
+type NonFiniteError struct {
+	// Sample is the first such sample's index in the data, Class the
+	// output's column and Value the value.
+	Sample, Class int
+	Value         float32
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("the model's output is not finite: sample %d, class %d is %v (a broken export, or inputs on the wrong scale); no figure can be measured", e.Sample, e.Class, e.Value)
+}
+
+// checkFinite returns a *NonFiniteError for the first NaN or infinite
+// logit of a batch that starts at sample offset.
+func checkFinite(logits *tensor.Tensor, offset int) error {
+	c := logits.Shape[len(logits.Shape)-1]
+	for k, v := range logits.F {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return &NonFiniteError{Sample: offset + k/max(c, 1), Class: k % max(c, 1), Value: v}
+		}
+	}
+	return nil
+}
+
 // Clean classifies x in batches of batchSize and compares with y.
 func Clean(ctx context.Context, m Logitser, x *tensor.Tensor, y []int, batchSize int) (*CleanResult, error) {
 	n := x.Shape[0]
@@ -77,6 +104,9 @@ func Clean(ctx context.Context, m Logitser, x *tensor.Tensor, y []int, batchSize
 		xb := tensor.FromFloat32(x.F[lo*per:hi*per], append([]int{hi - lo}, x.Shape[1:]...)...)
 		logits, err := m.Logits(ctx, xb)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkFinite(logits, lo); err != nil {
 			return nil, err
 		}
 		copy(r.Pred[lo:hi], Argmax(logits))

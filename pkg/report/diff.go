@@ -77,7 +77,9 @@ func Compare(oldR, newR *Report, oldName, newName string, maxRegression float64)
 	for i := range probe.Attacks {
 		probe.Attacks[i].Gate.MaxSR = nil
 	}
-	v := Check(&probe, Gate{Baseline: oldR, BaselineName: oldName, MaxRegression: maxRegression})
+	// A removed attack is a row of its own (status "removed"), not a
+	// failure of the diff's verdict.
+	v := Check(&probe, Gate{Baseline: oldR, BaselineName: oldName, MaxRegression: maxRegression, AllowMissing: true})
 
 	d := &Diff{Old: oldName, New: newName, MaxRegression: maxRegression,
 		Attacks: []AttackDiff{}, Added: []string{}, Removed: []string{},

@@ -21,6 +21,19 @@ type Gate struct {
 	// one already recorded in the attack's result (AttackResult.Gate.MaxSR,
 	// set from the config by NewAttackResult), which applies otherwise.
 	MaxSR map[string]float64
+	// MinCleanAccuracy fails the run when Report.CleanAccuracy is below
+	// it; nil disables the check.
+	MinCleanAccuracy *float64
+	// AllowMissing lets attacks of the baseline that this run lacks pass
+	// as notes; by default each fails the gate (a regression gate must not
+	// be skipped by renaming or dropping an attack).
+	AllowMissing bool
+	// KeyOf, when set, is the key attacks are matched by against the
+	// baseline: pkg/run passes one that fills every default in (the
+	// attack's resolved parameters), so that spelling out a default
+	// (norm=linf) or leaving it out names the same attack. Nil: Key of the
+	// name and params as recorded.
+	KeyOf func(AttackResult) string
 	// Baseline is the report of an earlier run to compare against; nil
 	// disables the regression checks.
 	Baseline *Report
@@ -66,6 +79,10 @@ type Verdict struct {
 // samples) fails no threshold. Check does not modify r; it returns the
 // verdict broken down by attack, with notes.
 func Check(r *Report, g Gate) Verdict {
+	keyOf := g.KeyOf
+	if keyOf == nil {
+		keyOf = func(a AttackResult) string { return Key(a.Name, a.Params) }
+	}
 	v := Verdict{Passed: true, Reasons: []string{}, Notes: []string{}}
 	v.WorstCase = WorstCaseGate{FailAbove: copyFloat(g.FailAbove), Passed: true, Reasons: []string{}}
 	labels := AttackLabels(r.Attacks)
@@ -74,7 +91,7 @@ func Check(r *Report, g Gate) Verdict {
 	if g.Baseline != nil {
 		base = make(map[string]AttackResult, len(g.Baseline.Attacks))
 		for _, a := range g.Baseline.Attacks {
-			k := Key(a.Name, a.Params)
+			k := keyOf(a)
 			if _, dup := base[k]; !dup {
 				base[k] = a
 			}
@@ -85,7 +102,7 @@ func Check(r *Report, g Gate) Verdict {
 	for i, a := range r.Attacks {
 		ag := AttackGate{MaxSR: copyFloat(a.Gate.MaxSR), Passed: true, Reasons: []string{}}
 		key := Key(a.Name, a.Params)
-		seen[key] = true
+		seen[keyOf(a)] = true
 		if m, ok := g.MaxSR[key]; ok {
 			ag.MaxSR = &m
 		} else if m, ok := g.MaxSR[a.Name]; ok {
@@ -96,7 +113,7 @@ func Check(r *Report, g Gate) Verdict {
 				labels[i], rateCount(a.SuccessRate, a.NFooled, a.NCleanCorrect), num(*ag.MaxSR)))
 		}
 		if base != nil {
-			b, ok := base[key]
+			b, ok := base[keyOf(a)]
 			switch {
 			case !ok:
 				ag.New = true
@@ -127,6 +144,10 @@ func Check(r *Report, g Gate) Verdict {
 		}
 		wc.Reasons = append(wc.Reasons, "run incomplete: "+why)
 	}
+	if g.MinCleanAccuracy != nil && r.N > 0 && r.CleanAccuracy < *g.MinCleanAccuracy-tolerance {
+		wc.Reasons = append(wc.Reasons, fmt.Sprintf("clean accuracy %s is below min_clean_accuracy %s",
+			rateCount(r.CleanAccuracy, r.NCleanCorrect, r.N), num(*g.MinCleanAccuracy)))
+	}
 	w := r.WorstCase
 	if g.FailAbove != nil && !w.SRUndefined && w.SuccessRate > *g.FailAbove+tolerance {
 		wc.Reasons = append(wc.Reasons, fmt.Sprintf("worst-case success rate %s is above fail_above %s",
@@ -142,7 +163,11 @@ func Check(r *Report, g Gate) Verdict {
 		}
 		sort.Strings(missing)
 		for _, k := range missing {
-			v.Notes = append(v.Notes, fmt.Sprintf("%s: in the baseline, not run here", k))
+			if g.AllowMissing {
+				v.Notes = append(v.Notes, fmt.Sprintf("%s: in the baseline, not run here (allowed)", k))
+			} else {
+				wc.Reasons = append(wc.Reasons, fmt.Sprintf("%s: in the baseline, not run here: its regression is not checked (run it, or pass --allow-missing-attacks)", k))
+			}
 		}
 		samePool := len(missing) == 0 && len(base) == len(seen)
 		if samePool && !w.SRUndefined && !b.WorstCase.SRUndefined {

@@ -41,10 +41,26 @@ func TestEvaluate(t *testing.T) {
 			mod:     func(r *report.Report) { r.Attacks[1].Params["eps"] = "0.10" },
 			gate:    report.Gate{Baseline: baseline(func(b *report.Report) { b.Attacks[1].SuccessRate = 0.5 })},
 			reasons: []string{"pgd: success rate 0.625 (5/8) rose by 0.125"}},
-		{name: "other params are a new attack",
-			gate:  report.Gate{Baseline: baseline(func(b *report.Report) { b.Attacks[1].Params["steps"] = "10"; b.Attacks[1].SuccessRate = 0 })},
+		{name: "a baseline attack missing here fails",
+			gate:    report.Gate{Baseline: baseline(func(b *report.Report) { b.Attacks[1].Params["steps"] = "10"; b.Attacks[1].SuccessRate = 0 })},
+			reasons: []string{"pgd{eps=0.1,norm=linf,steps=10}: in the baseline, not run here"},
+			notes:   []string{"pgd: new attack", "another attack pool"}},
+		{name: "a missing attack allowed deliberately is a note",
+			gate:  report.Gate{AllowMissing: true, Baseline: baseline(func(b *report.Report) { b.Attacks[1].Params["steps"] = "10"; b.Attacks[1].SuccessRate = 0 })},
 			pass:  true,
-			notes: []string{"pgd: new attack", "pgd{eps=0.1,norm=linf,steps=10}: in the baseline, not run here", "another attack pool"}},
+			notes: []string{"pgd: new attack", "pgd{eps=0.1,norm=linf,steps=10}: in the baseline, not run here (allowed)", "another attack pool"}},
+		{name: "matched by KeyOf (defaults filled in)",
+			mod: func(r *report.Report) { delete(r.Attacks[1].Params, "norm") },
+			gate: report.Gate{MaxRegression: 0.1, KeyOf: func(a report.AttackResult) string {
+				p := map[string]string{"norm": "linf"}
+				for k, v := range a.Params {
+					p[k] = v
+				}
+				return report.Key(a.Name, p)
+			}, Baseline: baseline(func(b *report.Report) { b.Attacks[1].SuccessRate = 0.12 })},
+			reasons: []string{"pgd: success rate 0.625 (5/8) rose by 0.505"}},
+		{name: "clean accuracy below the floor fails", gate: report.Gate{MinCleanAccuracy: fptr(0.9)}, reasons: []string{"clean accuracy 0.8 (8/10) is below min_clean_accuracy 0.9"}},
+		{name: "clean accuracy at the floor passes", gate: report.Gate{MinCleanAccuracy: fptr(0.8)}, pass: true},
 		{name: "worst-case regression on the same pool",
 			gate:    report.Gate{MaxRegression: 0.1, Baseline: baseline(func(b *report.Report) { b.WorstCase.SuccessRate = 0.6; b.Attacks[1].SuccessRate = 0.6 })},
 			reasons: []string{"worst-case success rate 0.75 (6/8) rose by 0.15"}},

@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -26,15 +27,25 @@ import (
 func Attack(ctx context.Context, o Options) (*report.Report, error) {
 	start := time.Now()
 	plan := o.Plan
-	w, err := loadWorkload(ctx, &o)
-	if err != nil {
+	// Output paths and the baseline first: a bad path must not cost a run.
+	if err := checkOutputs(plan); err != nil {
 		return nil, err
 	}
 	gate, err := gateOf(plan)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkOutputs(plan); err != nil {
+	load := o.progress()
+	load.Update(0, "loading the model and data", 0, 1)
+	w, err := loadWorkload(ctx, &o)
+	if err == nil {
+		load.Update(0, "loading the model and data", 1, 1)
+	}
+	load.Finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			return interruptedEarly(&o, gate, start, "while loading the model and data")
+		}
 		return nil, err
 	}
 	keep := examplesToKeep(w)
@@ -42,6 +53,13 @@ func Attack(ctx context.Context, o Options) (*report.Report, error) {
 	pool, runErr := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, w.attacks, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, Progress: bar.Update, KeepExamples: keep, SampleIndex: w.set.Index})
 	bar.Finish()
 	if runErr != nil && pool == nil {
+		if ctx.Err() != nil {
+			return interruptedEarly(&o, gate, start, "before the first attack finished a batch")
+		}
+		var nf *eval.NonFiniteError
+		if errors.As(runErr, &nf) {
+			return nil, fmt.Errorf("model %s: %w", modelName(&o), runErr)
+		}
 		return nil, runErr
 	}
 	res, err := eval.NewResult(pool, w.specs)
@@ -90,6 +108,31 @@ func Attack(ctx context.Context, o Options) (*report.Report, error) {
 		return rep, ErrGateFailed
 	}
 	return rep, nil
+}
+
+// modelName names the model under test: the file, or the endpoint.
+func modelName(o *Options) string {
+	if o.Target.URL != "" {
+		return o.Target.URL
+	}
+	return o.Plan.Model
+}
+
+// interruptedEarly writes the report of a run interrupted before any
+// attack ran: no figures, marked incomplete with the stage it reached, so
+// that a pipeline always finds the report it was promised.
+func interruptedEarly(o *Options, gate report.Gate, start time.Time, stage string) (*report.Report, error) {
+	plan := o.Plan
+	rep := report.New(o.ToolVersion)
+	rep.Seed = plan.Seed
+	rep.Model.Path, rep.Data.Path, rep.Data.LabelsPath = plan.Model, plan.Data, plan.Labels
+	rep.Incomplete, rep.IncompleteReason = true, "interrupted "+stage+"; nothing was measured"
+	rep.Timing = timing(start)
+	rep.ApplyGate(gate)
+	if err := writeOutputs(o, rep, nil); err != nil {
+		return rep, err
+	}
+	return rep, fmt.Errorf("%w %s: the report is marked incomplete", ErrInterrupted, stage)
 }
 
 // afterPool runs what follows a complete pool: the eps sweep, the
@@ -156,7 +199,21 @@ func gateOf(plan *config.Plan) (report.Gate, error) {
 			return report.Gate{}, fmt.Errorf("baseline: %w", err)
 		}
 	}
-	return plan.Gate.ReportGate(base), nil
+	g := plan.Gate.ReportGate(base)
+	g.KeyOf = resolvedKey
+	return g, nil
+}
+
+// resolvedKey is an attack's key with every default filled in (the
+// parameters the registry resolves), so that a baseline and a run that
+// spell the same attack differently are matched. An attack the registry
+// cannot build (a baseline from another version) keeps its recorded key.
+func resolvedKey(a report.AttackResult) string {
+	att, err := attack.New(a.Name, a.Params)
+	if err != nil {
+		return report.Key(a.Name, a.Params)
+	}
+	return report.Key(a.Name, eval.SpecOf(att, nil).Params)
 }
 
 func timing(start time.Time) report.Timing {

@@ -19,6 +19,9 @@ import (
 // it, as `mkdir -p`) and takes new files, so that a long run fails at the
 // start rather than after its work when the path is wrong.
 func checkOutputDir(what, path string) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s %s: is a folder; want a file path (e.g. %s)", what, path, filepath.Join(path, "report.json"))
+	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("%s %s: %w", what, path, err)
