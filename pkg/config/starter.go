@@ -98,6 +98,10 @@ gate:
   # at most max_regression over the same attack's (same name and params).
   baseline: ""
   max_regression: 0
+  # An attack of the baseline that this run lacks fails the gate, so that a
+  # regression check cannot be skipped by dropping or renaming an attack;
+  # true lets it pass as a note, deliberately.
+  allow_missing_attacks: false
 
 # Where the report goes: the main output (path empty or "-" for standard
 # output), and extra outputs written in the same run.
