@@ -10,8 +10,10 @@ testdata/models/*.onnx):
 Each figure is the median of REPEATS timed runs after WARMUP untimed ones
 (PGD: PGD_REPEATS after PGD_WARMUP).
 
-Usage: /usr/bin/python3 testdata/gen/bench_pytorch.py
-Prints the figures and writes testdata/reference/pytorch_bench.json. Thread
+Usage: /usr/bin/python3 testdata/gen/bench_pytorch.py [OUT.json]
+Prints the figures and writes them to OUT.json (default
+testdata/reference/pytorch_bench.json; bench_side_by_side.sh passes one
+file per round). Thread
 settings (2 BLAS/OpenMP/torch threads) are fixed at the top, before torch
 is imported. Run it when the machine is otherwise idle.
 """
@@ -24,6 +26,7 @@ os.environ["MKL_NUM_THREADS"] = "2"
 import json
 import platform
 import statistics
+import sys
 import time
 
 import torch
@@ -127,8 +130,9 @@ def main():
                         "samples_per_s_counts": "batch / time of the whole attack (start + 40 gradient steps)"},
         "results": results,
     }
-    os.makedirs(common.REFERENCE_DIR, exist_ok=True)
-    with open(os.path.join(common.REFERENCE_DIR, "pytorch_bench.json"), "w") as f:
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(common.REFERENCE_DIR, "pytorch_bench.json")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
 

@@ -1,40 +1,66 @@
 #!/usr/bin/env bash
-# Runs PyTorch's and advtest's benchmarks back to back on this machine, with
-# the same batch (128), the same two threads and the same models, and prints
-# samples/s and advtest/PyTorch ratios: the figures BENCHMARKS.md records.
-# Run it on a quiet machine (nothing else busy): both sides are
-# sensitive to load.
+# Runs PyTorch's and advtest's benchmarks side by side on this machine, with
+# the same batch (128), the same two threads and the same models, as ROUNDS
+# interleaved pairs (PyTorch, then advtest, then PyTorch again, ...), and
+# prints for every figure both sides' best, median and spread (max/min over
+# the rounds) in samples/s, and the ratios of the bests and of the medians:
+# the figures BENCHMARKS.md records.
+#
+# Why interleaved rounds: PyTorch 1.13 on these VMs swings 2-3x from run to
+# run, advtest about 15%; one run of either side is not a result, and
+# running all of one side first would put a change in the machine's load
+# on one side only.
 #
 # Needs Debian's python3-torch and python3-onnx, and OpenBLAS as the system
 # BLAS (apt-get install libopenblas0-pthread), which Debian's torch uses for
 # its dense layers. Usage, from the repository root:
-#   bash testdata/gen/bench_side_by_side.sh
+#   ROUNDS=5 bash testdata/gen/bench_side_by_side.sh
+# Run it on a quiet machine; the load average is printed with the results.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+ROUNDS=${ROUNDS:-5}
+PY=${PY:-/usr/bin/python3}
 out=$(mktemp -d)
-# The pinned OPENBLAS_CORETYPE some machines set slows a current OpenBLAS.
-env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 \
-  /usr/bin/python3 testdata/gen/bench_pytorch.py > "$out/torch.txt"
-GOMAXPROCS=2 go test ./pkg/onnxmodel -run '^$' -bench 'BenchmarkModel' -benchtime 20x -count 5 > "$out/go_model.txt"
-GOMAXPROCS=2 go test ./pkg/eval -run '^$' -bench 'BenchmarkPGD' -benchtime 2x -count 3 > "$out/go_pgd.txt"
-cat "$out/torch.txt"
-grep Benchmark "$out/go_model.txt" "$out/go_pgd.txt"
-/usr/bin/python3 - "$out" <<'PY'
+trap 'rm -rf "$out"' EXIT
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  rounds: $ROUNDS  load at start: $(cut -d' ' -f1-3 /proc/loadavg)  cpus: $(nproc)"
+# The test binaries are built once, outside the timed rounds.
+go test -c -o "$out/onnxmodel.test" ./pkg/onnxmodel
+go test -c -o "$out/eval.test" ./pkg/eval
+for r in $(seq 1 "$ROUNDS"); do
+  echo "round $r/$ROUNDS: PyTorch" >&2
+  # The pinned OPENBLAS_CORETYPE some machines set slows a current OpenBLAS.
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 \
+    "$PY" testdata/gen/bench_pytorch.py "$out/torch_$r.json" > /dev/null
+  echo "round $r/$ROUNDS: advtest" >&2
+  (cd pkg/onnxmodel && GOMAXPROCS=2 "$out/onnxmodel.test" -test.run '^$' -test.bench 'BenchmarkModel' -test.benchtime 20x) > "$out/go_model_$r.txt"
+  (cd pkg/eval && GOMAXPROCS=2 "$out/eval.test" -test.run '^$' -test.bench 'BenchmarkPGD' -test.benchtime 2x) > "$out/go_pgd_$r.txt"
+done
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$PY" - "$out" "$ROUNDS" <<'PY'
 import json, re, statistics, sys
-out = sys.argv[1]
-torch = json.load(open("testdata/reference/pytorch_bench.json"))
-def go(fname, name):
-    vals = [float(m.group(1)) for line in open(f"{out}/{fname}")
-            if line.startswith(name) for m in [re.search(r"([\d.]+) samples/s", line)] if m]
-    return statistics.median(vals)
-rows = [
-    ("MLP forward", go("go_model.txt", "BenchmarkModel/mnist_mlp.onnx/forward-"), torch["results"]["mnist_mlp/forward"]["samples_per_s"]),
-    ("MLP forward+backward (input)", go("go_model.txt", "BenchmarkModel/mnist_mlp.onnx/forward+backward"), torch["results"]["mnist_mlp/forward_backward_input"]["samples_per_s"]),
-    ("CNN forward", go("go_model.txt", "BenchmarkModel/mnist_cnn.onnx/forward-"), torch["results"]["mnist_cnn/forward"]["samples_per_s"]),
-    ("CNN forward+backward (input)", go("go_model.txt", "BenchmarkModel/mnist_cnn.onnx/forward+backward"), torch["results"]["mnist_cnn/forward_backward_input"]["samples_per_s"]),
-    ("CNN PGD-Linf-40", go("go_pgd.txt", "BenchmarkPGD"), torch["results"]["mnist_cnn/pgd_linf_40"]["samples_per_s"]),
+out, rounds = sys.argv[1], int(sys.argv[2])
+figures = [
+    ("MLP forward", "go_model", "BenchmarkModel/mnist_mlp.onnx/forward-", "mnist_mlp/forward"),
+    ("MLP forward+backward (input)", "go_model", "BenchmarkModel/mnist_mlp.onnx/forward+backward", "mnist_mlp/forward_backward_input"),
+    ("CNN forward", "go_model", "BenchmarkModel/mnist_cnn.onnx/forward-", "mnist_cnn/forward"),
+    ("CNN forward+backward (input)", "go_model", "BenchmarkModel/mnist_cnn.onnx/forward+backward", "mnist_cnn/forward_backward_input"),
+    ("CNN PGD-Linf-40", "go_pgd", "BenchmarkPGD", "mnist_cnn/pgd_linf_40"),
 ]
-print(f"\n| figure | advtest samples/s | PyTorch samples/s | ratio |\n| --- | ---: | ---: | ---: |")
-for name, g, t in rows:
-    print(f"| {name} | {g:.0f} | {t:.1f} | {g/t:.2f} |")
+def go(prefix, name, r):
+    for line in open(f"{out}/{prefix}_{r}.txt"):
+        m = re.search(r"([\d.]+) samples/s", line)
+        if line.startswith(name) and m:
+            return float(m.group(1))
+    raise SystemExit(f"{name}: no samples/s line in round {r}")
+def stats(v):
+    return max(v), statistics.median(v), max(v) / min(v)
+print(f"\nsamples/s over {rounds} interleaved rounds (best = fastest round; spread = fastest/slowest)")
+print("| figure | advtest best | advtest median | advtest spread | PyTorch best | PyTorch median | PyTorch spread | best/best | median/median |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for label, prefix, gname, tkey in figures:
+    g = [go(prefix, gname, r) for r in range(1, rounds + 1)]
+    t = [json.load(open(f"{out}/torch_{r}.json"))["results"][tkey]["samples_per_s"] for r in range(1, rounds + 1)]
+    gb, gm, gs = stats(g)
+    tb, tm, ts = stats(t)
+    print(f"| {label} | {gb:.0f} | {gm:.0f} | {gs:.2f}x | {tb:.1f} | {tm:.1f} | {ts:.2f}x | {gb/tb:.2f} | {gm/tm:.2f} |")
 PY
