@@ -283,18 +283,5 @@ func logProbs(dst, row []float32) {
 		}
 		return
 	}
-	m := math.Inf(-1)
-	for _, v := range row {
-		if float64(v) > m {
-			m = float64(v)
-		}
-	}
-	s := 0.0
-	for _, v := range row {
-		s += math.Exp(float64(v) - m)
-	}
-	lse := m + math.Log(s)
-	for j, v := range row {
-		dst[j] = float32(float64(v) - lse)
-	}
+	tensor.LogSoftmaxRow(dst, row)
 }
