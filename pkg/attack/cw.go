@@ -47,6 +47,27 @@ type cwSearch struct {
 	initialConst float64
 }
 
+// searchConst is one step of the binary search over sample i's constant
+// c = cst[i] (Carlini & Wagner 2017, section VI): after a run that reached
+// the goal, c is an upper bound and the next c is the bounds' midpoint;
+// after a failure, c is a lower bound, and c grows tenfold until some run
+// succeeds (upper is still at its initial 1e10), then bisects.
+func searchConst(i int, ok bool, cst, lower, upper []float64) {
+	if ok {
+		upper[i] = math.Min(upper[i], cst[i])
+		if upper[i] < 1e9 {
+			cst[i] = (lower[i] + upper[i]) / 2
+		}
+		return
+	}
+	lower[i] = math.Max(lower[i], cst[i])
+	if upper[i] < 1e9 {
+		cst[i] = (lower[i] + upper[i]) / 2
+	} else {
+		cst[i] *= 10
+	}
+}
+
 // validate checks the shared parameters; name is the attack's name for
 // error messages. Infinite or NaN values are refused.
 func (c *cwSearch) validate(name string) error {
@@ -223,19 +244,7 @@ func (a *CWL2) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand)
 			})
 		}
 		for _, i := range s.attackable() {
-			if runOK[i] {
-				upper[i] = math.Min(upper[i], cst[i])
-				if upper[i] < 1e9 {
-					cst[i] = (lower[i] + upper[i]) / 2
-				}
-			} else {
-				lower[i] = math.Max(lower[i], cst[i])
-				if upper[i] < 1e9 {
-					cst[i] = (lower[i] + upper[i]) / 2
-				} else {
-					cst[i] *= 10
-				}
-			}
+			searchConst(i, runOK[i], cst, lower, upper)
 		}
 	}
 	return s.finish(best, a.Norm(), a.eps)

@@ -185,19 +185,7 @@ func (a *EAD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand) 
 			}
 		}
 		for _, i := range s.attackable() {
-			if runOK[i] {
-				upper[i] = math.Min(upper[i], cst[i])
-				if upper[i] < 1e9 {
-					cst[i] = (lower[i] + upper[i]) / 2
-				}
-			} else {
-				lower[i] = math.Max(lower[i], cst[i])
-				if upper[i] < 1e9 {
-					cst[i] = (lower[i] + upper[i]) / 2
-				} else {
-					cst[i] *= 10
-				}
-			}
+			searchConst(i, runOK[i], cst, lower, upper)
 		}
 	}
 	return s.finish(best, a.Norm(), a.eps)
