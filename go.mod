@@ -8,7 +8,6 @@ require (
 )
 
 require (
-	github.com/google/renameio/v2 v2.0.2
 	github.com/mattn/go-isatty v0.0.24
 	github.com/olekukonko/tablewriter v1.1.5
 	github.com/owulveryck/onnx-go v0.5.0
@@ -18,6 +17,7 @@ require (
 	github.com/spf13/viper v1.21.0
 	go.yaml.in/yaml/v3 v3.0.4
 	golang.org/x/image v0.30.0
+	golang.org/x/sync v0.23.0
 	golang.org/x/sys v0.46.0
 	golang.org/x/time v0.16.0
 	gonum.org/v1/plot v0.17.0

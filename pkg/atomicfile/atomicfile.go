@@ -3,16 +3,20 @@
 // reader never sees a half-written file, and a failed write leaves the old
 // file as it was.
 //
-// Both functions go through github.com/google/renameio: the bytes go to a
-// temporary file in the target's folder, which is synced and renamed over
-// the target. Files get mode 0644. Errors name the path.
+// The bytes go to a temporary file in the target's folder (so that the
+// final rename never crosses file systems), which is synced, closed, given
+// mode 0644 and renamed over the target: rename(2) on Unix, followed by a
+// best-effort sync of the folder; MoveFileEx with MOVEFILE_REPLACE_EXISTING
+// and MOVEFILE_WRITE_THROUGH on Windows. The same code runs on every
+// platform; only that last step differs (replace_unix.go,
+// replace_windows.go). Errors name the path.
 package atomicfile
 
 import (
 	"fmt"
 	"io"
-
-	"github.com/google/renameio/v2"
+	"os"
+	"path/filepath"
 )
 
 // WriteFile writes data to path atomically.
@@ -27,16 +31,39 @@ func WriteFile(path string, data []byte) error {
 // atomically. When fill fails, path is left as it was and the temporary
 // file is removed.
 func Write(path string, fill func(io.Writer) error) error {
-	t, err := renameio.NewPendingFile(path, renameio.WithPermissions(0o644))
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer t.Cleanup()
-	if err := fill(t); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := t.CloseAtomicallyReplace(); err != nil {
+	if err := write(path, fill); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+func write(path string, fill func(io.Writer) error) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := fill(f); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return replace(tmp, path)
 }

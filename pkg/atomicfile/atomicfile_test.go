@@ -46,3 +46,22 @@ func TestWrite(t *testing.T) {
 		t.Error("writing into a missing folder: no error")
 	}
 }
+
+// TestWriteRelative writes to a bare file name, twice: the temporary file
+// goes to the current folder and the second write replaces the first.
+func TestWriteRelative(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, data := range []string{"first", "second"} {
+		if err := WriteFile("out.json", []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile("out.json")
+		if err != nil || string(got) != data {
+			t.Fatalf("read %q (%v), want %q", got, err, data)
+		}
+	}
+	ents, _ := os.ReadDir(".")
+	if len(ents) != 1 {
+		t.Errorf("%d entries in the folder, want 1", len(ents))
+	}
+}

@@ -31,12 +31,59 @@ import (
 // L2 ball); clip range [0, 1].
 type CWL2 struct {
 	ball
+	cwSearch
+	abortEarly bool
+}
+
+// cwSearch holds the optimisation parameters that C&W (Carlini & Wagner
+// 2017, section V) and EAD (Chen et al. 2018, section 3) share: a margin κ,
+// a step size, and a binary search over the constant c that weighs the
+// misclassification loss against the distance.
+type cwSearch struct {
 	confidence   float64
 	lr           float64
 	binarySteps  int
 	steps        int
 	initialConst float64
-	abortEarly   bool
+}
+
+// searchConst is one step of the binary search over sample i's constant
+// c = cst[i] (Carlini & Wagner 2017, section VI): after a run that reached
+// the goal, c is an upper bound and the next c is the bounds' midpoint;
+// after a failure, c is a lower bound, and c grows tenfold until some run
+// succeeds (upper is still at its initial 1e10), then bisects.
+func searchConst(i int, ok bool, cst, lower, upper []float64) {
+	if ok {
+		upper[i] = math.Min(upper[i], cst[i])
+		if upper[i] < 1e9 {
+			cst[i] = (lower[i] + upper[i]) / 2
+		}
+		return
+	}
+	lower[i] = math.Max(lower[i], cst[i])
+	if upper[i] < 1e9 {
+		cst[i] = (lower[i] + upper[i]) / 2
+	} else {
+		cst[i] *= 10
+	}
+}
+
+// validate checks the shared parameters; name is the attack's name for
+// error messages. Infinite or NaN values are refused.
+func (c *cwSearch) validate(name string) error {
+	if !(c.lr > 0) || math.IsInf(c.lr, 0) {
+		return paramErr(name, "lr", c.lr, "a positive number")
+	}
+	if !(c.initialConst > 0) || math.IsInf(c.initialConst, 0) {
+		return paramErr(name, "initial_const", c.initialConst, "a positive number")
+	}
+	if !(c.confidence >= 0) || math.IsInf(c.confidence, 0) {
+		return paramErr(name, "confidence", c.confidence, "a non-negative number")
+	}
+	if err := positiveInt(name, "binary_steps", c.binarySteps); err != nil {
+		return err
+	}
+	return positiveInt(name, "max_iter", c.steps)
 }
 
 func (a *CWL2) bind() *binder {
@@ -57,19 +104,7 @@ func (a *CWL2) validate() error {
 	if err := a.ball.validate("cw", false); err != nil {
 		return err
 	}
-	if a.confidence < 0 {
-		return paramErr("cw", "confidence", a.confidence, "a non-negative number")
-	}
-	if !(a.lr > 0) {
-		return paramErr("cw", "lr", a.lr, "a positive number")
-	}
-	if !(a.initialConst > 0) {
-		return paramErr("cw", "initial_const", a.initialConst, "a positive number")
-	}
-	if err := positiveInt("cw", "binary_steps", a.binarySteps); err != nil {
-		return err
-	}
-	return positiveInt("cw", "max_iter", a.steps)
+	return a.cwSearch.validate("cw")
 }
 
 // Name returns "cw".
@@ -209,19 +244,7 @@ func (a *CWL2) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand)
 			})
 		}
 		for _, i := range s.attackable() {
-			if runOK[i] {
-				upper[i] = math.Min(upper[i], cst[i])
-				if upper[i] < 1e9 {
-					cst[i] = (lower[i] + upper[i]) / 2
-				}
-			} else {
-				lower[i] = math.Max(lower[i], cst[i])
-				if upper[i] < 1e9 {
-					cst[i] = (lower[i] + upper[i]) / 2
-				} else {
-					cst[i] *= 10
-				}
-			}
+			searchConst(i, runOK[i], cst, lower, upper)
 		}
 	}
 	return s.finish(best, a.Norm(), a.eps)

@@ -3,8 +3,6 @@ package attack_test
 import (
 	"context"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/advtest/advtest/pkg/attack"
@@ -101,11 +99,11 @@ func TestStarterPoolWorstCase(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the starter pool (APGD-T included) on 200 samples of a CNN")
 	}
-	path := filepath.Join(t.TempDir(), "advtest.yaml")
-	if err := os.WriteFile(path, []byte(config.StarterConfig()), 0o644); err != nil {
+	v := config.NewViper()
+	if err := config.ReadYAML(v, "advtest init's starter config", []byte(config.StarterConfig())); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := config.Load(path)
+	plan, err := config.FromViper(v)
 	if err != nil {
 		t.Fatal(err)
 	}

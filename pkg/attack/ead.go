@@ -37,13 +37,9 @@ import (
 // radius, as C&W's eps does for L2); clip range [0, 1].
 type EAD struct {
 	ball
-	beta         float64
-	lr           float64
-	binarySteps  int
-	steps        int
-	initialConst float64
-	confidence   float64
-	rule         string
+	cwSearch
+	beta float64
+	rule string
 }
 
 func (a *EAD) bind() *binder {
@@ -68,19 +64,7 @@ func (a *EAD) validate() error {
 	if !(a.beta >= 0) || math.IsInf(a.beta, 0) {
 		return paramErr("ead", "beta", a.beta, "a non-negative number")
 	}
-	if !(a.lr > 0) || math.IsInf(a.lr, 0) {
-		return paramErr("ead", "lr", a.lr, "a positive number")
-	}
-	if !(a.initialConst > 0) || math.IsInf(a.initialConst, 0) {
-		return paramErr("ead", "initial_const", a.initialConst, "a positive number")
-	}
-	if !(a.confidence >= 0) || math.IsInf(a.confidence, 0) {
-		return paramErr("ead", "confidence", a.confidence, "a non-negative number")
-	}
-	if err := positiveInt("ead", "binary_steps", a.binarySteps); err != nil {
-		return err
-	}
-	return positiveInt("ead", "max_iter", a.steps)
+	return a.cwSearch.validate("ead")
 }
 
 // Name returns "ead".
@@ -201,19 +185,7 @@ func (a *EAD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand) 
 			}
 		}
 		for _, i := range s.attackable() {
-			if runOK[i] {
-				upper[i] = math.Min(upper[i], cst[i])
-				if upper[i] < 1e9 {
-					cst[i] = (lower[i] + upper[i]) / 2
-				}
-			} else {
-				lower[i] = math.Max(lower[i], cst[i])
-				if upper[i] < 1e9 {
-					cst[i] = (lower[i] + upper[i]) / 2
-				} else {
-					cst[i] *= 10
-				}
-			}
+			searchConst(i, runOK[i], cst, lower, upper)
 		}
 	}
 	return s.finish(best, a.Norm(), a.eps)

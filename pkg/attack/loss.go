@@ -30,17 +30,7 @@ func CrossEntropy(grad, loss []float32, logits *tensor.Tensor, labels []int) {
 	for i := 0; i < n; i++ {
 		z := logits.F[i*c : (i+1)*c]
 		y := labels[i]
-		m := math.Inf(-1)
-		for _, v := range z {
-			if float64(v) > m {
-				m = float64(v)
-			}
-		}
-		s := 0.0
-		for _, v := range z {
-			s += math.Exp(float64(v) - m)
-		}
-		lse := m + math.Log(s)
+		lse := tensor.LogSumExp(z)
 		if loss != nil {
 			loss[i] = float32(lse - float64(z[y]))
 		}

@@ -26,10 +26,6 @@ import (
 // remote endpoint's client provides one.
 type ScoreFunc func(ctx context.Context, x *tensor.Tensor) (*tensor.Tensor, error)
 
-// LabelFunc is a forward-only model that answers only the top class of each
-// of the N samples of x.
-type LabelFunc func(ctx context.Context, x *tensor.Tensor) ([]int, error)
-
 // ErrQueryBudget is returned (wrapped) by an oracle asked for a query
 // beyond a sample's budget; nothing is evaluated or charged then.
 var ErrQueryBudget = errors.New("query budget exhausted")
@@ -220,49 +216,6 @@ func NewLabelOracle(clf Classifier, budget int) LabelOracle {
 	return LabelsOnly(NewScoreOracle(clf, budget))
 }
 
-// labelOracle is a counting LabelOracle over a LabelFunc.
-type labelOracle struct {
-	counter
-	f       LabelFunc
-	classes int
-	shape   []int
-}
-
-// NewLabelFuncOracle returns a label oracle over a forward-only function
-// answering top labels, with a per-sample budget (0: none).
-func NewLabelFuncOracle(f LabelFunc, numClasses int, inputShape []int, budget int) LabelOracle {
-	return &labelOracle{counter: counter{budget: max(budget, 0)}, f: f, classes: numClasses, shape: append([]int(nil), inputShape...)}
-}
-
-func (o *labelOracle) NumClasses() int   { return o.classes }
-func (o *labelOracle) InputShape() []int { return append([]int(nil), o.shape...) }
-
-func (o *labelOracle) Labels(ctx context.Context, ids []int, x *tensor.Tensor, dst []int) error {
-	if err := checkCall(ctx, ids, x); err != nil {
-		return err
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	if err := o.charge(ids); err != nil {
-		return err
-	}
-	lab, err := o.f(ctx, x)
-	if err != nil {
-		return err
-	}
-	if len(lab) != len(ids) {
-		return fmt.Errorf("oracle: model returned %d labels for %d samples", len(lab), len(ids))
-	}
-	for j, v := range lab {
-		if v < 0 || v >= o.classes {
-			return fmt.Errorf("oracle: model returned label %d outside [0, %d)", v, o.classes)
-		}
-		dst[j] = v
-	}
-	return nil
-}
-
 // logProbs writes the log-probabilities of one row of scores to dst. A row
 // of non-negative values summing to 1 (within 1e-4) is taken as
 // probabilities (dst = log p, floored at 1e-30); any other row as logits
@@ -283,18 +236,5 @@ func logProbs(dst, row []float32) {
 		}
 		return
 	}
-	m := math.Inf(-1)
-	for _, v := range row {
-		if float64(v) > m {
-			m = float64(v)
-		}
-	}
-	s := 0.0
-	for _, v := range row {
-		s += math.Exp(float64(v) - m)
-	}
-	lse := m + math.Log(s)
-	for j, v := range row {
-		dst[j] = float32(float64(v) - lse)
-	}
+	tensor.LogSoftmaxRow(dst, row)
 }

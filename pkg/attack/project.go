@@ -2,8 +2,6 @@ package attack
 
 import (
 	"math"
-
-	"github.com/advtest/advtest/pkg/tensor"
 )
 
 // The helpers below work on one sample at a time (flat slices of its
@@ -128,23 +126,6 @@ func Project(norm Norm, xadv, x []float32, eps float64, b Bounds) {
 	}
 }
 
-// NormalizeL2 divides g by its L2 norm in place and returns that norm; a
-// zero vector is left unchanged.
-func NormalizeL2(g []float32) float64 {
-	s := 0.0
-	for _, v := range g {
-		s += float64(v) * float64(v)
-	}
-	n := math.Sqrt(s)
-	if n > 0 {
-		inv := 1 / n
-		for i, v := range g {
-			g[i] = float32(float64(v) * inv)
-		}
-	}
-	return n
-}
-
 // L2Dist returns ‖a − b‖₂.
 func L2Dist(a, b []float32) float64 {
 	s := 0.0
@@ -188,21 +169,6 @@ func Dist(norm Norm, a, b []float32) float64 {
 		return L1Dist(a, b)
 	}
 	return L2Dist(a, b)
-}
-
-// PerturbationNorms returns, per sample, ‖xadv[i] − x[i]‖ in the given norm
-// (L2 for NormNone) for two tensors of shape [N, ...].
-func PerturbationNorms(norm Norm, xadv, x *tensor.Tensor) []float64 {
-	n := x.Shape[0]
-	out := make([]float64, n)
-	if n == 0 {
-		return out
-	}
-	d := len(x.F) / n
-	for i := range out {
-		out[i] = Dist(norm, xadv.F[i*d:(i+1)*d], x.F[i*d:(i+1)*d])
-	}
-	return out
 }
 
 // signf returns the sign of v as −1, 0 or +1.

@@ -80,12 +80,6 @@ func (p Params) Validate() error {
 	return nil
 }
 
-// MaxRadius is the largest radius n draws can certify: σ·Φ⁻¹(alpha^(1/n)),
-// reached when all n draws give the top class.
-func (p Params) MaxRadius() float64 {
-	return Radius(p.Sigma, LowerConfidenceBound(p.N, p.N, p.Alpha))
-}
-
 // LowerConfidenceBound returns the one-sided (1 − alpha) Clopper-Pearson
 // lower bound of a binomial proportion with k successes in n trials: the
 // alpha-quantile of Beta(k, n − k + 1), and 0 when k is 0. It is the

@@ -151,18 +151,6 @@ func FromViper(v *viper.Viper) (*Plan, error) {
 	return &p, nil
 }
 
-// Load is NewViper, ReadFile (when path is not empty) and FromViper in
-// one call, for callers that bind no flags.
-func Load(path string) (*Plan, error) {
-	v := NewViper()
-	if path != "" {
-		if err := ReadFile(v, path); err != nil {
-			return nil, err
-		}
-	}
-	return FromViper(v)
-}
-
 // prefixErrors puts prefix in front of each joined error.
 func prefixErrors(prefix string, err error) error {
 	var errs []error

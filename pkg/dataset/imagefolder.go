@@ -18,9 +18,9 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
 	"golang.org/x/image/draw"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/advtest/advtest/pkg/tensor"
 )
@@ -329,32 +329,22 @@ func (f *ImageFolder) readBatch(dst []float32, lo, hi int, sums []string) (int, 
 	if len(dst) != (hi-lo)*per {
 		return 0, fmt.Errorf("dataset: batch [%d, %d) needs %d values, got a buffer of %d", lo, hi, (hi-lo)*per, len(dst))
 	}
+	// One file per task on GOMAXPROCS goroutines; every file is decoded,
+	// and the error reported is the one of the first failing file.
 	errs := make([]error, hi-lo)
-	var next int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	workers := min(runtime.GOMAXPROCS(0), hi-lo)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= hi-lo {
-					return
-				}
-				sum, err := f.decodeInto(dst[i*per:(i+1)*per], f.Files[lo+i])
-				errs[i] = err
-				if sums != nil {
-					sums[i] = sum
-				}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range hi - lo {
+		g.Go(func() error {
+			sum, err := f.decodeInto(dst[i*per:(i+1)*per], f.Files[lo+i])
+			errs[i] = err
+			if sums != nil {
+				sums[i] = sum
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	for _, err := range errs {
 		if err != nil {
 			return 0, err

@@ -7,8 +7,7 @@ import (
 	"io"
 	"math"
 
-	"github.com/google/renameio/v2"
-
+	"github.com/advtest/advtest/pkg/atomicfile"
 	"github.com/advtest/advtest/pkg/tensor"
 )
 
@@ -50,7 +49,7 @@ func EncodeNPY(w io.Writer, t *tensor.Tensor) error {
 // written to a temporary file in the same folder and renamed into place, so
 // that readers never see a partial file.
 func WriteNPY(path string, t *tensor.Tensor) error {
-	return writeAtomic(path, func(w io.Writer) error { return EncodeNPY(w, t) })
+	return atomicfile.Write(path, func(w io.Writer) error { return EncodeNPY(w, t) })
 }
 
 // WriteLabelsNPY saves class ids as an int64 NPY array of shape (len(y),),
@@ -61,21 +60,4 @@ func WriteLabelsNPY(path string, y []int) error {
 		v[i] = int64(c)
 	}
 	return WriteNPY(path, tensor.FromInt64(v, len(y)))
-}
-
-// writeAtomic writes a file atomically: write fills a temporary file in
-// the same folder (renameio), which is synced and renamed over path.
-func writeAtomic(path string, write func(io.Writer) error) error {
-	t, err := renameio.NewPendingFile(path, renameio.WithPermissions(0o644))
-	if err != nil {
-		return fmt.Errorf("dataset: writing %s: %w", path, err)
-	}
-	defer t.Cleanup()
-	if err := write(t); err != nil {
-		return fmt.Errorf("dataset: writing %s: %w", path, err)
-	}
-	if err := t.CloseAtomicallyReplace(); err != nil {
-		return fmt.Errorf("dataset: writing %s: %w", path, err)
-	}
-	return nil
 }

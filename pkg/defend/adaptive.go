@@ -9,7 +9,7 @@ import (
 	"github.com/advtest/advtest/pkg/tensor"
 )
 
-// DefaultEOTDraws is the number of noise draws per call that Adaptive's
+// DefaultEOTDraws is the number of noise draws per call that AdaptiveWith's
 // EOT averages over when AdaptiveOptions.Draws is 0. Athalye, Carlini and
 // Wagner (2018, §4.3, §5) attack randomised defences with EOT over tens of
 // draws per step; 10 keeps the cost of an evaluation at 10× a plain one's
@@ -23,13 +23,6 @@ type AdaptiveOptions struct {
 	Seed uint64
 	// Draws is EOT's number of draws per call; 0 means DefaultEOTDraws.
 	Draws int
-}
-
-// Adaptive returns the classifier an honest evaluation should attack for a
-// hardened model (Athalye, Carlini and Wagner 2018): AdaptiveWith with
-// seed 0 and DefaultEOTDraws draws.
-func Adaptive(m *onnxmodel.Model) (attack.Classifier, error) {
-	return AdaptiveWith(m, AdaptiveOptions{})
 }
 
 // AdaptiveWith returns the classifier an honest evaluation should attack

@@ -29,7 +29,7 @@ const InferenceNoiseDefence = "gaussian-noise"
 // training it applies the Preprocessor registered as InferenceNoiseDefence
 // ("gaussian-noise", GaussianNoiseDefence) with the same sigma, clip and
 // [min, max], so the model sees at inference the noise it was trained on.
-// The result carries the NoiseKey mark: Adaptive attacks it with EOT.
+// The result carries the NoiseKey mark: AdaptiveWith attacks it with EOT.
 //
 // Defaults: sigma 0.1 (ART's default is 1.0, for unscaled data; advtest's
 // input space is usually [0, 1]), ratio 1 (ART's), clip false (ART's

@@ -36,7 +36,7 @@ var _ attack.Classifier = (*BPDA)(nil)
 // NewBPDA builds the BPDA view of a hardened model whose preprocessor
 // recorded its output under PreprocessorKey (as WithSqueezer and the
 // squeeze defence do). It fails when the model carries no such mark; use
-// Adaptive to fall back to the model itself.
+// AdaptiveWith to fall back to the model itself.
 func NewBPDA(m *onnxmodel.Model) (*BPDA, error) {
 	boundary, ok := m.Metadata(PreprocessorKey)
 	if !ok {

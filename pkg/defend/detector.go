@@ -76,14 +76,14 @@ func (d *InputDetector) Scores(ctx context.Context, x *tensor.Tensor) ([]float64
 		if err != nil {
 			return nil, err
 		}
-		p := softmax(l)
+		p := tensor.SoftmaxFloat64(l)
 		best := make([]float64, hi-lo)
 		for _, s := range d.Squeezers {
 			ls, err := d.Clf.Logits(ctx, s.Apply(xb))
 			if err != nil {
 				return nil, err
 			}
-			q := softmax(ls)
+			q := tensor.SoftmaxFloat64(ls)
 			c := l.Shape[1]
 			for i := range best {
 				dist := 0.0
@@ -142,28 +142,6 @@ func (d *InputDetector) Rate(ctx context.Context, x *tensor.Tensor) (float64, er
 		}
 	}
 	return float64(n) / float64(len(flags)), nil
-}
-
-func softmax(l *tensor.Tensor) []float64 {
-	n, c := l.Shape[0], l.Shape[1]
-	out := make([]float64, n*c)
-	for i := 0; i < n; i++ {
-		row := l.F[i*c : (i+1)*c]
-		mx := math.Inf(-1)
-		for _, v := range row {
-			mx = math.Max(mx, float64(v))
-		}
-		sum := 0.0
-		for j, v := range row {
-			e := math.Exp(float64(v) - mx)
-			out[i*c+j] = e
-			sum += e
-		}
-		for j := range row {
-			out[i*c+j] /= sum
-		}
-	}
-	return out
 }
 
 // squeezersString writes squeezers as ParseSqueezers reads them.

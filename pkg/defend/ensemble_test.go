@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/advtest/advtest/pkg/onnxmodel"
+	"github.com/advtest/advtest/pkg/tensor"
 )
 
 // TestEnsembleDefence combines the CNN with the MLP file through the
@@ -28,7 +29,7 @@ func TestEnsembleDefence(t *testing.T) {
 	r := saveAndReload(t, h)
 	l1, _ := cnn.Logits(context.Background(), x)
 	l2, _ := mlp.Logits(context.Background(), x)
-	p1, p2 := softmax(l1), softmax(l2)
+	p1, p2 := tensor.SoftmaxFloat64(l1), tensor.SoftmaxFloat64(l2)
 	for _, mm := range []*onnxmodel.Model{h, r} {
 		got, err := mm.Logits(context.Background(), x)
 		if err != nil {

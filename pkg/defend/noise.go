@@ -22,7 +22,7 @@ import (
 
 // NoiseKey is the metadata_props key under which the gaussian-noise
 // defence records its noise: a JSON NoiseMark (sigma, clip range and the
-// value the noise nodes write). Adaptive reads it to attack the model with
+// value the noise nodes write). AdaptiveWith reads it to attack the model with
 // EOT over the noise. Later graph rewrites (Edit, squeezing, bounded ReLU,
 // training) keep it, as they keep PreprocessorKey.
 const NoiseKey = "advtest.noise"
@@ -71,7 +71,7 @@ func (n Noise) Sampler() TransformSampler {
 type NoiseMark struct {
 	Noise
 	// Output is the value the noise nodes write: the boundary between the
-	// noise and the rest of the graph, where Adaptive splits the model.
+	// noise and the rest of the graph, where AdaptiveWith splits the model.
 	Output string `json:"output"`
 }
 
@@ -131,7 +131,7 @@ func NoiseNodes(n Noise, in, out, prefix string, opset int64) ([]*onnxpb.NodePro
 // takes data in input space and feeds x + N(0, σ²) (clipped) to the
 // original graph, so that every ONNX runtime adds the noise at inference.
 // The noise, and the value between it and the original graph, are recorded
-// under NoiseKey, for Adaptive. A model that already carries a noise mark
+// under NoiseKey, for AdaptiveWith. A model that already carries a noise mark
 // is refused (stacked noise layers would need nested EOT; one layer of
 // σ = √(σ₁² + σ₂²) is the same noise without clipping).
 func WithNoise(m *onnxmodel.Model, n Noise) (*onnxmodel.Model, error) {
@@ -259,7 +259,7 @@ func dependsOn(g *onnxpb.GraphProto, v, on string) bool {
 // defence: a postprocessor that perturbs the output probabilities.
 //
 // A randomised model looks robust to an attack that trusts one draw's
-// gradient; evaluate it with EOT (Adaptive does, from the NoiseKey mark).
+// gradient; evaluate it with EOT (AdaptiveWith does, from the NoiseKey mark).
 // Defaults: sigma 0.1 (input space), clip on, [0, 1].
 type GaussianNoiseDefence struct {
 	sigma    float64

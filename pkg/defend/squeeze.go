@@ -340,7 +340,7 @@ func uniquePrefix(m *onnxmodel.Model, base string) string {
 //
 // On a model with inference noise (NoiseKey) whose preprocessor mark lies
 // behind the noise (x → noise → squeeze → f), it fails: a squeezer in
-// front of the noise would then have no mark of its own, and Adaptive
+// front of the noise would then have no mark of its own, and AdaptiveWith
 // could not pass BPDA's gradient through it. Squeeze before adding noise,
 // or add the noise after all squeezers.
 func WithSqueezer(m *onnxmodel.Model, s Squeezer) (*onnxmodel.Model, error) {

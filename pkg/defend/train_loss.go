@@ -13,23 +13,6 @@ import (
 // per batch, from Model.Backprop's callback.
 type LossFunc func(grad []float32, logits *tensor.Tensor) float64
 
-// logSoftmaxRow writes log softmax(z) into dst and returns it.
-func logSoftmaxRow(dst, z []float32) []float32 {
-	m := math.Inf(-1)
-	for _, v := range z {
-		m = math.Max(m, float64(v))
-	}
-	s := 0.0
-	for _, v := range z {
-		s += math.Exp(float64(v) - m)
-	}
-	lse := m + math.Log(s)
-	for j, v := range z {
-		dst[j] = float32(float64(v) - lse)
-	}
-	return dst
-}
-
 // HardCE returns the mean softmax cross-entropy with hard labels:
 // loss = (1/N) Σ_i (log Σ_j exp z_ij − z_iy), grad = (softmax(z) − onehot(y))/N.
 // It uses pkg/attack's CrossEntropy for the per-sample terms.
@@ -73,7 +56,7 @@ func SoftCrossEntropy(grad, loss []float32, logits, targets *tensor.Tensor) {
 	for i := 0; i < n; i++ {
 		z := logits.F[i*c : (i+1)*c]
 		t := targets.F[i*c : (i+1)*c]
-		logSoftmaxRow(ls, z)
+		tensor.LogSoftmaxRow(ls, z)
 		if loss != nil {
 			s := 0.0
 			for j := range ls {
@@ -112,8 +95,8 @@ func KLDivergence(gradP, gradQ, loss []float32, pLogits, qLogits *tensor.Tensor)
 	c := len(pLogits.F) / n
 	lp, lq := make([]float32, c), make([]float32, c)
 	for i := 0; i < n; i++ {
-		logSoftmaxRow(lp, pLogits.F[i*c:(i+1)*c])
-		logSoftmaxRow(lq, qLogits.F[i*c:(i+1)*c])
+		tensor.LogSoftmaxRow(lp, pLogits.F[i*c:(i+1)*c])
+		tensor.LogSoftmaxRow(lq, qLogits.F[i*c:(i+1)*c])
 		kl := 0.0
 		for j := range lp {
 			kl += math.Exp(float64(lp[j])) * (float64(lp[j]) - float64(lq[j]))

@@ -169,7 +169,7 @@ func toFloat(v any) (float64, bool) {
 // (§5, "On Evaluating Adversarial Robustness") on the model behind clf,
 // given the pool's figures on x, y (res, from RunPool on the same clf and
 // data, through NewResult). The reruns attack clf, so pass the classifier an honest
-// evaluation attacks (defend.Adaptive for a hardened model):
+// evaluation attacks (defend.AdaptiveWith for a hardened model):
 //
 //   - eps-growth: the pool's first bounded iterative white-box attack
 //     (else its first bounded white-box attack) rerun at eps

@@ -34,27 +34,6 @@ func randomImages(n int, seed uint64) *tensor.Tensor {
 	return x
 }
 
-func softmaxRows(l *tensor.Tensor) []float64 {
-	n, c := l.Shape[0], l.Shape[1]
-	out := make([]float64, n*c)
-	for i := 0; i < n; i++ {
-		row := l.F[i*c : (i+1)*c]
-		mx := math.Inf(-1)
-		for _, v := range row {
-			mx = math.Max(mx, float64(v))
-		}
-		s := 0.0
-		for j, v := range row {
-			out[i*c+j] = math.Exp(float64(v) - mx)
-			s += out[i*c+j]
-		}
-		for j := range row {
-			out[i*c+j] /= s
-		}
-	}
-	return out
-}
-
 // TestCombineMatchesMembers checks that each aggregation of the shipped MLP,
 // CNN and MLP again equals the aggregate of the members' own logits,
 // computed in Go, and that the ensemble survives a save and reload.
@@ -75,7 +54,7 @@ func TestCombineMatchesMembers(t *testing.T) {
 	want := map[Aggregate][]float64{}
 	ml, mp, vote := make([]float64, n*c), make([]float64, n*c), make([]float64, n*c)
 	for _, l := range ls {
-		p := softmaxRows(l)
+		p := tensor.SoftmaxFloat64(l)
 		for i := 0; i < n; i++ {
 			best := 0
 			for j := 0; j < c; j++ {

@@ -7,9 +7,9 @@
 // checked and built into an Op. Save writes a model back with its current
 // parameters (Params, the float initializers).
 //
-// The op set: SupportedOps lists the registered op types, IsSupported
-// tests one; UnsupportedOps lists every op type of a model that the engine
-// lacks, with its node count. Windowed ops (Conv, ConvTranspose, MaxPool,
+// The op set: IsSupported tells whether an op type is registered;
+// UnsupportedOps lists every op type of a model that the engine lacks,
+// with its node count. Windowed ops (Conv, ConvTranspose, MaxPool,
 // AveragePool) take 1-D, 2-D and 3-D windows. ONNX's own backend node
 // tests (ONNX 1.12) run in TestONNXNodeSuite; the few that fail on
 // registered ops are listed with the reason in testdata/node_allowlist.txt.

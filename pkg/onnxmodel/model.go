@@ -54,11 +54,6 @@ func SetLimits(l Limits) {
 	limTotal.Store(pick(l.TotalBytes, DefaultLimits.TotalBytes))
 }
 
-// CurrentLimits returns the limits in force.
-func CurrentLimits() Limits {
-	return Limits{ModelBytes: limModel.Load(), TensorBytes: limTensor.Load(), TotalBytes: limTotal.Load()}
-}
-
 // LimitsFor derives the loader's limits from one memory budget in bytes
 // (the CLI's --max-memory): no tensor and no model's weights in total may
 // take more than budget, and the file itself is at most min(budget, 2 GiB),

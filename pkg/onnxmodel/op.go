@@ -2,7 +2,6 @@ package onnxmodel
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/advtest/advtest/pkg/onnxmodel/onnxpb"
 	"github.com/advtest/advtest/pkg/tensor"
@@ -50,16 +49,6 @@ func register(opType string, b builder) {
 		panic("onnxmodel: op registered twice: " + opType)
 	}
 	registry[opType] = b
-}
-
-// SupportedOps returns the sorted names of the op types the engine runs.
-func SupportedOps() []string {
-	names := make([]string, 0, len(registry))
-	for name := range registry {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // IsSupported reports whether the engine has an op of this type.

@@ -127,22 +127,9 @@ func (o *act2Op) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 
 // Backward multiplies the gradient by df.
 func (o *act2Op) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	grads := make([]*tensor.Tensor, 1)
-	if !wants(need, 0) {
-		return grads, nil
-	}
-	x, err := floatInput(in, 0, "X")
-	if err != nil {
-		return nil, err
-	}
-	g, err := gradFor(gOut, 0, x.Shape)
-	if err != nil {
-		return nil, err
-	}
-	gx := rc.Alloc(x.Shape...)
-	grads[0] = gx
-	if g == nil {
-		return grads, nil
+	grads, x, g, gx, err := backwardUnary(rc, in, gOut, need, 1, "X")
+	if err != nil || g == nil {
+		return grads, err
 	}
 	tensor.ParallelFor(len(x.F), parallelGrain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {

@@ -97,3 +97,25 @@ func unravel(i int, shape []int, idx []int) {
 		i /= shape[d]
 	}
 }
+
+// backwardUnary is the start of a Backward whose only differentiable input
+// is the float input 0 (called name in errors), out of nIn inputs: it
+// returns the grads slice, that input x, the output gradient g and gx, a
+// zeroed gradient for x already stored in grads[0]. When input 0's gradient
+// is not asked for or no gradient reaches the output, g is nil and grads is
+// the Backward's result as it stands.
+func backwardUnary(rc *RunContext, in, gOut []*tensor.Tensor, need []bool, nIn int, name string) (grads []*tensor.Tensor, x, g, gx *tensor.Tensor, err error) {
+	grads = make([]*tensor.Tensor, nIn)
+	if !wants(need, 0) {
+		return grads, nil, nil, nil, nil
+	}
+	if x, err = floatInput(in, 0, name); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if g, err = gradFor(gOut, 0, x.Shape); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	gx = rc.Alloc(x.Shape...)
+	grads[0] = gx
+	return grads, x, g, gx, nil
+}

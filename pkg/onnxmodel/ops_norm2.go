@@ -326,22 +326,9 @@ func (o *lrnOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, 
 // Backward: gx[c'] = g[c']·d[c']^-β - 2αβ/size · x[c'] · Σ g[c]·x[c]·d[c]^(-β-1)
 // over the channels c whose window holds c'.
 func (o *lrnOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	grads := make([]*tensor.Tensor, 1)
-	if !wants(need, 0) {
-		return grads, nil
-	}
-	x, err := floatInput(in, 0, "X")
-	if err != nil {
-		return nil, err
-	}
-	g, err := gradFor(gOut, 0, x.Shape)
-	if err != nil {
-		return nil, err
-	}
-	gx := rc.Alloc(x.Shape...)
-	grads[0] = gx
-	if g == nil {
-		return grads, nil
+	grads, x, g, gx, err := backwardUnary(rc, in, gOut, need, 1, "X")
+	if err != nil || g == nil {
+		return grads, err
 	}
 	d, n, c, s, err := o.denom(x)
 	if err != nil {

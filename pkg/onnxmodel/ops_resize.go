@@ -542,25 +542,53 @@ func (o *resizeOp) taps(axis, in, out int, scale float64, roi []float64) *resize
 	return t
 }
 
-// apply runs one pass forward on a float tensor of shape inShape.
+// apply runs one pass forward on a float tensor: y = W·x along the axis.
 func (t *resizeTaps) apply(rc *RunContext, x *tensor.Tensor) *tensor.Tensor {
+	return t.run(rc, x, false)
+}
+
+// transpose runs one pass backward: gx = Wᵀ·gy.
+func (t *resizeTaps) transpose(rc *RunContext, gy *tensor.Tensor) *tensor.Tensor {
+	return t.run(rc, gy, true)
+}
+
+// run is apply (back false: x has t.in positions along the axis, the
+// result t.out) and transpose (back true: the other way round). Both visit
+// the taps in the same order, output position p then tap j, so each
+// accumulates its sums in a fixed order.
+func (t *resizeTaps) run(rc *RunContext, x *tensor.Tensor, back bool) *tensor.Tensor {
+	n := t.out
+	if back {
+		n = t.in
+	}
 	shape := append([]int{}, x.Shape...)
-	shape[t.axis] = t.out
+	shape[t.axis] = n
 	y := rc.Alloc(shape...)
+	// in is the taps' source side (t.in positions), out their target side.
+	in, out := x, y
+	if back {
+		in, out = y, x
+	}
 	outer, _, inner := lineGeom(x.Shape, t.axis)
 	for a := 0; a < outer; a++ {
-		xb := a * t.in * inner
-		yb := a * t.out * inner
+		ib := a * t.in * inner
+		ob := a * t.out * inner
 		for p := 0; p < t.out; p++ {
-			dst := y.F[yb+p*inner : yb+(p+1)*inner]
+			o := out.F[ob+p*inner : ob+(p+1)*inner]
 			for j := 0; j < t.k; j++ {
 				w := float32(t.w[p*t.k+j])
 				if w == 0 {
 					continue
 				}
-				src := x.F[xb+t.idx[p*t.k+j]*inner:]
-				for i := range dst {
-					dst[i] += w * src[i]
+				src := in.F[ib+t.idx[p*t.k+j]*inner : ib+t.idx[p*t.k+j]*inner+inner]
+				if back {
+					for i, v := range o {
+						src[i] += w * v
+					}
+				} else {
+					for i := range o {
+						o[i] += w * src[i]
+					}
 				}
 			}
 		}
@@ -584,32 +612,6 @@ func (t *resizeTaps) applyInt(rc *RunContext, x *tensor.Tensor) *tensor.Tensor {
 		}
 	}
 	return y
-}
-
-// transpose runs one pass backward: gx = Wᵀ·gy.
-func (t *resizeTaps) transpose(rc *RunContext, gy *tensor.Tensor) *tensor.Tensor {
-	shape := append([]int{}, gy.Shape...)
-	shape[t.axis] = t.in
-	gx := rc.Alloc(shape...)
-	outer, _, inner := lineGeom(gy.Shape, t.axis)
-	for a := 0; a < outer; a++ {
-		xb := a * t.in * inner
-		yb := a * t.out * inner
-		for p := 0; p < t.out; p++ {
-			src := gy.F[yb+p*inner : yb+(p+1)*inner]
-			for j := 0; j < t.k; j++ {
-				w := float32(t.w[p*t.k+j])
-				if w == 0 {
-					continue
-				}
-				dst := gx.F[xb+t.idx[p*t.k+j]*inner : xb+t.idx[p*t.k+j]*inner+inner]
-				for i, v := range src {
-					dst[i] += w * v
-				}
-			}
-		}
-	}
-	return gx
 }
 
 // outsideMask calls fn for every output element that some axis marks as

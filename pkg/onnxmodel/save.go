@@ -3,10 +3,9 @@ package onnxmodel
 import (
 	"fmt"
 
-	"github.com/google/renameio/v2"
-
 	"google.golang.org/protobuf/proto"
 
+	"github.com/advtest/advtest/pkg/atomicfile"
 	"github.com/advtest/advtest/pkg/onnxmodel/onnxpb"
 	"github.com/advtest/advtest/pkg/tensor"
 )
@@ -36,17 +35,7 @@ func (m *Model) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("encoding %s: %v", path, err)
 	}
-	return WriteFileAtomic(path, data)
-}
-
-// WriteFileAtomic writes data to path atomically: renameio writes a
-// temporary file beside path, syncs it and renames it over path, so path
-// never holds a half-written file.
-func WriteFileAtomic(path string, data []byte) error {
-	if err := renameio.WriteFile(path, data, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(path, data)
 }
 
 // Clone returns an independent copy of the model (its own parameters).

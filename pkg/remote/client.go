@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/advtest/advtest/pkg/tensor"
 )
 
@@ -432,38 +434,24 @@ func (c *Client) Scores(ctx context.Context, x *tensor.Tensor) (*tensor.Tensor, 
 	if err := c.reserve(int64(n)); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-		next     atomic.Int64
-	)
-	workers := min(c.opts.Concurrency, len(chunks))
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(chunks) || ctx.Err() != nil {
-					return
-				}
-				ch := chunks[i]
-				m := ch.hi - ch.lo
-				body, err := c.roundTrip(ctx, http.MethodPost, c.target.InferURL(), bodies[i], m, &ch.sent)
-				if err == nil {
-					ch.scores, err = c.decode(body, m, outName)
-				}
-				if err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-					return
-				}
+	// At most Concurrency requests in flight; the first failure cancels
+	// the others, and chunks not yet started are not sent.
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.opts.Concurrency)
+	for i, ch := range chunks {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-		}()
+			m := ch.hi - ch.lo
+			body, err := c.roundTrip(ctx, http.MethodPost, c.target.InferURL(), bodies[i], m, &ch.sent)
+			if err == nil {
+				ch.scores, err = c.decode(body, m, outName)
+			}
+			return err
+		})
 	}
-	wg.Wait()
+	firstErr := g.Wait()
 	for _, ch := range chunks {
 		if !ch.sent {
 			c.refund(int64(ch.hi - ch.lo))
