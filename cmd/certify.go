@@ -12,19 +12,14 @@ func init() {
 	extraCommands = append(extraCommands, newCertifyCommand)
 }
 
-// certifyFlags are `advtest certify`'s flags; runCertify does the work
-// (run.Certify does the work).
+// certifyFlags are `advtest certify`'s flags; run.Certify does the work.
 type certifyFlags struct {
-	model, data, labels, output, progress string
-	limit                                 int
-	seed                                  uint64
-	p                                     certify.Params
-	radii                                 []float64
-	gates                                 []string
+	o        run.CertifyOptions
+	progress string
 }
 
 func newCertifyCommand() *cobra.Command {
-	f := &certifyFlags{p: certify.DefaultParams()}
+	f := &certifyFlags{o: run.CertifyOptions{Params: certify.DefaultParams()}}
 	c := &cobra.Command{
 		Use:   "certify --model m.onnx --data x.npy --labels y.npy [--sigma 0.25]",
 		Short: "Certify L2 robustness by randomized smoothing (Cohen et al. 2019)",
@@ -40,27 +35,33 @@ is added once. Exit 1 when a --min-certified-accuracy gate fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if !c.Flags().Changed("sigma") {
-				f.p.Sigma = 0 // the model's own, else the default
+				f.o.Params.Sigma = 0 // the model's own, else the default
 			}
 			return runCertify(c, f)
 		},
 	}
-	fl := c.Flags()
-	fl.StringVarP(&f.model, "model", "m", "", "ONNX model file")
-	fl.StringVarP(&f.data, "data", "d", "", "data file: .npy, .npz, IDX(.gz) or .csv")
-	fl.StringVarP(&f.labels, "labels", "l", "", "labels file when --data holds no labels")
-	fl.IntVar(&f.limit, "limit", 0, "use only the first N samples (0: all)")
-	fl.Uint64Var(&f.seed, "seed", 1, "seed of all noise")
-	fl.Float64Var(&f.p.Sigma, "sigma", certify.DefaultSigma, "noise standard deviation in input space (default: the model's own in-graph noise, else 0.25)")
-	fl.IntVar(&f.p.N0, "n0", certify.DefaultN0, "noise draws that select the top class")
-	fl.IntVar(&f.p.N, "n", certify.DefaultN, "noise draws that bound the top class's probability")
-	fl.Float64Var(&f.p.Alpha, "alpha", certify.DefaultAlpha, "failure probability of each certificate")
-	fl.IntVar(&f.p.Batch, "batch", certify.DefaultBatch, "noisy copies per forward pass")
-	fl.Float64SliceVar(&f.radii, "radii", certify.DefaultRadii, "L2 radii of the certified-accuracy table")
-	fl.StringArrayVar(&f.gates, "min-certified-accuracy", nil, "R:ACC, repeatable: exit 1 when the certified accuracy at L2 radius R is below ACC (e.g. 0.5:0.6)")
-	fl.StringVarP(&f.output, "output", "o", "", "write the JSON report to this file (atomically) instead of stdout")
-	fl.StringVar(&f.progress, "progress", "auto", "progress: auto, bar, plain (CI logs) or none")
+	addCertifyFlags(c, f)
 	return c
+}
+
+func addCertifyFlags(c *cobra.Command, f *certifyFlags) {
+	fl, o := c.Flags(), &f.o
+	fl.StringVarP(&o.Model, "model", "m", "", "ONNX model file")
+	fl.StringVarP(&o.Data, "data", "d", "", "data file: .npy, .npz, IDX(.gz) or .csv")
+	fl.StringVarP(&o.Labels, "labels", "l", "", "labels file when --data holds no labels")
+	fl.StringVar(&o.LabelColumn, "label-column", "", labelColumnUsage)
+	fl.IntVar(&o.Limit, "limit", 0, "use only the first N samples (0: all)")
+	fl.Uint64Var(&o.Seed, "seed", 1, "seed of all noise")
+	fl.Float64Var(&o.Params.Sigma, "sigma", certify.DefaultSigma, "noise standard deviation in input space (default: the model's own in-graph noise, else 0.25)")
+	fl.IntVar(&o.Params.N0, "n0", certify.DefaultN0, "noise draws that select the top class")
+	fl.IntVar(&o.Params.N, "n", certify.DefaultN, "noise draws that bound the top class's probability")
+	fl.Float64Var(&o.Params.Alpha, "alpha", certify.DefaultAlpha, "failure probability of each certificate")
+	fl.IntVar(&o.Params.Batch, "batch", certify.DefaultBatch, "noisy copies per forward pass")
+	fl.Float64SliceVar(&o.Radii, "radii", certify.DefaultRadii, "L2 radii of the certified-accuracy table")
+	fl.StringArrayVar(&o.Gates, "min-certified-accuracy", nil, "R:ACC, repeatable: exit 1 when the certified accuracy at L2 radius R is below ACC (e.g. 0.5:0.6)")
+	fl.StringVarP(&o.Output, "output", "o", "", "write the JSON report to this file (atomically) instead of stdout")
+	fl.StringVar(&f.progress, "progress", "auto", "progress: auto, bar, plain (CI logs) or none")
+	_ = c.MarkFlagFilename("model", "onnx")
 }
 
 func runCertify(c *cobra.Command, f *certifyFlags) error {
@@ -68,10 +69,9 @@ func runCertify(c *cobra.Command, f *certifyFlags) error {
 	if err != nil {
 		return usageError(err)
 	}
-	_, err = run.Certify(c.Context(), run.CertifyOptions{
-		Model: f.model, Data: f.data, Labels: f.labels, Output: f.output, Limit: f.limit, Seed: f.seed,
-		Params: f.p, Radii: f.radii, Gates: f.gates, Progress: mode, MaxMemory: memoryBudget(),
-		ToolVersion: toolVersion(), Stdout: c.OutOrStdout(), Stderr: c.ErrOrStderr(),
-	})
+	o := f.o
+	o.Progress, o.MaxMemory, o.ToolVersion = mode, memoryBudget(), toolVersion()
+	o.Stdout, o.Stderr = c.OutOrStdout(), c.ErrOrStderr()
+	_, err = run.Certify(c.Context(), o)
 	return exitError(err)
 }

@@ -22,7 +22,7 @@ func newEvalCommand() *cobra.Command {
 	f.StringVarP(&o.Model, "model", "m", "", "ONNX model file (required)")
 	f.StringVarP(&o.Data, "data", "d", "", "data file: .npy, .npz, IDX(.gz) or .csv (required)")
 	f.StringVarP(&o.Labels, "labels", "l", "", "labels file (.npy or IDX) when --data holds no labels")
-	f.StringVar(&o.LabelColumn, "label-column", "", `CSV label column, by name or 0-based index (default "label")`)
+	f.StringVar(&o.LabelColumn, "label-column", "", labelColumnUsage)
 	addTextFormatFlag(c, &o.Format)
 	f.IntVar(&o.BatchSize, "batch-size", 128, "samples per forward pass")
 	f.IntVar(&o.Limit, "limit", 0, "use only the first N samples (0: all)")

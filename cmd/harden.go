@@ -1,9 +1,6 @@
 package cmd
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/advtest/advtest/pkg/config"
@@ -14,10 +11,9 @@ func init() {
 	extraCommands = append(extraCommands, newHardenCommand)
 }
 
-// hardenFlags are harden's own flags, on top of the shared plan flags.
+// hardenFlags are harden's own flags, on top of the shared plan flags
+// (--until-sr and --max-rounds are bound to the config like them).
 type hardenFlags struct {
-	untilSR       float64
-	maxRounds     int
 	outputModel   string
 	checkpointDir string
 	resume        bool
@@ -29,7 +25,37 @@ func newHardenCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "harden --config advtest.yaml [--until-sr 0.05] [--max-rounds N] [--output-model hardened.onnx]",
 		Short: "Apply defences round by round until the attack success rate meets a target",
-		Long: `harden measures the model with the attack pool (round 0), then applies the
+		Long:  hardenLong,
+		Example: `  advtest harden --config configs/mnist-cnn-harden.yaml
+  advtest harden -c advtest.yaml --until-sr 0.05 --max-rounds 3 --output-model hardened.onnx
+  advtest harden -c advtest.yaml --checkpoint-dir ckpt --resume`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			o, err := runOptions(c, pf)
+			if err != nil {
+				return usageError(err)
+			}
+			_, err = run.Harden(c.Context(), o, run.HardenOptions{OutputModel: hf.outputModel, CheckpointDir: hf.checkpointDir, Resume: hf.resume})
+			return exitError(err)
+		},
+	}
+	addPlanFlags(c, pf)
+	addHardenFlags(c, hf)
+	return c
+}
+
+func addHardenFlags(c *cobra.Command, hf *hardenFlags) {
+	f := c.Flags()
+	f.Float64("until-sr", 0, "worst-case success rate to reach (overrides harden.until_sr)")
+	f.Int("max-rounds", config.DefaultMaxRounds, "most defence rounds (overrides harden.max_rounds)")
+	f.StringVar(&hf.outputModel, "output-model", "", "write the hardened model here (default <model>-hardened.onnx beside the report file, else in the working directory)")
+	f.StringVar(&hf.checkpointDir, "checkpoint-dir", "", "checkpoint folder (default <output model>.checkpoint, removed at the end)")
+	f.BoolVar(&hf.resume, "resume", false, "continue from the checkpoint in --checkpoint-dir")
+	_ = c.MarkFlagFilename("output-model", "onnx")
+	_ = c.MarkFlagDirname("checkpoint-dir")
+}
+
+const hardenLong = `harden measures the model with the attack pool (round 0), then applies the
 defences of harden.defences one per round, training on train.data, and
 measures again with the same pool and seed, until the worst-case success rate
 is at or below harden.until_sr (--until-sr) or max_rounds rounds have run.
@@ -63,51 +89,4 @@ to the same result as an uninterrupted run.
 
 Exit codes: 0 target met and every gate passed, 1 target missed or a gate
 failed (sanity checks included), 2 usage, config or input error,
-130 interrupted.`,
-		Example: `  advtest harden --config configs/mnist-cnn-harden.yaml
-  advtest harden -c advtest.yaml --until-sr 0.05 --max-rounds 3 --output-model hardened.onnx
-  advtest harden -c advtest.yaml --checkpoint-dir ckpt --resume`,
-		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			o, err := runOptions(c, pf)
-			if err != nil {
-				return usageError(err)
-			}
-			if err := hardenPlan(c, o.Plan, hf); err != nil {
-				return usageError(err)
-			}
-			_, err = run.Harden(c.Context(), o, run.HardenOptions{OutputModel: hf.outputModel, CheckpointDir: hf.checkpointDir, Resume: hf.resume})
-			return exitError(err)
-		},
-	}
-	addPlanFlags(c, pf)
-	f := c.Flags()
-	f.Float64Var(&hf.untilSR, "until-sr", 0, "worst-case success rate to reach (overrides harden.until_sr)")
-	f.IntVar(&hf.maxRounds, "max-rounds", 0, "most defence rounds (overrides harden.max_rounds)")
-	f.StringVar(&hf.outputModel, "output-model", "", "write the hardened model here (default <model>-hardened.onnx beside the report file, else in the working directory)")
-	f.StringVar(&hf.checkpointDir, "checkpoint-dir", "", "checkpoint folder (default <output model>.checkpoint, removed at the end)")
-	f.BoolVar(&hf.resume, "resume", false, "continue from the checkpoint in --checkpoint-dir")
-	return c
-}
-
-// hardenPlan applies harden's flags to the plan and checks what harden
-// needs.
-func hardenPlan(c *cobra.Command, plan *config.Plan, hf *hardenFlags) error {
-	if c.Flags().Changed("until-sr") {
-		if !(hf.untilSR >= 0 && hf.untilSR <= 1) {
-			return fmt.Errorf("--until-sr %v: want a rate in [0, 1]", hf.untilSR)
-		}
-		v := hf.untilSR
-		plan.Harden.UntilSR = &v
-	}
-	if c.Flags().Changed("max-rounds") {
-		if hf.maxRounds < 1 {
-			return fmt.Errorf("--max-rounds %d: want >= 1", hf.maxRounds)
-		}
-		plan.Harden.MaxRounds = hf.maxRounds
-	}
-	if plan.Harden.UntilSR == nil {
-		return errors.New("no target: set --until-sr or `harden.until_sr` in the config")
-	}
-	return nil
-}
+130 interrupted.`

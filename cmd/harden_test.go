@@ -139,7 +139,7 @@ func TestHardenUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"no target", []string{"harden", "-c", noTarget}, "until-sr"},
-		{"bad target", []string{"harden", "-c", cfg, "--until-sr", "1.5"}, "until-sr"},
+		{"bad target", []string{"harden", "-c", cfg, "--until-sr", "1.5"}, "until_sr"},
 		{"unknown defence", []string{"harden", "-c", writeFile(t, "bad.yaml", []byte(bad))}, "nosuch"},
 		{"resume without checkpoint", []string{"harden", "-c", cfg, "--resume", "--checkpoint-dir", t.TempDir()}, "nothing to resume"},
 	}

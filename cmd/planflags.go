@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	pprogress "github.com/advtest/advtest/pkg/progress"
 	"strings"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/config"
+	pprogress "github.com/advtest/advtest/pkg/progress"
 	"github.com/advtest/advtest/pkg/run"
 )
 
@@ -31,15 +31,18 @@ type planFlags struct {
 	timeout    time.Duration
 
 	// shard i/n: this run takes the i-th of n contiguous blocks of samples.
-	shard                 string
-	shardIndex, numShards int
+	shard string
 }
 
-// flagKeys maps flag names to the config keys they set.
+// flagKeys maps flag names to the config keys they set (harden's
+// --until-sr and --max-rounds too: a command binds the flags it has).
 var flagKeys = map[string]string{
 	"model":                 "model",
 	"data":                  "data",
 	"labels":                "labels",
+	"label-column":          "label_column",
+	"until-sr":              "harden.until_sr",
+	"max-rounds":            "harden.max_rounds",
 	"limit":                 "limit",
 	"seed":                  "seed",
 	"batch-size":            "batch_size",
@@ -60,6 +63,7 @@ func addPlanFlags(c *cobra.Command, pf *planFlags) {
 	f.StringP("model", "m", "", "ONNX model file")
 	f.StringP("data", "d", "", "data file: .npy, .npz, IDX(.gz) or .csv")
 	f.StringP("labels", "l", "", "labels file when --data holds no labels")
+	f.String("label-column", "", labelColumnUsage)
 	f.Int("limit", 0, "use only the first N samples (0: all)")
 	f.Uint64("seed", config.DefaultSeed, "seed for all randomness")
 	f.Int("batch-size", config.DefaultBatchSize, "samples per batch")
@@ -80,6 +84,7 @@ func addPlanFlags(c *cobra.Command, pf *planFlags) {
 	f.IntVar(&pf.maxQueries, "max-queries", 0, "with --target: hard budget of samples sent to the endpoint over the whole run, retries included (0: none); each attack's own per-sample budget is its max_queries param")
 	f.DurationVar(&pf.timeout, "timeout", 0, "with --target: timeout of one request, answer included (0: 30s)")
 	f.StringVar(&pf.shard, "shard", "", "run only shard i of n (i/n, 0-based): contiguous blocks of the samples, for `advtest report merge`")
+	registerPlanCompletion(c)
 }
 
 // resolvePlan reads the config file, binds the flags the user set and the
@@ -91,14 +96,8 @@ func resolvePlan(c *cobra.Command, pf *planFlags) (*config.Plan, error) {
 			return nil, err
 		}
 	}
-	var bindErr error
-	c.Flags().Visit(func(f *pflag.Flag) {
-		if key, ok := flagKeys[f.Name]; ok && bindErr == nil {
-			bindErr = bindFlag(v, key, f)
-		}
-	})
-	if bindErr != nil {
-		return nil, bindErr
+	if err := bindChangedFlags(c.Flags(), v); err != nil {
+		return nil, err
 	}
 	if pf.target != "" {
 		if c.Flags().Changed("model") || v.GetString("model") != "" {
@@ -106,38 +105,44 @@ func resolvePlan(c *cobra.Command, pf *planFlags) (*config.Plan, error) {
 		}
 		v.Set("model", pf.target) // the report names the endpoint as the model
 	}
-	if pf.shard != "" {
-		if _, err := fmt.Sscanf(pf.shard, "%d/%d", &pf.shardIndex, &pf.numShards); err != nil || pf.numShards < 1 || pf.shardIndex < 0 || pf.shardIndex >= pf.numShards || fmt.Sprintf("%d/%d", pf.shardIndex, pf.numShards) != pf.shard {
-			return nil, fmt.Errorf("--shard %q: want i/n with 0 <= i < n, e.g. 0/4", pf.shard)
-		}
-	}
 	if len(pf.attacks) > 0 {
 		// --attack replaces the config's pool; set it before validation.
-		pool := make([]any, 0, len(pf.attacks))
-		for _, spec := range pf.attacks {
-			a, err := parseAttackFlag(spec)
-			if err != nil {
-				return nil, err
-			}
-			params := map[string]any{}
-			for k, val := range a.Params {
-				params[k] = val
-			}
-			pool = append(pool, map[string]any{"name": a.Name, "params": params})
+		pool, err := attackPool(pf.attacks)
+		if err != nil {
+			return nil, err
 		}
 		v.Set("attacks", pool)
 	}
-	plan, err := config.FromViper(v)
-	if err != nil {
-		return nil, err
+	return config.FromViper(v) // validated: model and data are required
+}
+
+// bindChangedFlags binds the flags the user set to their config keys
+// (flagKeys), so that they override the environment and the file.
+func bindChangedFlags(fs *pflag.FlagSet, v *viper.Viper) error {
+	var bindErr error
+	fs.Visit(func(f *pflag.Flag) {
+		if key, ok := flagKeys[f.Name]; ok && bindErr == nil {
+			bindErr = bindFlag(v, key, f)
+		}
+	})
+	return bindErr
+}
+
+// attackPool turns the --attack specs into the config's attacks list.
+func attackPool(specs []string) ([]any, error) {
+	pool := make([]any, 0, len(specs))
+	for _, spec := range specs {
+		a, err := parseAttackFlag(spec)
+		if err != nil {
+			return nil, err
+		}
+		params := map[string]any{}
+		for k, val := range a.Params {
+			params[k] = val
+		}
+		pool = append(pool, map[string]any{"name": a.Name, "params": params})
 	}
-	if plan.Model == "" {
-		return nil, fmt.Errorf("no model: set --model or `model:` in the config")
-	}
-	if plan.Data == "" {
-		return nil, fmt.Errorf("no data: set --data or `data:` in the config")
-	}
-	return plan, nil
+	return pool, nil
 }
 
 func bindFlag(v *viper.Viper, key string, f *pflag.Flag) error {
@@ -172,11 +177,36 @@ func runOptions(c *cobra.Command, pf *planFlags) (run.Options, error) {
 	if pf.noProgress {
 		mode = pprogress.None
 	}
+	shard, err := run.ParseShard(pf.shard)
+	if err != nil {
+		return run.Options{}, err
+	}
 	return run.Options{
 		Plan: plan, ToolVersion: toolVersion(), MaxMemory: memoryBudget(),
 		Target: run.Target{URL: pf.target, QPS: pf.qps, MaxQueries: int64(pf.maxQueries), Timeout: pf.timeout},
-		Shard:  run.Shard{Index: pf.shardIndex, Count: pf.numShards, Spec: pf.shard},
+		Shard:  shard,
 		Stdout: c.OutOrStdout(), Stderr: stderr,
 		Progress: func() run.Progress { return newProgress(stderr, mode) },
 	}, nil
+}
+
+// labelColumnUsage is --label-column's help, the same on every command
+// that reads a dataset.
+const labelColumnUsage = `CSV label column, by name or 0-based index (default "label")`
+
+// registerPlanCompletion completes --attack with the registry's attack
+// names and their parameters, --format with the report formats, and the
+// file flags with their extensions.
+func registerPlanCompletion(c *cobra.Command) {
+	_ = c.RegisterFlagCompletionFunc("attack", func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		words, more := run.CompleteAttackSpec(toComplete)
+		if more {
+			return words, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+		}
+		return words, cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(config.Formats, cobra.ShellCompDirectiveNoFileComp))
+	_ = c.MarkFlagFilename("model", "onnx")
+	_ = c.MarkFlagFilename("config", "yaml", "yml")
+	_ = c.MarkFlagFilename("baseline", "json")
 }

@@ -96,22 +96,7 @@ func newReportMergeCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "merge SHARD.json... [--output merged.json] [--baseline last.json]",
 		Short: "Merge the reports of a sharded run into the report of the whole run",
-		Long: `merge combines the JSON reports of the shards of one run (attack --shard i/n:
-the same model, data, seed and attack pool, each over its part of the
-samples) into the report one run over all samples gives, and judges it
-with the shards' gates. It refuses reports of different models, data,
-seeds, attack pools or sweeps, and shards given twice or missing.
-
-Exact: every count (n, n_clean_correct, n_fooled), every rate (clean
-accuracy, success rates, robust accuracies, worst case, sweep) and the
-means of perturbations and queries. Approximate: their medians, when more
-than one shard fooled samples (a note in the report says which).
-
-The baseline comparison is re-applied to the merged figures with
---baseline (by default the baseline the shards recorded, when that file
-can be read). Exit codes: 0 the merged report passes its gates, 1 a gate
-failed, 2 the reports cannot be read or merged. The report is written
-before the exit code is decided.`,
+		Long:  mergeLong,
 		Example: `  advtest report merge shard-*.json -o report.json
   advtest report merge shard-0.json shard-1.json -o report.json --baseline last.json --max-regression 0.02`,
 		Args: cobra.MinimumNArgs(1),
@@ -141,3 +126,20 @@ func registerFormatCompletion(c *cobra.Command, formats []string) {
 		return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt
 	}
 }
+
+const mergeLong = `merge combines the JSON reports of the shards of one run (attack --shard i/n:
+the same model, data, seed and attack pool, each over its part of the
+samples) into the report one run over all samples gives, and judges it
+with the shards' gates. It refuses reports of different models, data,
+seeds, attack pools or sweeps, and shards given twice or missing.
+
+Exact: every count (n, n_clean_correct, n_fooled), every rate (clean
+accuracy, success rates, robust accuracies, worst case, sweep) and the
+means of perturbations and queries. Approximate: their medians, when more
+than one shard fooled samples (a note in the report says which).
+
+The baseline comparison is re-applied to the merged figures with
+--baseline (by default the baseline the shards recorded, when that file
+can be read). Exit codes: 0 the merged report passes its gates, 1 a gate
+failed, 2 the reports cannot be read or merged. The report is written
+before the exit code is decided.`

@@ -139,7 +139,11 @@ func execute(args []string, stdout, stderr io.Writer) (code int) {
 	}()
 	root := newRootCommand(stdout, stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	return exitCode(ctx, root.ExecuteContext(ctx), stderr)
+}
+
+// exitCode writes the command's error to stderr and returns its exit code.
+func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}

@@ -43,6 +43,7 @@ var defaults = map[string]any{
 	"model":                  "",
 	"data":                   "",
 	"labels":                 "",
+	"label_column":           "",
 	"sweep.attack":           "",
 	"sanity.enabled":         true,
 	"sanity.samples":         DefaultSanitySamples,

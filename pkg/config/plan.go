@@ -31,6 +31,10 @@ type Plan struct {
 	Data string `json:"data"`
 	// Labels is the labels file; empty when the labels come with Data.
 	Labels string `json:"labels"`
+	// LabelColumn chooses the label column of a CSV data file (Data and
+	// Train.Data): a column name, or a 0-based index; empty means the
+	// column named "label". Other formats ignore it.
+	LabelColumn string `json:"label_column"`
 	// Limit evaluates only the first Limit samples; 0 evaluates all.
 	Limit int `json:"limit"`
 	// Seed drives all randomness of the run; the default is 1, and any

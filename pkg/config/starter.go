@@ -16,6 +16,9 @@ model: model.onnx
 data: data.npy
 # Labels, when they are not inside the data file. Default: none.
 labels: labels.npy
+# The label column of a CSV data file (data and train.data): a column name
+# or a 0-based index. Default: the column named "label".
+label_column: ""
 # Evaluate only the first N samples; 0 evaluates all.
 limit: 0
 # One seed drives all randomness; the same inputs and seed give the same

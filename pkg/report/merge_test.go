@@ -142,6 +142,9 @@ func TestMergeExactWithFooledNorms(t *testing.T) {
 			if a.NFooled != w.NFooled || a.SuccessRate != w.SuccessRate {
 				t.Errorf("cuts %v: attack %s: %d fooled (%v), want %d (%v)", cuts, w.Key, a.NFooled, a.SuccessRate, w.NFooled, w.SuccessRate)
 			}
+			if a.FooledNorms != nil {
+				t.Errorf("cuts %v: attack %s: the merged report keeps the shards' fooled_norms; the whole run's has none", cuts, w.Key)
+			}
 		}
 	}
 }

@@ -18,7 +18,9 @@ import (
 
 // CertifyOptions configures Certify.
 type CertifyOptions struct {
-	Model, Data, Labels string
+	// Model, Data and Labels are the files; LabelColumn names a CSV's
+	// label column.
+	Model, Data, Labels, LabelColumn string
 	// Output is the JSON report's path; "" writes it to Stdout.
 	Output string
 	Limit  int
@@ -56,7 +58,7 @@ func Certify(ctx context.Context, o CertifyOptions) (*report.Report, error) {
 			return nil, err
 		}
 	}
-	m, set, err := loadModelAndData(o.Model, o.Data, o.Labels, dataset.Options{Limit: o.Limit, MaxBytes: o.MaxMemory})
+	m, set, err := loadModelAndData(o.Model, o.Data, o.Labels, dataset.Options{Limit: o.Limit, LabelColumn: o.LabelColumn, MaxBytes: o.MaxMemory})
 	if err != nil {
 		return nil, err
 	}

@@ -223,7 +223,7 @@ func loadTrain(o *Options, w *workload) (train, val *dataset.Set, err error) {
 	if plan.Train.Data == "" {
 		return nil, nil, nil
 	}
-	set, err := dataset.Load(plan.Train.Data, plan.Train.Labels, dataset.Options{MaxBytes: o.MaxMemory})
+	set, err := dataset.Load(plan.Train.Data, plan.Train.Labels, dataset.Options{LabelColumn: plan.LabelColumn, MaxBytes: o.MaxMemory})
 	if err != nil {
 		return nil, nil, fmt.Errorf("train.data: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/advtest/advtest/pkg/onnxmodel"
 	"github.com/advtest/advtest/pkg/onnxmodel/onnxpb"
+	"github.com/advtest/advtest/pkg/tensor"
 )
 
 // ModelSummary is what Inspect reports: the model file as ONNX declares it
@@ -59,6 +60,9 @@ func Inspect(w io.Writer, path, format string) (*ModelSummary, error) {
 	if m, err := onnxmodel.Load(path); err != nil {
 		s.Supported = false
 		s.LoadError = err.Error()
+	} else if err := declaredNoClassError(m); err != nil {
+		s.Supported = false
+		s.LoadError = err.Error()
 	} else {
 		s.FinalActivation = m.FinalActivation
 		s.Logits = m.LogitsName
@@ -73,6 +77,27 @@ func Inspect(w io.Writer, path, format string) (*ModelSummary, error) {
 		return s, fmt.Errorf("inspect: %s cannot run in advtest: %s", path, s.LoadError)
 	}
 	return s, nil
+}
+
+// declaredNoClassError is noClassError on a sample of zeros of the
+// model's declared sample shape; nil when the shape is not fully declared
+// or over 4M elements.
+func declaredNoClassError(m *onnxmodel.Model) error {
+	if m.NumClasses() > 0 {
+		return nil
+	}
+	shape := m.SampleShape()
+	n := 1
+	for _, d := range shape {
+		if d <= 0 || n > (1<<22)/d {
+			return nil // not declared, or larger than a probe should allocate
+		}
+		n *= d
+	}
+	if shape == nil {
+		return nil
+	}
+	return noClassError(m, tensor.New(append([]int{1}, shape...)...))
 }
 
 func writeInspect(w io.Writer, format string, s *ModelSummary) error {

@@ -145,3 +145,41 @@ func Defences(w io.Writer, format string, names []string) error {
 	}
 	return writeListing(w, format, "defence", es)
 }
+
+// CompleteAttackSpec completes the word toComplete of --attack
+// NAME[:key=value,...] for shell completion: registered attack names
+// before the colon, "NAME:…,key=" for the attack's parameters not yet given
+// after it. more is true when the word goes on (a parameter's value is to
+// be typed), so that the shell adds no space after it.
+func CompleteAttackSpec(toComplete string) (candidates []string, more bool) {
+	name, rest, hasParams := strings.Cut(toComplete, ":")
+	if !hasParams {
+		for _, n := range attack.Names() {
+			if strings.HasPrefix(n, name) {
+				candidates = append(candidates, n)
+			}
+		}
+		return candidates, false
+	}
+	f, ok := attack.Lookup(name)
+	if !ok {
+		return nil, false
+	}
+	given := strings.Split(rest, ",")
+	last := given[len(given)-1]
+	if strings.Contains(last, "=") {
+		return nil, false // a value: nothing to offer
+	}
+	prefix := toComplete[:len(toComplete)-len(last)]
+	have := map[string]bool{}
+	for _, kv := range given[:len(given)-1] {
+		k, _, _ := strings.Cut(kv, "=")
+		have[k] = true
+	}
+	for _, p := range f.Params {
+		if !have[p.Name] && strings.HasPrefix(p.Name, last) {
+			candidates = append(candidates, prefix+p.Name+"=")
+		}
+	}
+	return candidates, true
+}

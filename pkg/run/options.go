@@ -2,6 +2,7 @@ package run
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -60,6 +61,19 @@ type Shard struct {
 	Index, Count int
 	// Spec is how it was written ("i/n"), recorded in the report's config.
 	Spec string
+}
+
+// ParseShard parses --shard's "i/n" (0 <= i < n); "" is no shard.
+func ParseShard(spec string) (Shard, error) {
+	if spec == "" {
+		return Shard{}, nil
+	}
+	var s Shard
+	if _, err := fmt.Sscanf(spec, "%d/%d", &s.Index, &s.Count); err != nil || s.Count < 1 || s.Index < 0 || s.Index >= s.Count || fmt.Sprintf("%d/%d", s.Index, s.Count) != spec {
+		return Shard{}, fmt.Errorf("--shard %q: want i/n with 0 <= i < n, e.g. 0/4", spec)
+	}
+	s.Spec = spec
+	return s, nil
 }
 
 // Progress shows how far a phase is: attack batches, training batches,

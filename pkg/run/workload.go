@@ -42,7 +42,7 @@ func loadWorkload(ctx context.Context, o *Options) (*workload, error) {
 	plan := o.Plan
 	w := &workload{plan: plan}
 	im := plan.Images
-	opts := dataset.Options{Limit: plan.Limit, MaxBytes: o.MaxMemory, Images: dataset.ImageOptions{
+	opts := dataset.Options{Limit: plan.Limit, LabelColumn: plan.LabelColumn, MaxBytes: o.MaxMemory, Images: dataset.ImageOptions{
 		Width: im.Width, Height: im.Height, ShorterSide: im.ShorterSide, CropWidth: im.CropWidth, CropHeight: im.CropHeight,
 		Interpolation: im.Interpolation, ChannelOrder: im.ChannelOrder, Grayscale: im.Grayscale,
 	}}
@@ -167,6 +167,9 @@ func fitData(m *onnxmodel.Model, set *dataset.Set) error {
 	if err := fitSampleShape(m, set); err != nil {
 		return err
 	}
+	if err := checkHasClasses(m, set); err != nil {
+		return err
+	}
 	if nc := m.NumClasses(); nc > 0 {
 		for i, y := range set.Y {
 			if y < 0 || y >= nc {
@@ -175,6 +178,30 @@ func fitData(m *onnxmodel.Model, set *dataset.Set) error {
 		}
 	}
 	return nil
+}
+
+// checkHasClasses refuses a model whose output has no class (logits
+// [batch, 0]): an argmax over nothing reads as class 0, and every figure
+// would be made up. A model whose class count is not known from its
+// declared output or its load-time self-check is run on the first sample;
+// if that run fails, the later stages report why.
+func checkHasClasses(m *onnxmodel.Model, set *dataset.Set) error {
+	if m.NumClasses() > 0 || set.Len() == 0 {
+		return nil
+	}
+	x, _ := set.Batch(0, 1)
+	return noClassError(m, x)
+}
+
+// noClassError runs m on the one-sample batch x and returns the error of
+// a model whose output has 0 classes; nil when it has some, or when the
+// run fails (the caller's later stages report why).
+func noClassError(m *onnxmodel.Model, x *tensor.Tensor) error {
+	logits, err := m.Logits(context.Background(), x)
+	if err != nil || logits.Rank() != 2 || logits.Shape[1] > 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: the model's output %q has 0 classes per sample: want a classifier whose output is [batch, classes] with at least one class", m.Path, m.Outputs[0].Name)
 }
 
 // checkClipRange refuses data with a value outside the plan's clip range,
