@@ -92,7 +92,8 @@ func writeHTML(w io.Writer, r *report.Report) error { return RenderHTML(w, r, ni
 // reasons and notes), the per-attack table, the worst case, the sanity
 // checks when r has them, the success rate against eps plot when r has
 // sweep rows, the harden-round plot and table when r has harden rounds,
-// the gallery g when it is not empty, and the resolved config. The page is well-formed XHTML as well as HTML5, loads
+// the certification (plot, table, per-sample certificates) when r has
+// one, the gallery g when it is not empty, and the resolved config. The page is well-formed XHTML as well as HTML5, loads
 // nothing from the network, and depends only on r and g (no clock). An
 // example that cannot be shown (a shape that is not an image, lengths that
 // do not match) gets a card that says why instead of failing the page.

@@ -69,7 +69,12 @@ type junitFailure struct {
 // a flagged check fails, a skipped one is skipped. A report with harden
 // rounds gets a test suite "harden", one test case per round ("round N:
 // <defence>"): a rejected round is skipped with its reason, and when the
-// target was not met the last accepted round fails.
+// target was not met the last accepted round fails. An attack the run did
+// not reach (measured none) is skipped; a partial one's output says over
+// how many samples its figures are. A report with a certification gets a
+// test suite "certification" (a summary case and one case per radius); a
+// certification report without attacks has a "gate" test case in place of
+// "worst-case".
 func writeJUnit(w io.Writer, r *report.Report) error {
 	r = r.Normalized()
 	secs := func(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }

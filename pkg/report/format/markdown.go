@@ -10,7 +10,8 @@ import (
 )
 
 // writeMarkdown writes a summary fit for a pull-request comment: a status
-// line, what was attacked, the table, the sanity checks, the harden
+// line, what was attacked, the table (none for a certification report
+// without attacks), the certification, the sanity checks, the harden
 // rounds, and the gate's reasons and notes.
 func writeMarkdown(w io.Writer, r *report.Report) error {
 	r = r.Normalized()
