@@ -440,6 +440,12 @@ func attackGateCell(g report.AttackGate) string {
 	if g.BaselineSR != nil {
 		parts = append(parts, "baseline "+pct(*g.BaselineSR))
 	}
+	if g.MaxTargetedSR != nil {
+		parts = append(parts, "max_targeted_sr "+num(*g.MaxTargetedSR))
+	}
+	if g.BaselineTargetedSR != nil {
+		parts = append(parts, "baseline targeted "+pct(*g.BaselineTargetedSR))
+	}
 	if g.New {
 		parts = append(parts, "new")
 	}
