@@ -50,6 +50,7 @@ var flagKeys = map[string]string{
 	"output":                "output.path",
 	"fail-above":            "gate.fail_above",
 	"min-clean-accuracy":    "gate.min_clean_accuracy",
+	"max-targeted-sr":       "gate.max_targeted_sr",
 	"allow-missing-attacks": "gate.allow_missing_attacks",
 	"baseline":              "gate.baseline",
 	"max-regression":        "gate.max_regression",
@@ -72,6 +73,7 @@ func addPlanFlags(c *cobra.Command, pf *planFlags) {
 	f.Float64("fail-above", 0, "exit 1 when the worst-case success rate is above this")
 	f.Bool("allow-missing-attacks", false, "with --baseline: let attacks of the baseline that this run lacks pass (by default each fails the gate)")
 	f.Float64("min-clean-accuracy", 0, "exit 1 when the model's clean accuracy is below this (a broken model must not pass)")
+	f.Float64("max-targeted-sr", 0, "exit 1 when a targeted attack's targeted SR (samples classified as their target) is above this")
 	f.String("baseline", "", "JSON report of an earlier run: exit 1 when an attack's SR rose by more than --max-regression")
 	f.Float64("max-regression", 0, "allowed rise of an attack's SR over the baseline (absolute, e.g. 0.02)")
 	f.Bool("sanity", true, "run the gradient-masking sanity checks after the pool (a flagged check fails the gate); --sanity=false skips them")

@@ -287,6 +287,14 @@ func Summarize(samples []report.CertifiedSample, radii []float64, p Params, nois
 		c.AbstainRate = float64(c.NAbstain) / float64(len(samples))
 	}
 	_, c.Accuracy = c.CertifiedAccuracyAt(0)
+	var certified []float64
+	for _, s := range samples {
+		if s.Correct && s.Prediction != report.AbstainPrediction {
+			certified = append(certified, s.Radius)
+		}
+	}
+	radius := report.NewNormStats(certified)
+	c.Radius = &radius
 	rs := append([]float64(nil), radii...)
 	sort.Float64s(rs)
 	for i, r := range rs {

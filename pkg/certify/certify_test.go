@@ -322,4 +322,10 @@ func TestDecideAndSummarize(t *testing.T) {
 	if !reflect.DeepEqual(c.Radii, want) {
 		t.Errorf("radii %+v, want %+v", c.Radii, want)
 	}
+	// The radius summary is over the three certified-correct samples only
+	// (not the abstention, not the wrong one).
+	if c.Radius == nil || math.Abs(c.Radius.Median-wantRadii[1]) > 1e-9 ||
+		math.Abs(c.Radius.Mean-(wantRadii[0]+wantRadii[1]+wantRadii[2])/3) > 1e-9 {
+		t.Errorf("radius summary %+v, want the mean and median of %v", c.Radius, wantRadii[:3])
+	}
 }

@@ -95,7 +95,7 @@ func TestPrecedence(t *testing.T) {
 func TestFileErrors(t *testing.T) {
 	for _, c := range []struct{ name, yaml, want string }{
 		{"unknown top-level key", minimal + "batchsize: 3\n", `batchsize: unknown key`},
-		{"unknown nested key", minimal + "gate: {fail_abov: 0.5}\n", `gate.fail_abov: unknown key (known here: allow_missing_attacks, baseline, fail_above, max_regression, min_clean_accuracy)`},
+		{"unknown nested key", minimal + "gate: {fail_abov: 0.5}\n", `gate.fail_abov: unknown key (known here: allow_missing_attacks, baseline, fail_above, max_regression, max_targeted_sr, min_clean_accuracy)`},
 		{"unknown key in a list item", "model: m\ndata: d\nattacks:\n  - name: pgd\n  - name: fgsm\n    parms: {eps: 1}\n", `attacks[1].parms: unknown key`},
 		{"wrong kind", minimal + "batch_size: many\n", `batch_size: want an integer, got "many"`},
 		{"fraction for an integer", minimal + "limit: 1.5\n", `limit: want an integer, got 1.5`},

@@ -145,6 +145,10 @@ type Gate struct {
 	// below it, so that a broken model (or an endpoint that answers one
 	// class) cannot pass with a low success rate; nil disables the check.
 	MinCleanAccuracy *float64 `json:"min_clean_accuracy"`
+	// MaxTargetedSR fails the run when a targeted attack's targeted
+	// success rate (the fraction of its samples classified as their
+	// target) is above it; nil disables the check.
+	MaxTargetedSR *float64 `json:"max_targeted_sr"`
 	// AllowMissingAttacks lets attacks of the baseline that this run lacks
 	// pass as notes; by default each fails the gate.
 	AllowMissingAttacks bool `json:"allow_missing_attacks"`
@@ -252,6 +256,10 @@ func (g Gate) ReportGate(baseline *report.Report) report.Gate {
 	if g.MinCleanAccuracy != nil {
 		v := *g.MinCleanAccuracy
 		rg.MinCleanAccuracy = &v
+	}
+	if g.MaxTargetedSR != nil {
+		v := *g.MaxTargetedSR
+		rg.MaxTargetedSR = &v
 	}
 	if baseline != nil {
 		rg.Baseline = baseline

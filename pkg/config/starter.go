@@ -97,6 +97,10 @@ gate:
   # export (or an endpoint that always answers one class) cannot pass with a
   # low success rate. Set it a little below your model's known accuracy.
   min_clean_accuracy: 0.5
+  # Fail when a targeted attack (targeted=true) makes more than this
+  # fraction of its samples classify as their target, in [0, 1]; its
+  # untargeted SR stays under fail_above and max_sr. Default (null): none.
+  max_targeted_sr: null
   # A JSON report of an earlier run; each attack's success rate may rise by
   # at most max_regression over the same attack's (same name and params).
   baseline: ""

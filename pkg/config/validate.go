@@ -39,7 +39,8 @@ var (
 //     false);
 //   - sweep: when sweep.attack is set, it names exactly one attack of the
 //     pool and sweep.eps lists numbers > 0;
-//   - gate: 0 <= fail_above <= 1; 0 <= max_regression <= 1;
+//   - gate: fail_above, min_clean_accuracy, max_targeted_sr and
+//     max_regression in [0, 1];
 //   - output: every format is registered in package report; at most one
 //     output goes to standard output and no two to the same file;
 //   - harden: 0 <= until_sr <= 1; max_rounds > 0; 0 <= max_clean_drop <= 1;
@@ -140,6 +141,9 @@ func (p *Plan) Validate() error {
 	}
 	if p.Gate.MinCleanAccuracy != nil {
 		rate("gate.min_clean_accuracy", *p.Gate.MinCleanAccuracy)
+	}
+	if p.Gate.MaxTargetedSR != nil {
+		rate("gate.max_targeted_sr", *p.Gate.MaxTargetedSR)
 	}
 	rate("gate.max_regression", p.Gate.MaxRegression)
 

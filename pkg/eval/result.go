@@ -39,6 +39,16 @@ type Result struct {
 // NewResult computes the figures of pool, whose attacks specs describe
 // (specs[j] is pool.Attacks[j]'s; specs may be longer than pool.Attacks
 // when the run stopped early).
+//
+// When the pool stopped early (pool.Incomplete), its last attack is
+// partial: its figures are over the samples its finished batches covered
+// (the data's first samples up to the last one it attacked), marked
+// report.MeasuredPartial with the whole run's n as NPlanned; an attack
+// that finished no batch is marked report.MeasuredNone. The worst case is
+// then partial too: over the samples every bounded attack that ran
+// covered, and over those attacks only (the others are listed as not
+// measured). Attacks that never started are not in Attacks; ReportAttacks
+// lists them as not measured.
 func NewResult(pool *PoolResult, specs []AttackSpec) (*Result, error) {
 	if pool == nil || pool.Clean == nil {
 		return nil, fmt.Errorf("eval: no pool result")
@@ -50,32 +60,113 @@ func NewResult(pool *PoolResult, specs []AttackSpec) (*Result, error) {
 	r := &Result{Pool: pool, Specs: specs}
 	r.N, r.NCleanCorrect, r.CleanAccuracy = CleanStats(clean)
 	var bounded [][]SampleOutcome
+	var notMeasured []string
+	cover := len(clean) // the samples every bounded attack that ran covered
 	for j, run := range pool.Attacks {
+		stopped := pool.Incomplete != nil && j == len(pool.Attacks)-1
+		if stopped && run.Done == 0 {
+			r.Attacks = append(r.Attacks, unmeasured(specs[j], len(clean)))
+			if specs[j].Eps > 0 {
+				notMeasured = append(notMeasured, specs[j].Key())
+			}
+			continue
+		}
+		n := len(clean)
+		if stopped {
+			n = coveredSamples(clean, run.Done)
+		}
 		outs := outcomesOf(run)
 		var gradEvals int64
 		for _, g := range run.GradEvals {
 			gradEvals += int64(g)
 		}
-		ar, err := NewAttackResult(specs[j], attackedClean(clean, run), outs, Cost{GradientEvals: gradEvals, Seconds: run.Seconds})
+		ar, err := NewAttackResult(specs[j], attackedClean(clean, run)[:n], outs[:n], Cost{GradientEvals: gradEvals, Seconds: run.Seconds})
 		if err != nil {
 			return nil, err
+		}
+		if stopped {
+			ar.Measured, ar.NPlanned = report.MeasuredPartial, len(clean)
 		}
 		r.Attacks = append(r.Attacks, ar)
 		if specs[j].Eps > 0 {
 			bounded = append(bounded, outs)
+			cover = min(cover, n)
 		}
 	}
-	wc, err := WorstCaseOf(clean, bounded)
+	for _, sp := range specs[len(pool.Attacks):] {
+		if sp.Eps > 0 {
+			notMeasured = append(notMeasured, sp.Key())
+		}
+	}
+	partial := cover < len(clean) || len(notMeasured) > 0
+	if partial && len(bounded) == 0 {
+		cover = 0
+	}
+	for k := range bounded {
+		bounded[k] = bounded[k][:cover]
+	}
+	wc, err := WorstCaseOf(clean[:cover], bounded)
 	if err != nil {
 		return nil, err
+	}
+	if partial {
+		wc.Measured = report.MeasuredPartial
+		if cover == 0 {
+			wc.Measured = report.MeasuredNone
+		}
+		wc.N, wc.NCleanCorrect, _ = CleanStats(clean[:cover])
+		wc.NotMeasured = notMeasured
 	}
 	r.WorstCase = wc
 	return r, nil
 }
 
+// ReportAttacks is the report's list of attacks: Attacks, then the
+// attacks of Specs that never started (the run stopped before them),
+// marked not measured.
+func (r *Result) ReportAttacks() []report.AttackResult {
+	out := append([]report.AttackResult(nil), r.Attacks...)
+	for _, sp := range r.Specs[len(r.Pool.Attacks):] {
+		out = append(out, unmeasured(sp, r.N))
+	}
+	return out
+}
+
+// unmeasured is the result of an attack the run stopped before: no
+// figure (its success rate undefined), marked report.MeasuredNone, with
+// the n samples it would have covered as NPlanned.
+func unmeasured(spec AttackSpec, n int) report.AttackResult {
+	params := make(map[string]string, len(spec.Params))
+	for k, v := range spec.Params {
+		params[k] = v
+	}
+	return report.AttackResult{
+		Name: spec.Name, Key: spec.Key(), Params: params, Norm: spec.Norm, Eps: spec.Eps, Targeted: spec.Targeted,
+		SRUndefined: true, Measured: report.MeasuredNone, NPlanned: n,
+		Gate: report.AttackGate{MaxSR: copyFloat(spec.MaxSR), Passed: true, Reasons: []string{}},
+	}
+}
+
+// coveredSamples is the number of the data's first samples that the first
+// done clean-correct samples span: the samples an attack stopped after
+// done of them covered (those not clean-correct among them need no
+// attack).
+func coveredSamples(clean []bool, done int) int {
+	seen := 0
+	for i, c := range clean {
+		if c {
+			seen++
+			if seen == done {
+				return i + 1
+			}
+		}
+	}
+	return len(clean)
+}
+
 // Complete reports whether every attack of the pool ran to the end.
 func (r *Result) Complete() bool {
-	return r.Pool.Incomplete == nil && len(r.Attacks) == len(r.Specs)
+	return r.Pool.Incomplete == nil && len(r.Pool.Attacks) == len(r.Specs)
 }
 
 // AttackSR maps each attack's key to its success rate.

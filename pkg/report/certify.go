@@ -50,6 +50,11 @@ type Certification struct {
 	// Radii holds the certified accuracy at each requested L2 radius, in
 	// increasing radius order.
 	Radii []CertifiedAccuracy `json:"radii"`
+	// Radius is the mean and median certified radius over the samples
+	// predicted correctly (those certified at radius 0; an abstention or
+	// a wrong prediction certifies nothing); zeros when there are none.
+	// Optional: nil in reports written before it existed.
+	Radius *NormStats `json:"radius,omitempty"`
 	// Samples holds each sample's outcome, in data order.
 	Samples []CertifiedSample `json:"samples"`
 	// Seconds is the wall-clock time of the certification.

@@ -24,6 +24,10 @@ type Gate struct {
 	// MinCleanAccuracy fails the run when Report.CleanAccuracy is below
 	// it; nil disables the check.
 	MinCleanAccuracy *float64
+	// MaxTargetedSR fails the run when a targeted attack's targeted
+	// success rate (AttackResult.TargetedSR: the fraction of its samples
+	// classified as their target) is above it; nil disables the check.
+	MaxTargetedSR *float64
 	// AllowMissing lets attacks of the baseline that this run lacks pass
 	// as notes; by default each fails the gate (a regression gate must not
 	// be skipped by renaming or dropping an attack).
@@ -67,10 +71,14 @@ type Verdict struct {
 //   - the worst-case success rate is above g.FailAbove;
 //   - an attack's success rate is above its ceiling (g.MaxSR, else the
 //     attack's recorded AttackResult.Gate.MaxSR);
+//   - a targeted attack's targeted success rate is above g.MaxTargetedSR;
 //   - with a baseline, an attack's success rate rose by more than
-//     g.MaxRegression over the same attack's rate in the baseline. Attacks
+//     g.MaxRegression over the same attack's rate in the baseline, or a
+//     targeted attack's targeted success rate over the baseline's. Attacks
 //     are matched by Key (name and canonical params); an attack the
-//     baseline lacks is new, which is a note, not a failure;
+//     baseline lacks is new, which is a note, not a failure; an attack
+//     this run did not measure to the end (it stopped first) is not
+//     compared;
 //   - with a baseline that ran the same pool (the same set of keys), the
 //     worst-case success rate rose by more than g.MaxRegression;
 //   - a sanity check of r.Sanity is flagged (gradient masking suspected).
@@ -112,12 +120,24 @@ func Check(r *Report, g Gate) Verdict {
 			ag.Reasons = append(ag.Reasons, fmt.Sprintf("%s: success rate %s is above its max_sr %s",
 				labels[i], rateCount(a.SuccessRate, a.NFooled, a.NCleanCorrect), num(*ag.MaxSR)))
 		}
+		if t := a.TargetedSR; t != nil && g.MaxTargetedSR != nil && !a.NotMeasured() {
+			m := *g.MaxTargetedSR
+			ag.MaxTargetedSR = &m
+			if t.N > 0 && t.SuccessRate > m+tolerance {
+				ag.Reasons = append(ag.Reasons, fmt.Sprintf("%s: targeted success rate %s is above max_targeted_sr %s",
+					labels[i], rateCount(t.SuccessRate, t.NReached, t.N), num(m)))
+			}
+		}
 		if base != nil {
 			b, ok := base[keyOf(a)]
 			switch {
 			case !ok:
 				ag.New = true
 				v.Notes = append(v.Notes, fmt.Sprintf("%s: new attack, not in the baseline", labels[i]))
+			case a.NotMeasured():
+				v.Notes = append(v.Notes, fmt.Sprintf("%s: not measured (the run stopped before it), not compared with the baseline", labels[i]))
+			case a.Partial():
+				v.Notes = append(v.Notes, fmt.Sprintf("%s: partial (n=%d of %d; the run stopped while it ran), not compared with the baseline", labels[i], a.N, a.NPlanned))
 			case a.SRUndefined || b.SRUndefined:
 				bsr := b.SuccessRate
 				ag.BaselineSR = &bsr
@@ -128,6 +148,14 @@ func Check(r *Report, g Gate) Verdict {
 				if rise := a.SuccessRate - bsr; rise > g.MaxRegression+tolerance {
 					ag.Reasons = append(ag.Reasons, fmt.Sprintf("%s: success rate %s rose by %s over the baseline's %s (max_regression %s)",
 						labels[i], rateCount(a.SuccessRate, a.NFooled, a.NCleanCorrect), num4(rise), num4(bsr), num(g.MaxRegression)))
+				}
+			}
+			if ok && a.Measured == "" && a.TargetedSR != nil && b.TargetedSR != nil && a.TargetedSR.N > 0 && b.TargetedSR.N > 0 {
+				t, bt := *a.TargetedSR, b.TargetedSR.SuccessRate
+				ag.BaselineTargetedSR = &bt
+				if rise := t.SuccessRate - bt; rise > g.MaxRegression+tolerance {
+					ag.Reasons = append(ag.Reasons, fmt.Sprintf("%s: targeted success rate %s rose by %s over the baseline's %s (max_regression %s)",
+						labels[i], rateCount(t.SuccessRate, t.NReached, t.N), num4(rise), num4(bt), num(g.MaxRegression)))
 				}
 			}
 		}
@@ -149,9 +177,10 @@ func Check(r *Report, g Gate) Verdict {
 			rateCount(r.CleanAccuracy, r.NCleanCorrect, r.N), num(*g.MinCleanAccuracy)))
 	}
 	w := r.WorstCase
-	if g.FailAbove != nil && !w.SRUndefined && w.SuccessRate > *g.FailAbove+tolerance {
+	_, wClean := r.WorstCaseCounts()
+	if g.FailAbove != nil && !w.SRUndefined && w.Measured != MeasuredNone && w.SuccessRate > *g.FailAbove+tolerance {
 		wc.Reasons = append(wc.Reasons, fmt.Sprintf("worst-case success rate %s is above fail_above %s",
-			rateCount(w.SuccessRate, w.NFooled, r.NCleanCorrect), num(*g.FailAbove)))
+			rateCount(w.SuccessRate, w.NFooled, wClean), num(*g.FailAbove)))
 	}
 	if g.Baseline != nil {
 		b := g.Baseline
@@ -170,13 +199,15 @@ func Check(r *Report, g Gate) Verdict {
 			}
 		}
 		samePool := len(missing) == 0 && len(base) == len(seen)
-		if samePool && !w.SRUndefined && !b.WorstCase.SRUndefined {
+		if samePool && w.Measured == "" && !w.SRUndefined && !b.WorstCase.SRUndefined {
 			bsr := b.WorstCase.SuccessRate
 			wc.BaselineSR = &bsr
 			if rise := w.SuccessRate - bsr; rise > g.MaxRegression+tolerance {
 				wc.Reasons = append(wc.Reasons, fmt.Sprintf("worst-case success rate %s rose by %s over the baseline's %s (max_regression %s)",
 					rateCount(w.SuccessRate, w.NFooled, r.NCleanCorrect), num4(rise), num4(bsr), num(g.MaxRegression)))
 			}
+		} else if samePool && w.Measured != "" {
+			v.Notes = append(v.Notes, "the worst case is partial (the run stopped early): not compared with the baseline's")
 		} else if !samePool {
 			v.Notes = append(v.Notes, "the baseline ran another attack pool: worst case not compared")
 		}

@@ -23,6 +23,37 @@ func TestEvaluate(t *testing.T) {
 		notes   []string
 	}{
 		{name: "no gates", pass: true},
+		{name: "max_targeted_sr ignores untargeted attacks", gate: report.Gate{MaxTargetedSR: fptr(0)}, pass: true},
+		{name: "max_targeted_sr holds",
+			mod: func(r *report.Report) {
+				r.Attacks[1].TargetedSR = &report.TargetedSR{SuccessRate: 0.25, N: 8, NReached: 2}
+			},
+			gate: report.Gate{MaxTargetedSR: fptr(0.25)}, pass: true},
+		{name: "max_targeted_sr exceeded",
+			mod: func(r *report.Report) {
+				r.Attacks[1].TargetedSR = &report.TargetedSR{SuccessRate: 0.25, N: 8, NReached: 2}
+			},
+			gate:    report.Gate{MaxTargetedSR: fptr(0.2)},
+			reasons: []string{"pgd: targeted success rate 0.25 (2/8) is above max_targeted_sr 0.2"}},
+		{name: "targeted regression over the baseline",
+			mod: func(r *report.Report) {
+				r.Attacks[1].TargetedSR = &report.TargetedSR{SuccessRate: 0.25, N: 8, NReached: 2}
+			},
+			gate: report.Gate{MaxRegression: 0.1, Baseline: baseline(func(b *report.Report) {
+				b.Attacks[1].TargetedSR = &report.TargetedSR{SuccessRate: 0.125, N: 8, NReached: 1}
+			})},
+			reasons: []string{"pgd: targeted success rate 0.25 (2/8) rose by 0.125 over the baseline's 0.125 (max_regression 0.1)"}},
+		{name: "an incomplete run fails whatever its figures",
+			mod:     func(r *report.Report) { r.Incomplete, r.IncompleteReason = true, "interrupted" },
+			reasons: []string{"run incomplete: interrupted"}},
+		{name: "a partial attack is not compared with the baseline",
+			mod: func(r *report.Report) {
+				r.Incomplete, r.IncompleteReason = true, "interrupted"
+				r.Attacks[1].Measured, r.Attacks[1].NPlanned = report.MeasuredPartial, 10
+			},
+			gate:    report.Gate{Baseline: baseline(func(b *report.Report) { b.Attacks[1].SuccessRate = 0 })},
+			reasons: []string{"run incomplete: interrupted"},
+			notes:   []string{"pgd: partial (n=10 of 10"}},
 		{name: "fail_above above", gate: report.Gate{FailAbove: fptr(0.75)}, pass: true},
 		{name: "fail_above exceeded", gate: report.Gate{FailAbove: fptr(0.7)}, reasons: []string{"worst-case success rate 0.75 (6/8) is above fail_above 0.7"}},
 		{name: "fail_above zero", gate: report.Gate{FailAbove: fptr(0)}, reasons: []string{"above fail_above 0"}},

@@ -82,9 +82,7 @@ func Merge(shards []*Report) (*Report, MergeInfo, error) {
 		return nil, info, fmt.Errorf("report: merge: the reports evaluated %d samples together, more than the %d the data holds: a shard is given twice, or the shards overlap", m.N, first.Data.N)
 	}
 	m.CleanAccuracy = ratio(m.NCleanCorrect, m.N)
-	m.WorstCase.SuccessRate = ratio(m.WorstCase.NFooled, m.NCleanCorrect)
-	m.WorstCase.SRUndefined = m.NCleanCorrect == 0
-	m.WorstCase.RobustAccuracy = ratio(m.NCleanCorrect-m.WorstCase.NFooled, m.N)
+	mergeWorstCase(m, shards)
 
 	for j, a := range first.Attacks {
 		parts := make([]AttackResult, len(shards))
@@ -92,6 +90,7 @@ func Merge(shards []*Report) (*Report, MergeInfo, error) {
 			parts[i] = s.Attacks[j]
 		}
 		ma, approx := mergeAttack(parts)
+		ma.Measured, ma.NPlanned = mergeMeasured(parts)
 		if approx {
 			info.ApproximateMedians = append(info.ApproximateMedians, Key(a.Name, a.Params))
 		}
@@ -138,6 +137,71 @@ func Merge(shards []*Report) (*Report, MergeInfo, error) {
 		return nil, info, fmt.Errorf("report: merge: %w", err)
 	}
 	return m, info, nil
+}
+
+// mergeWorstCase recomputes the worst case's rates from the summed
+// counts. When a shard's worst case is partial (it stopped early), the
+// merged one is partial over the samples the shards' covered, with the
+// union of their attacks not measured.
+func mergeWorstCase(m *Report, shards []*Report) {
+	w := &m.WorstCase
+	n, clean := m.N, m.NCleanCorrect
+	partial, none := false, true
+	seen := map[string]bool{}
+	for _, s := range shards {
+		if s.WorstCase.Measured != "" {
+			partial = true
+		}
+		if s.WorstCase.Measured != MeasuredNone {
+			none = false
+		}
+		for _, k := range s.WorstCase.NotMeasured {
+			if !seen[k] {
+				seen[k] = true
+				w.NotMeasured = append(w.NotMeasured, k)
+			}
+		}
+	}
+	if partial {
+		n, clean = 0, 0
+		for _, s := range shards {
+			sn, sc := s.WorstCaseCounts()
+			n, clean = n+sn, clean+sc
+		}
+		w.Measured, w.N, w.NCleanCorrect = MeasuredPartial, n, clean
+		if none {
+			w.Measured = MeasuredNone
+		}
+	}
+	w.SuccessRate = ratio(w.NFooled, clean)
+	w.SRUndefined = clean == 0
+	w.RobustAccuracy = ratio(clean-w.NFooled, n)
+}
+
+// mergeMeasured is how much of an attack the shards measured together:
+// nothing marked when every shard ran it to the end; MeasuredNone when
+// none measured anything; MeasuredPartial otherwise, with the samples the
+// shards planned (each one's n_planned, or its n when it finished).
+func mergeMeasured(parts []AttackResult) (string, int) {
+	partial, none, planned := false, true, 0
+	for _, p := range parts {
+		if p.Measured != "" {
+			partial = true
+			planned += p.NPlanned
+		} else {
+			planned += p.N
+		}
+		if p.Measured != MeasuredNone {
+			none = false
+		}
+	}
+	switch {
+	case !partial:
+		return "", 0
+	case none:
+		return MeasuredNone, planned
+	}
+	return MeasuredPartial, planned
 }
 
 // mergeAttack sums one attack's shard results. When every shard carries

@@ -221,3 +221,31 @@ func TestMergeIncompleteAndBaseline(t *testing.T) {
 
 // TestTableShowsQueriesOfBlackBoxAttacks: a pool with an attack that counts
 // queries gets a median-queries column; the others show "-" there.
+
+// TestMergePartialShards merges two shards that both stopped while pgd
+// ran: the merged pgd is partial over the samples both finished, square
+// stays not measured, the worst case is partial, and the run incomplete.
+func TestMergePartialShards(t *testing.T) {
+	a, b := partialSample(t), partialSample(t)
+	m, _, err := report.Merge([]*report.Report{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgd, square := m.Attacks[1], m.Attacks[2]
+	if !pgd.Partial() || pgd.N != 8 || pgd.NPlanned != 20 || pgd.NFooled != 6 {
+		t.Errorf("pgd: measured %q n %d of %d fooled %d, want partial 8 of 20 with 6 fooled", pgd.Measured, pgd.N, pgd.NPlanned, pgd.NFooled)
+	}
+	if !square.NotMeasured() || square.NPlanned != 20 {
+		t.Errorf("square: measured %q n_planned %d, want not measured of 20", square.Measured, square.NPlanned)
+	}
+	if m.Attacks[0].Measured != "" {
+		t.Errorf("fgsm: measured %q, want complete", m.Attacks[0].Measured)
+	}
+	w := m.WorstCase
+	if w.Measured != report.MeasuredPartial || w.N != 8 || w.NCleanCorrect != 8 || w.NFooled != 6 || len(w.NotMeasured) != 1 {
+		t.Errorf("worst case %+v, want partial over 8 samples, 6 fooled, square not measured", w)
+	}
+	if !m.Incomplete || m.Gate.Passed {
+		t.Errorf("merged: incomplete %v, passed %v; want an incomplete run that fails", m.Incomplete, m.Gate.Passed)
+	}
+}

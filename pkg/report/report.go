@@ -197,8 +197,47 @@ type AttackResult struct {
 	// Seconds is the wall-clock time the attack took; a timing figure,
 	// zeroed by Report.ZeroTimings.
 	Seconds float64 `json:"-"`
+	// Measured says how much of the attack ran: empty (absent from the
+	// JSON) when it ran to the end; MeasuredPartial when the run stopped
+	// while it ran, its figures then over the N samples its finished
+	// batches covered (the first N of the data) of NPlanned; MeasuredNone
+	// when the run stopped before it finished a batch, its figures then
+	// zero and meaningless (every format shows "not measured").
+	Measured string `json:"measured,omitempty"`
+	// NPlanned is, for a partial or unmeasured attack, the number of
+	// samples it would have covered had the run not stopped; 0 otherwise.
+	NPlanned int `json:"n_planned,omitempty"`
 	// Gate is this attack's verdict.
 	Gate AttackGate `json:"gate"`
+}
+
+// The values of AttackResult.Measured and WorstCase.Measured besides the
+// empty one (measured to the end).
+const (
+	// MeasuredPartial: the run stopped part-way; the figures are over the
+	// samples finished.
+	MeasuredPartial = "partial"
+	// MeasuredNone: the run stopped before anything was measured.
+	MeasuredNone = "none"
+)
+
+// Partial reports whether the attack's figures cover only part of its
+// samples (the run stopped while it ran).
+func (a AttackResult) Partial() bool { return a.Measured == MeasuredPartial }
+
+// NotMeasured reports whether the attack did not run at all (the run
+// stopped before it finished a batch): its figures mean nothing.
+func (a AttackResult) NotMeasured() bool { return a.Measured == MeasuredNone }
+
+// HasTargeted reports whether any attack of as is targeted (carries a
+// TargetedSR): the formats then show a targeted SR column.
+func HasTargeted(as []AttackResult) bool {
+	for _, a := range as {
+		if a.TargetedSR != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // TargetedSR is a targeted attack's success in reaching the target.
@@ -230,6 +269,13 @@ type AttackGate struct {
 	// BaselineSR is the success rate of the same attack in the baseline;
 	// nil without a baseline or when the baseline lacks the attack.
 	BaselineSR *float64 `json:"baseline_sr,omitempty"`
+	// MaxTargetedSR is the targeted success rate ceiling
+	// (gate.max_targeted_sr), recorded on targeted attacks only; nil when
+	// unset.
+	MaxTargetedSR *float64 `json:"max_targeted_sr,omitempty"`
+	// BaselineTargetedSR is the targeted success rate of the same attack
+	// in the baseline, when both are targeted; nil otherwise.
+	BaselineTargetedSR *float64 `json:"baseline_targeted_sr,omitempty"`
 	// New is true when a baseline was given and does not hold this attack.
 	New bool `json:"new,omitempty"`
 	// Passed is false when the attack exceeded MaxSR or regressed against
@@ -252,6 +298,21 @@ type WorstCase struct {
 	// NFooled is the number of clean-correct samples fooled by at least one
 	// attack.
 	NFooled int `json:"n_fooled"`
+	// Measured is empty when every bounded attack ran to the end;
+	// MeasuredPartial when the run stopped early, the worst case then over
+	// the N samples (NCleanCorrect of them clean-correct) that every
+	// bounded attack that ran covered, and over those attacks only
+	// (NotMeasured lists the others); MeasuredNone when no bounded attack
+	// finished a batch.
+	Measured string `json:"measured,omitempty"`
+	// N and NCleanCorrect are, for a partial worst case, the samples it
+	// covers and the clean-correct ones among them (its rates'
+	// denominators); 0 otherwise, the report's N and NCleanCorrect then.
+	N             int `json:"n,omitempty"`
+	NCleanCorrect int `json:"n_clean_correct,omitempty"`
+	// NotMeasured lists the keys of the bounded attacks that did not run
+	// at all in a run that stopped early.
+	NotMeasured []string `json:"not_measured,omitempty"`
 	// Gate is the verdict of the pool-wide gates (fail_above, worst-case
 	// regression, completeness).
 	Gate WorstCaseGate `json:"gate"`
@@ -531,6 +592,14 @@ func (r *Report) Validate() error {
 	if err := counts("worst_case.", r.N, r.NCleanCorrect, r.WorstCase.NFooled); err != nil {
 		return err
 	}
+	if err := measured("worst_case.", r.WorstCase.Measured); err != nil {
+		return err
+	}
+	if n, clean := r.WorstCaseCounts(); n > r.N || clean > r.NCleanCorrect {
+		return fmt.Errorf("report: worst_case.n (%d) and n_clean_correct (%d) must not exceed the report's (%d, %d)", n, clean, r.N, r.NCleanCorrect)
+	} else if err := counts("worst_case.", n, clean, r.WorstCase.NFooled); err != nil {
+		return err
+	}
 	if err := rate("worst_case.success_rate", r.WorstCase.SuccessRate); err != nil {
 		return err
 	}
@@ -554,6 +623,12 @@ func (r *Report) Validate() error {
 		if math.IsNaN(a.Eps) || math.IsInf(a.Eps, 0) || a.Eps < 0 {
 			return fmt.Errorf("report: %seps: want a finite number >= 0, got %v", p, a.Eps)
 		}
+		if err := measured(p, a.Measured); err != nil {
+			return err
+		}
+		if a.Measured != "" && a.NPlanned < a.N {
+			return fmt.Errorf("report: %sn_planned (%d) is below n (%d): want the samples the attack would have covered", p, a.NPlanned, a.N)
+		}
 	}
 	for i, s := range r.Sweep {
 		if err := rate(fmt.Sprintf("sweep[%d].success_rate", i), s.SuccessRate); err != nil {
@@ -571,6 +646,24 @@ func counts(prefix string, n, clean, fooled int) error {
 		return fmt.Errorf("report: %scounts do not nest: want n_fooled (%d) <= n_clean_correct (%d) <= n (%d)", prefix, fooled, clean, n)
 	}
 	return nil
+}
+
+func measured(prefix, m string) error {
+	switch m {
+	case "", MeasuredPartial, MeasuredNone:
+		return nil
+	}
+	return fmt.Errorf("report: %smeasured: want %q, %q or nothing, got %q", prefix, MeasuredPartial, MeasuredNone, m)
+}
+
+// WorstCaseCounts returns the samples and the clean-correct samples the
+// worst case's rates are over: its own N and NCleanCorrect when it is
+// partial (or not measured), the report's otherwise.
+func (r *Report) WorstCaseCounts() (n, nCleanCorrect int) {
+	if r.WorstCase.Measured != "" {
+		return r.WorstCase.N, r.WorstCase.NCleanCorrect
+	}
+	return r.N, r.NCleanCorrect
 }
 
 func rate(key string, v float64) error {

@@ -241,7 +241,8 @@ func TestGolden(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		r    *report.Report
-	}{{"pass", pass}, {"fail", fail}, {"sanity", sanitySample(t)}, {"harden", hardenSample(t)}} {
+	}{{"pass", pass}, {"fail", fail}, {"sanity", sanitySample(t)}, {"harden", hardenSample(t)},
+		{"partial", partialSample(t)}, {"targeted", targetedSample(t)}, {"certify", certifySample(t)}} {
 		t.Run(c.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			if err := report.WriteJSON(&buf, c.r); err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/config"
@@ -24,13 +25,40 @@ func newReport(toolVersion string, w *workload, res *eval.Result) (*report.Repor
 		return nil, err
 	}
 	rep.N, rep.NCleanCorrect, rep.CleanAccuracy = res.N, res.NCleanCorrect, res.CleanAccuracy
-	rep.Attacks = append(rep.Attacks, res.Attacks...)
+	rep.Attacks = append(rep.Attacks, res.ReportAttacks()...)
 	rep.WorstCase = res.WorstCase
 	if !res.Complete() {
 		rep.Incomplete = true
-		rep.IncompleteReason = "interrupted: the figures cover only the samples attacked before the stop"
+		rep.IncompleteReason = "interrupted: " + stoppedWhere(rep.Attacks)
 	}
 	return rep, nil
+}
+
+// stoppedWhere says what an interrupted pool measured: the attack it
+// stopped in with the samples that attack covered, and how many attacks
+// were not measured.
+func stoppedWhere(as []report.AttackResult) string {
+	var parts []string
+	none := 0
+	for _, a := range as {
+		switch {
+		case a.Partial():
+			parts = append(parts, fmt.Sprintf("%s stopped after %d of %d samples (its figures are over those)", a.Key, a.N, a.NPlanned))
+		case a.NotMeasured():
+			none++
+		}
+	}
+	switch none {
+	case 0:
+	case 1:
+		parts = append(parts, "1 attack not measured")
+	default:
+		parts = append(parts, fmt.Sprintf("%d attacks not measured", none))
+	}
+	if len(parts) == 0 {
+		return "the figures cover only the samples attacked before the stop"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // emptyReport is a report of the workload without figures.

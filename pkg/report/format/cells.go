@@ -80,6 +80,9 @@ func summaryLine(r *report.Report) string {
 	if r.Model.SHA256 != "" {
 		s += fmt.Sprintf(" (sha256 %s)", shortHash(r.Model.SHA256))
 	}
+	if certOnly(r) {
+		return s + fmt.Sprintf(", data %s, seed %d", orDash(r.Data.Path), r.Seed)
+	}
 	s += fmt.Sprintf(", data %s, n %d, clean accuracy %s (%d/%d), seed %d",
 		orDash(r.Data.Path), r.N, pct(r.CleanAccuracy), r.NCleanCorrect, r.N, r.Seed)
 	return s
@@ -92,9 +95,103 @@ func orDash(s string) string {
 	return s
 }
 
+// notMeasured is what every format shows in place of a figure that the run
+// did not measure (it stopped first).
+const notMeasured = "not measured"
+
+// attackLabel is an attack's label, marked when its figures are partial:
+// "pgd (partial: n=256 of 1000)".
+func attackLabel(label string, a report.AttackResult) string {
+	if a.Partial() {
+		return fmt.Sprintf("%s (%s)", label, partialNote(a.N, a.NPlanned))
+	}
+	return label
+}
+
+// partialNote is "partial: n=256 of 1000".
+func partialNote(n, of int) string { return fmt.Sprintf("partial: n=%d of %d", n, of) }
+
+// attackSRCell is an attack's success rate cell, "not measured" when the
+// run stopped before it.
+func attackSRCell(a report.AttackResult) string {
+	if a.NotMeasured() {
+		return notMeasured
+	}
+	return srCell(a.SuccessRate, a.SRUndefined, a.NFooled, a.NCleanCorrect)
+}
+
+// robustCell is an attack's robust accuracy, "not measured" when the run
+// stopped before it.
+func robustCell(a report.AttackResult) string {
+	if a.NotMeasured() {
+		return notMeasured
+	}
+	return pct(a.RobustAccuracy)
+}
+
+// targetedCell is a targeted attack's targeted success rate (reached the
+// target) with its counts, "-" for an untargeted attack.
+func targetedCell(a report.AttackResult) string {
+	switch {
+	case a.TargetedSR == nil:
+		return "-"
+	case a.NotMeasured():
+		return notMeasured
+	}
+	t := a.TargetedSR
+	return srCell(t.SuccessRate, t.N == 0, t.NReached, t.N)
+}
+
+// worstLabel is the worst-case row's label, marked when it is partial:
+// "worst case (partial: n=256 of 1000, 1 attack not measured)".
+func worstLabel(r *report.Report) string {
+	w := r.WorstCase
+	if w.Measured == "" {
+		return "worst case"
+	}
+	var parts []string
+	if w.Measured == report.MeasuredPartial {
+		parts = append(parts, partialNote(w.N, r.N))
+	}
+	switch k := len(w.NotMeasured); k {
+	case 0:
+	case 1:
+		parts = append(parts, "1 attack not measured")
+	default:
+		parts = append(parts, fmt.Sprintf("%d attacks not measured", k))
+	}
+	if len(parts) == 0 {
+		return "worst case"
+	}
+	return "worst case (" + strings.Join(parts, ", ") + ")"
+}
+
+// worstSRCell and worstRobustCell are the worst case's figures over the
+// samples it covers; "not measured" when no bounded attack finished a
+// batch.
+func worstSRCell(r *report.Report) string {
+	w := r.WorstCase
+	if w.Measured == report.MeasuredNone {
+		return notMeasured
+	}
+	_, clean := r.WorstCaseCounts()
+	return srCell(w.SuccessRate, w.SRUndefined, w.NFooled, clean)
+}
+
+func worstRobustCell(r *report.Report) string {
+	if r.WorstCase.Measured == report.MeasuredNone {
+		return notMeasured
+	}
+	return pct(r.WorstCase.RobustAccuracy)
+}
+
 // tableRows returns the header and rows of the human-readable tables:
-// one row per attack, then the worst case. A pool with black-box attacks
-// gets a column of their median queries to success.
+// one row per attack, then the worst case. A pool with targeted attacks
+// gets a column of their targeted success rates (reached the target; the
+// SR column counts any misclassification), one with black-box attacks a
+// column of their median queries to success. A partial attack's label
+// says over how many samples its figures are; an attack the run did not
+// reach reads "not measured".
 func tableRows(r *report.Report) (header []string, rows [][]string) {
 	queries := false
 	for _, a := range r.Attacks {
@@ -102,20 +199,26 @@ func tableRows(r *report.Report) (header []string, rows [][]string) {
 			queries = true
 		}
 	}
-	header = []string{"attack", "norm", "eps", "SR (n)", "robust acc", "median L2", "median Linf", "grad evals"}
+	targeted := report.HasTargeted(r.Attacks)
+	header = []string{"attack", "norm", "eps", "SR (n)"}
+	if targeted {
+		header = append(header, "targeted SR (n)")
+	}
+	header = append(header, "robust acc", "median L2", "median Linf", "grad evals")
 	if queries {
 		header = append(header, "median queries")
 	}
 	header = append(header, "seconds")
 	labels := report.AttackLabels(r.Attacks)
 	for i, a := range r.Attacks {
-		row := []string{
-			labels[i], normCell(a), epsCell(a),
-			srCell(a.SuccessRate, a.SRUndefined, a.NFooled, a.NCleanCorrect),
-			pct(a.RobustAccuracy),
+		row := []string{attackLabel(labels[i], a), normCell(a), epsCell(a), attackSRCell(a)}
+		if targeted {
+			row = append(row, targetedCell(a))
+		}
+		row = append(row, robustCell(a),
 			medianCell(a, a.Perturbation.L2), medianCell(a, a.Perturbation.Linf),
 			strconv.FormatInt(a.GradientEvals, 10),
-		}
+		)
 		if queries {
 			q := "-"
 			if a.Queries != nil {
@@ -126,13 +229,11 @@ func tableRows(r *report.Report) (header []string, rows [][]string) {
 		rows = append(rows, append(row, secondsCell(a.Seconds)))
 	}
 	evals, secs := totals(r)
-	w := r.WorstCase
-	row := []string{
-		"worst case", "-", "-",
-		srCell(w.SuccessRate, w.SRUndefined, w.NFooled, r.NCleanCorrect),
-		pct(w.RobustAccuracy), "-", "-",
-		strconv.FormatInt(evals, 10),
+	row := []string{worstLabel(r), "-", "-", worstSRCell(r)}
+	if targeted {
+		row = append(row, "-")
 	}
+	row = append(row, worstRobustCell(r), "-", "-", strconv.FormatInt(evals, 10))
 	if queries {
 		row = append(row, "-")
 	}

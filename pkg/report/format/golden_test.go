@@ -56,7 +56,7 @@ func hardenSample(t testing.TB) *report.Report { return golden(t, "harden") }
 // TestGolden renders report's JSON goldens in every other format and
 // compares with the goldens here.
 func TestGolden(t *testing.T) {
-	for _, name := range []string{"pass", "fail", "sanity", "harden"} {
+	for _, name := range []string{"pass", "fail", "sanity", "harden", "partial", "targeted", "certify"} {
 		for _, format := range []string{"table", "junit", "markdown"} {
 			ext := map[string]string{"table": "txt", "junit": "xml", "markdown": "md"}[format]
 			t.Run(name+"/"+format, func(t *testing.T) {
@@ -67,6 +67,22 @@ func TestGolden(t *testing.T) {
 				compareGolden(t, filepath.Join("testdata", name+"."+ext), buf.Bytes())
 			})
 		}
+	}
+}
+
+// TestHTMLGolden renders the partial, targeted and certify goldens as
+// HTML pages (no gallery): the not-measured and partial marks, the
+// targeted SR column and the certification section.
+func TestHTMLGolden(t *testing.T) {
+	for _, name := range []string{"partial", "targeted", "certify"} {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Render(&buf, "html", golden(t, name)); err != nil {
+				t.Fatal(err)
+			}
+			checkWellFormed(t, buf.Bytes())
+			compareGolden(t, filepath.Join("testdata", name+".html"), buf.Bytes())
+		})
 	}
 }
 

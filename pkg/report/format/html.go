@@ -92,7 +92,8 @@ func writeHTML(w io.Writer, r *report.Report) error { return RenderHTML(w, r, ni
 // reasons and notes), the per-attack table, the worst case, the sanity
 // checks when r has them, the success rate against eps plot when r has
 // sweep rows, the harden-round plot and table when r has harden rounds,
-// the gallery g when it is not empty, and the resolved config. The page is well-formed XHTML as well as HTML5, loads
+// the certification (plot, table, per-sample certificates) when r has
+// one, the gallery g when it is not empty, and the resolved config. The page is well-formed XHTML as well as HTML5, loads
 // nothing from the network, and depends only on r and g (no clock). An
 // example that cannot be shown (a shape that is not an image, lengths that
 // do not match) gets a card that says why instead of failing the page.
@@ -122,13 +123,20 @@ type htmlView struct {
 	Incomplete string
 	Attacks    []htmlAttack
 	HasQueries bool
-	Worst      htmlAttack
-	Strongest  string
-	Sanity     []htmlSanity
-	SweepSVG   template.HTML
-	Sweep      [][]string
-	HardenSVG  template.HTML
-	Harden     *htmlHarden
+	// HasTargeted is true when an attack is targeted: the table then gets
+	// a targeted SR column.
+	HasTargeted bool
+	Worst       htmlAttack
+	Strongest   string
+	Sanity      []htmlSanity
+	SweepSVG    template.HTML
+	Sweep       [][]string
+	HardenSVG   template.HTML
+	Harden      *htmlHarden
+	// CertOnly is true for a certification report without attacks: the
+	// page then has no attack table.
+	CertOnly   bool
+	Cert       *htmlCert
 	Gallery    []htmlExample
 	GalleryMsg string
 	ConfigJSON string
@@ -141,7 +149,7 @@ type htmlKV struct {
 }
 
 type htmlAttack struct {
-	Label, Key, Norm, Eps, SR, Robust, MedianL2, MedianLinf, MeanL0, Queries, Evals, Seconds string
+	Label, Key, Norm, Eps, SR, Targeted, Robust, MedianL2, MedianLinf, MeanL0, Queries, Evals, Seconds string
 	// SRValue is the success rate for the bar (0 when undefined).
 	SRValue float64
 	Passed  bool
@@ -161,6 +169,21 @@ type htmlHarden struct {
 type htmlRound struct {
 	Round, Defence, Params, Clean, Val, WorstSR, Accepted, Reason, Seconds string
 }
+
+// htmlCert is the certification section: parameters, accuracy and
+// abstain rate, the certified accuracy plot and table, the radii's summary
+// and each sample's certificate (up to MaxCertifiedSamples).
+type htmlCert struct {
+	Params, Summary, RadiusLine string
+	SVG                         template.HTML
+	Radii                       [][]string
+	Samples                     [][]string
+	SamplesMsg                  string
+}
+
+// MaxCertifiedSamples bounds the per-sample certificates the HTML report
+// lists; the JSON report holds them all.
+const MaxCertifiedSamples = 1000
 
 type htmlSanity struct {
 	ID, Status, Attack, N, Explanation string
@@ -223,9 +246,10 @@ func newHTMLView(r *report.Report, g Gallery) (*htmlView, error) {
 	best := -1
 	for i, a := range r.Attacks {
 		ha := htmlAttack{
-			Label: labels[i], Key: a.Key, Norm: normCell(a), Eps: epsCell(a),
-			SR:       srCell(a.SuccessRate, a.SRUndefined, a.NFooled, a.NCleanCorrect),
-			Robust:   pct(a.RobustAccuracy),
+			Label: attackLabel(labels[i], a), Key: a.Key, Norm: normCell(a), Eps: epsCell(a),
+			SR:       attackSRCell(a),
+			Targeted: targetedCell(a),
+			Robust:   robustCell(a),
 			MedianL2: medianCell(a, a.Perturbation.L2), MedianLinf: medianCell(a, a.Perturbation.Linf),
 			MeanL0:  "-",
 			Queries: "-",
@@ -244,16 +268,17 @@ func newHTMLView(r *report.Report, g Gallery) (*htmlView, error) {
 		}
 		ha.Gate = attackGateCell(a.Gate)
 		v.Attacks = append(v.Attacks, ha)
-		if !a.SRUndefined && a.Eps > 0 && (best < 0 || a.SuccessRate > r.Attacks[best].SuccessRate) {
+		if !a.SRUndefined && !a.Partial() && a.Eps > 0 && (best < 0 || a.SuccessRate > r.Attacks[best].SuccessRate) {
 			best = i
 		}
 	}
 	evals, secs := totals(r)
 	wc := r.WorstCase
+	v.HasTargeted = report.HasTargeted(r.Attacks)
 	v.Worst = htmlAttack{
-		Label: "worst case", Norm: "-", Eps: "-",
-		SR:     srCell(wc.SuccessRate, wc.SRUndefined, wc.NFooled, r.NCleanCorrect),
-		Robust: pct(wc.RobustAccuracy), MedianL2: "-", MedianLinf: "-", MeanL0: "-", Queries: "-",
+		Label: worstLabel(r), Norm: "-", Eps: "-",
+		SR: worstSRCell(r), Targeted: "-",
+		Robust: worstRobustCell(r), MedianL2: "-", MedianLinf: "-", MeanL0: "-", Queries: "-",
 		Evals: strconv.FormatInt(evals, 10), Seconds: secondsCell(secs),
 		Passed: wc.Gate.Passed, Reasons: wc.Gate.Reasons,
 	}
@@ -323,6 +348,18 @@ func newHTMLView(r *report.Report, g Gallery) (*htmlView, error) {
 		v.Harden = h
 	}
 
+	if c := r.Certification; c != nil {
+		v.CertOnly = certOnly(r)
+		hc, err := newHTMLCert(c)
+		if err != nil {
+			return nil, err
+		}
+		v.Cert = hc
+		if v.CertOnly {
+			v.Summary = certSummaryKV(v.Summary)
+		}
+	}
+
 	shown := g
 	if len(shown) > MaxGalleryExamples {
 		shown = shown[:MaxGalleryExamples]
@@ -340,6 +377,57 @@ func newHTMLView(r *report.Report, g Gallery) (*htmlView, error) {
 	return v, nil
 }
 
+// newHTMLCert formats the certification section.
+func newHTMLCert(c *report.Certification) (*htmlCert, error) {
+	hc := &htmlCert{Params: certParams(c) + ".", Summary: "Certified " + certSummary(c) + "."}
+	if l := certRadiusLine(c); l != "" {
+		hc.RadiusLine = capitalize(l) + "."
+	}
+	_, hc.Radii = certRows(c)
+	if len(c.Radii) > 1 {
+		p := newPlot("Certified accuracy against L2 radius", "L2 radius", "certified accuracy")
+		xys := make(plotter.XYs, len(c.Radii))
+		for i, r := range c.Radii {
+			xys[i] = plotter.XY{X: r.Radius, Y: r.CertifiedAccuracy}
+		}
+		if err := addLine(p, xys, plotColors[0], false, "certified accuracy"); err != nil {
+			return nil, err
+		}
+		svg, err := plotSVG(p)
+		if err != nil {
+			return nil, err
+		}
+		hc.SVG = svg
+	}
+	shown := c.Samples
+	if len(shown) > MaxCertifiedSamples {
+		shown = shown[:MaxCertifiedSamples]
+		hc.SamplesMsg = fmt.Sprintf("The first %d of %d samples; the JSON report lists them all.", MaxCertifiedSamples, len(c.Samples))
+	}
+	for _, s := range shown {
+		correct := "no"
+		if s.Correct && s.Prediction != report.AbstainPrediction {
+			correct = "yes"
+		}
+		hc.Samples = append(hc.Samples, []string{strconv.Itoa(s.Index), strconv.Itoa(s.Label), predictionCell(s),
+			strconv.Itoa(s.CountTop), num4(s.PLower), num4(s.Radius), correct})
+	}
+	return hc, nil
+}
+
+// certSummaryKV drops the attack figures (samples evaluated, clean
+// accuracy) from a certification report's summary: certify measures
+// neither.
+func certSummaryKV(kv []htmlKV) []htmlKV {
+	var out []htmlKV
+	for _, e := range kv {
+		if e.Key != "samples" && e.Key != "clean accuracy" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func attackGateCell(g report.AttackGate) string {
 	s := "pass"
 	if !g.Passed {
@@ -351,6 +439,12 @@ func attackGateCell(g report.AttackGate) string {
 	}
 	if g.BaselineSR != nil {
 		parts = append(parts, "baseline "+pct(*g.BaselineSR))
+	}
+	if g.MaxTargetedSR != nil {
+		parts = append(parts, "max_targeted_sr "+num(*g.MaxTargetedSR))
+	}
+	if g.BaselineTargetedSR != nil {
+		parts = append(parts, "baseline targeted "+pct(*g.BaselineTargetedSR))
 	}
 	if g.New {
 		parts = append(parts, "new")

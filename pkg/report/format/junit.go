@@ -69,7 +69,12 @@ type junitFailure struct {
 // a flagged check fails, a skipped one is skipped. A report with harden
 // rounds gets a test suite "harden", one test case per round ("round N:
 // <defence>"): a rejected round is skipped with its reason, and when the
-// target was not met the last accepted round fails.
+// target was not met the last accepted round fails. An attack the run did
+// not reach (measured none) is skipped; a partial one's output says over
+// how many samples its figures are. A report with a certification gets a
+// test suite "certification" (a summary case and one case per radius); a
+// certification report without attacks has a "gate" test case in place of
+// "worst-case".
 func writeJUnit(w io.Writer, r *report.Report) error {
 	r = r.Normalized()
 	secs := func(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }
@@ -88,33 +93,31 @@ func writeJUnit(w io.Writer, r *report.Report) error {
 			{"clean_accuracy", num(r.CleanAccuracy)},
 		}},
 	}
+	if certOnly(r) {
+		// certify measures no clean accuracy: n is the samples certified.
+		props := suite.Properties.Property[:len(suite.Properties.Property)-2]
+		suite.Properties.Property = append(props, junitProperty{"n", strconv.Itoa(r.Certification.N)})
+	}
 	for _, a := range r.Attacks {
 		c := junitCase{
 			Name:      report.Key(a.Name, a.Params),
 			Classname: "advtest.attack." + a.Name,
 			Time:      secs(a.Seconds),
-			SystemOut: fmt.Sprintf("success rate %s, robust accuracy %s, median L2 %s, median Linf %s, gradient evals %d",
-				srCell(a.SuccessRate, a.SRUndefined, a.NFooled, a.NCleanCorrect), pct(a.RobustAccuracy),
-				medianCell(a, a.Perturbation.L2), medianCell(a, a.Perturbation.Linf), a.GradientEvals),
+			SystemOut: attackOut(a),
 		}
-		if !a.Gate.Passed {
+		switch {
+		case !a.Gate.Passed:
 			c.Failure = junitFail(a.Gate.Reasons)
+		case a.NotMeasured():
+			c.Skipped = &junitSkipped{Message: "not measured: the run stopped before this attack"}
 		}
 		suite.Cases = append(suite.Cases, c)
 	}
-	wc := r.WorstCase
-	c := junitCase{
-		Name:      "worst-case",
-		Classname: "advtest.pool",
-		Time:      secs(r.Timing.Seconds),
-		SystemOut: fmt.Sprintf("success rate %s, robust accuracy %s",
-			srCell(wc.SuccessRate, wc.SRUndefined, wc.NFooled, r.NCleanCorrect), pct(wc.RobustAccuracy)),
-	}
-	if !wc.Gate.Passed {
-		c.Failure = junitFail(wc.Gate.Reasons)
-	}
-	suite.Cases = append(suite.Cases, c)
+	suite.Cases = append(suite.Cases, poolCase(r, secs))
 	suites := []junitSuite{suite}
+	if r.Certification != nil {
+		suites = append(suites, junitCertification(r, secs))
+	}
 	if len(r.Sanity) > 0 {
 		suites = append(suites, junitSanity(r.Sanity))
 	}
@@ -150,6 +153,58 @@ func writeJUnit(w io.Writer, r *report.Report) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// poolCase is the "worst-case" test case, failing when a pool-wide gate
+// failed; for a certification report without attacks, the "gate" test
+// case, failing when any gate failed (a certified-accuracy minimum, an
+// incomplete run).
+func poolCase(r *report.Report, secs func(float64) string) junitCase {
+	if certOnly(r) {
+		c := junitCase{Name: "gate", Classname: "advtest.certify", Time: secs(r.Timing.Seconds), SystemOut: "gate " + status(r)}
+		if !r.Gate.Passed {
+			c.Failure = junitFail(r.Gate.Reasons)
+		}
+		return c
+	}
+	wc := r.WorstCase
+	c := junitCase{
+		Name:      "worst-case",
+		Classname: "advtest.pool",
+		Time:      secs(r.Timing.Seconds),
+		SystemOut: fmt.Sprintf("success rate %s, robust accuracy %s", worstSRCell(r), worstRobustCell(r)),
+	}
+	if l := worstLabel(r); l != "worst case" {
+		c.SystemOut = strings.TrimPrefix(l, "worst case ") + ": " + c.SystemOut
+	}
+	if !wc.Gate.Passed {
+		c.Failure = junitFail(wc.Gate.Reasons)
+	}
+	return c
+}
+
+// junitCertification is the "certification" test suite: one test case per
+// L2 radius ("certified accuracy at radius R", its figure the output),
+// which fail nothing themselves (the gate's minimums fail the "gate" or
+// "worst-case" case), and one "summary" case with the parameters, the
+// accuracy and abstain rate and the radii's summary.
+func junitCertification(r *report.Report, secs func(float64) string) junitSuite {
+	c := r.Certification
+	s := junitSuite{Name: "certification", Time: secs(c.Seconds)}
+	out := certParams(c) + "; certified " + certSummary(c)
+	if l := certRadiusLine(c); l != "" {
+		out += "; " + l
+	}
+	s.Cases = append(s.Cases, junitCase{Name: "summary", Classname: "advtest.certify", Time: secs(c.Seconds), SystemOut: out})
+	for _, rd := range c.Radii {
+		s.Cases = append(s.Cases, junitCase{
+			Name:      "certified accuracy at L2 radius " + num(rd.Radius),
+			Classname: "advtest.certify",
+			Time:      "0.000",
+			SystemOut: fmt.Sprintf("certified accuracy %s (%d/%d)", pct(rd.CertifiedAccuracy), rd.NCertified, c.N),
+		})
+	}
+	return s
 }
 
 // junitSanity is the "sanity" test suite: one test case per check, failing
@@ -228,6 +283,26 @@ func junitHarden(r *report.Report, secs func(float64) string) junitSuite {
 			Type:    "harden",
 			Text:    "harden: " + hardenVerdict(h),
 		}
+	}
+	return s
+}
+
+// attackOut describes an attack's figures for its test case's output: the
+// success rate (and, for a targeted attack, the targeted success rate),
+// robust accuracy, medians and gradient evaluations; a partial attack's
+// are prefixed with the samples they cover.
+func attackOut(a report.AttackResult) string {
+	if a.NotMeasured() {
+		return fmt.Sprintf("not measured: the run stopped before this attack (%d samples planned)", a.NPlanned)
+	}
+	s := "success rate " + attackSRCell(a)
+	if a.TargetedSR != nil {
+		s += ", targeted success rate " + targetedCell(a)
+	}
+	s += fmt.Sprintf(", robust accuracy %s, median L2 %s, median Linf %s, gradient evals %d",
+		robustCell(a), medianCell(a, a.Perturbation.L2), medianCell(a, a.Perturbation.Linf), a.GradientEvals)
+	if a.Partial() {
+		s = "(" + partialNote(a.N, a.NPlanned) + ") " + s
 	}
 	return s
 }

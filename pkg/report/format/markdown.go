@@ -10,7 +10,8 @@ import (
 )
 
 // writeMarkdown writes a summary fit for a pull-request comment: a status
-// line, what was attacked, the table, the sanity checks, the harden
+// line, what was attacked, the table (none for a certification report
+// without attacks), the certification, the sanity checks, the harden
 // rounds, and the gate's reasons and notes.
 func writeMarkdown(w io.Writer, r *report.Report) error {
 	r = r.Normalized()
@@ -20,28 +21,13 @@ func writeMarkdown(w io.Writer, r *report.Report) error {
 	if r.Incomplete {
 		fmt.Fprintf(bw, "**Incomplete run:** %s\n\n", mdEscape(orDash(r.IncompleteReason)))
 	}
-	header, rows := tableRows(r)
-	fmt.Fprintf(bw, "| %s |\n", strings.Join(header, " | "))
-	sep := make([]string, len(header))
-	for i := range sep {
-		if i == 0 {
-			sep[i] = "---"
-		} else {
-			sep[i] = "---:"
-		}
+	if !certOnly(r) {
+		header, rows := tableRows(r)
+		writeMarkdownTable(bw, header, rows, true)
 	}
-	fmt.Fprintf(bw, "| %s |\n", strings.Join(sep, " | "))
-	for i, row := range rows {
-		esc := make([]string, len(row))
-		for j, c := range row {
-			esc[j] = mdEscape(c)
-		}
-		if i == len(rows)-1 {
-			esc[0] = "**" + esc[0] + "**"
-		}
-		fmt.Fprintf(bw, "| %s |\n", strings.Join(esc, " | "))
+	if r.Certification != nil {
+		writeMarkdownCertification(bw, r.Certification)
 	}
-	fmt.Fprintln(bw)
 	if len(r.Sanity) > 0 {
 		writeMarkdownSanity(bw, r.Sanity)
 	}
@@ -74,6 +60,54 @@ func writeMarkdown(w io.Writer, r *report.Report) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// writeMarkdownTable writes a table whose first column is text and the
+// others figures, the last row's label in bold when boldLast is set.
+func writeMarkdownTable(w io.Writer, header []string, rows [][]string, boldLast bool) {
+	fmt.Fprintf(w, "| %s |\n", strings.Join(header, " | "))
+	sep := make([]string, len(header))
+	for i := range sep {
+		if i == 0 {
+			sep[i] = "---"
+		} else {
+			sep[i] = "---:"
+		}
+	}
+	fmt.Fprintf(w, "| %s |\n", strings.Join(sep, " | "))
+	for i, row := range rows {
+		esc := make([]string, len(row))
+		for j, c := range row {
+			esc[j] = mdEscape(c)
+		}
+		if boldLast && i == len(rows)-1 {
+			esc[0] = "**" + esc[0] + "**"
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(esc, " | "))
+	}
+	fmt.Fprintln(w)
+}
+
+// writeMarkdownCertification writes the certification: its parameters,
+// accuracy and abstain rate, the certified accuracy per radius and the
+// radii's summary.
+func writeMarkdownCertification(w io.Writer, c *report.Certification) {
+	fmt.Fprintf(w, "**%s**\n\n", mdEscape(certifyTitle))
+	fmt.Fprintf(w, "%s. Certified %s.\n\n", mdEscape(capitalize(certParams(c))), mdEscape(certSummary(c)))
+	if len(c.Radii) > 0 {
+		header, rows := certRows(c)
+		writeMarkdownTable(w, header, rows, false)
+	}
+	if l := certRadiusLine(c); l != "" {
+		fmt.Fprintf(w, "%s.\n\n", mdEscape(capitalize(l)))
+	}
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // writeMarkdownSanity writes the sanity checks as a table, a flagged

@@ -15,20 +15,37 @@ import (
 // writeTable writes the report for a terminal or a CI log: a summary line,
 // an ASCII table with one row per attack and a worst-case row, one line
 // per sanity check, the harden rounds (a table and the target's verdict)
-// when the report has them, and the gate's verdict with its reasons and
+// when the report has them, the certification (parameters, accuracy and
+// abstain rate, a table of certified accuracy per radius, the radii's
+// summary) when it has one, and the gate's verdict with its reasons and
 // notes.
 func writeTable(w io.Writer, r *report.Report) error {
 	r = r.Normalized()
 	bw := bufio.NewWriter(w)
 	fmt.Fprintln(bw, summaryLine(r))
-	header, rows := tableRows(r)
-	aligns := make([]tw.Align, len(header))
-	for i := range aligns {
-		aligns[i] = tw.AlignRight
+	if !certOnly(r) {
+		header, rows := tableRows(r)
+		aligns := make([]tw.Align, len(header))
+		for i := range aligns {
+			aligns[i] = tw.AlignRight
+		}
+		aligns[0], aligns[1] = tw.AlignLeft, tw.AlignLeft
+		if err := renderASCII(bw, header, rows, aligns); err != nil {
+			return err
+		}
 	}
-	aligns[0], aligns[1] = tw.AlignLeft, tw.AlignLeft
-	if err := renderASCII(bw, header, rows, aligns); err != nil {
-		return err
+	if c := r.Certification; c != nil {
+		fmt.Fprintf(bw, "%s: %s\n", certifyTitle, certParams(c))
+		fmt.Fprintf(bw, "certified %s\n", certSummary(c))
+		if len(c.Radii) > 0 {
+			header, rows := certRows(c)
+			if err := renderASCII(bw, header, rows, []tw.Align{tw.AlignRight, tw.AlignRight}); err != nil {
+				return err
+			}
+		}
+		if l := certRadiusLine(c); l != "" {
+			fmt.Fprintln(bw, l)
+		}
 	}
 	for _, c := range r.Sanity {
 		fmt.Fprintf(bw, "sanity %s\n", c)
