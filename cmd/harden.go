@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/advtest/advtest/pkg/config"
+	"github.com/advtest/advtest/pkg/report"
 	"github.com/advtest/advtest/pkg/run"
 )
 
@@ -16,23 +17,31 @@ func init() {
 
 // hardenFlags are harden's own flags, on top of the shared plan flags.
 type hardenFlags struct {
-	untilSR       float64
-	maxRounds     int
-	outputModel   string
-	checkpointDir string
-	resume        bool
+	untilSR        float64
+	untilCertified string
+	maxRounds      int
+	outputModel    string
+	checkpointDir  string
+	resume         bool
 }
 
 func newHardenCommand() *cobra.Command {
 	pf := &planFlags{}
 	hf := &hardenFlags{}
 	c := &cobra.Command{
-		Use:   "harden --config advtest.yaml [--until-sr 0.05] [--max-rounds N] [--output-model hardened.onnx]",
+		Use:   "harden --config advtest.yaml [--until-sr 0.05 | --until-certified 0.25:0.6] [--max-rounds N] [--output-model hardened.onnx]",
 		Short: "Apply defences round by round until the attack success rate meets a target",
 		Long: `harden measures the model with the attack pool (round 0), then applies the
 defences of harden.defences one per round, training on train.data, and
 measures again with the same pool and seed, until the worst-case success rate
 is at or below harden.until_sr (--until-sr) or max_rounds rounds have run.
+
+With harden.until_certified (--until-certified R:ACC) every round is also
+certified by randomized smoothing (Cohen et al. 2019, as advtest certify, on
+the first until_certified.samples evaluation samples with its sigma, n0, n
+and alpha), and the loop runs until the certified accuracy at L2 radius R is
+at least ACC; the natural defence is gaussian-augmentation at that sigma. The
+report then holds the final model's certification.
 Hardened models are attacked through BPDA when a squeezer is in their graph
 and with EOT when inference noise is (defend.AdaptiveWith, seeded by the
 run's seed), so neither can hide the gradient.
@@ -66,6 +75,7 @@ failed (sanity checks included), 2 usage, config or input error,
 130 interrupted.`,
 		Example: `  advtest harden --config configs/mnist-cnn-harden.yaml
   advtest harden -c advtest.yaml --until-sr 0.05 --max-rounds 3 --output-model hardened.onnx
+  advtest harden -c advtest.yaml --until-certified 0.25:0.6
   advtest harden -c advtest.yaml --checkpoint-dir ckpt --resume`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -83,6 +93,7 @@ failed (sanity checks included), 2 usage, config or input error,
 	addPlanFlags(c, pf)
 	f := c.Flags()
 	f.Float64Var(&hf.untilSR, "until-sr", 0, "worst-case success rate to reach (overrides harden.until_sr)")
+	f.StringVar(&hf.untilCertified, "until-certified", "", "R:ACC: certified accuracy (randomized smoothing) to reach at L2 radius R, e.g. 0.25:0.6 (overrides harden.until_certified's radius and accuracy; its other keys still apply)")
 	f.IntVar(&hf.maxRounds, "max-rounds", 0, "most defence rounds (overrides harden.max_rounds)")
 	f.StringVar(&hf.outputModel, "output-model", "", "write the hardened model here (default <model>-hardened.onnx beside the report file, else in the working directory)")
 	f.StringVar(&hf.checkpointDir, "checkpoint-dir", "", "checkpoint folder (default <output model>.checkpoint, removed at the end)")
@@ -106,8 +117,29 @@ func hardenPlan(c *cobra.Command, plan *config.Plan, hf *hardenFlags) error {
 		}
 		plan.Harden.MaxRounds = hf.maxRounds
 	}
-	if plan.Harden.UntilSR == nil {
-		return errors.New("no target: set --until-sr or `harden.until_sr` in the config")
+	if c.Flags().Changed("until-certified") {
+		if err := setUntilCertified(plan, hf.untilCertified); err != nil {
+			return err
+		}
 	}
+	if plan.Harden.UntilSR == nil && plan.Harden.UntilCertified == nil {
+		return errors.New("no target: set --until-sr or `harden.until_sr`, or --until-certified or `harden.until_certified`, in the config")
+	}
+	return nil
+}
+
+// setUntilCertified sets the radius and accuracy of the plan's certified
+// target from --until-certified R:ACC, keeping the config's other keys.
+func setUntilCertified(plan *config.Plan, spec string) error {
+	g, err := report.ParseRadiusAccuracy("--until-certified", spec)
+	if err != nil {
+		return err
+	}
+	u := config.UntilCertified{}
+	if plan.Harden.UntilCertified != nil {
+		u = *plan.Harden.UntilCertified
+	}
+	u.Radius, u.Accuracy = g.Radius, g.MinAccuracy
+	plan.Harden.UntilCertified = &u
 	return nil
 }
