@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/advtest/advtest/pkg/config"
+	"github.com/advtest/advtest/pkg/report"
 	"github.com/advtest/advtest/pkg/run"
 )
 
@@ -14,26 +15,33 @@ func init() {
 // hardenFlags are harden's own flags, on top of the shared plan flags
 // (--until-sr and --max-rounds are bound to the config like them).
 type hardenFlags struct {
-	outputModel   string
-	checkpointDir string
-	resume        bool
+	untilCertified string
+	outputModel    string
+	checkpointDir  string
+	resume         bool
 }
 
 func newHardenCommand() *cobra.Command {
 	pf := &planFlags{}
 	hf := &hardenFlags{}
 	c := &cobra.Command{
-		Use:   "harden --config advtest.yaml [--until-sr 0.05] [--max-rounds N] [--output-model hardened.onnx]",
+		Use:   "harden --config advtest.yaml [--until-sr 0.05 | --until-certified 0.25:0.6] [--max-rounds N] [--output-model hardened.onnx]",
 		Short: "Apply defences round by round until the attack success rate meets a target",
 		Long:  hardenLong,
 		Example: `  advtest harden --config configs/mnist-cnn-harden.yaml
   advtest harden -c advtest.yaml --until-sr 0.05 --max-rounds 3 --output-model hardened.onnx
+  advtest harden -c advtest.yaml --until-certified 0.25:0.6
   advtest harden -c advtest.yaml --checkpoint-dir ckpt --resume`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			o, err := runOptions(c, pf)
 			if err != nil {
 				return usageError(err)
+			}
+			if c.Flags().Changed("until-certified") {
+				if err := setUntilCertified(o.Plan, hf.untilCertified); err != nil {
+					return usageError(err)
+				}
 			}
 			_, err = run.Harden(c.Context(), o, run.HardenOptions{OutputModel: hf.outputModel, CheckpointDir: hf.checkpointDir, Resume: hf.resume})
 			return exitError(err)
@@ -48,6 +56,7 @@ func addHardenFlags(c *cobra.Command, hf *hardenFlags) {
 	f := c.Flags()
 	f.Float64("until-sr", 0, "worst-case success rate to reach (overrides harden.until_sr)")
 	f.Int("max-rounds", config.DefaultMaxRounds, "most defence rounds (overrides harden.max_rounds)")
+	f.StringVar(&hf.untilCertified, "until-certified", "", "R:ACC: certified accuracy (randomized smoothing) to reach at L2 radius R, e.g. 0.25:0.6 (overrides harden.until_certified's radius and accuracy; its other keys still apply)")
 	f.StringVar(&hf.outputModel, "output-model", "", "write the hardened model here (default <model>-hardened.onnx beside the report file, else in the working directory)")
 	f.StringVar(&hf.checkpointDir, "checkpoint-dir", "", "checkpoint folder (default <output model>.checkpoint, removed at the end)")
 	f.BoolVar(&hf.resume, "resume", false, "continue from the checkpoint in --checkpoint-dir")
@@ -62,6 +71,13 @@ is at or below harden.until_sr (--until-sr) or max_rounds rounds have run.
 Hardened models are attacked through BPDA when a squeezer is in their graph
 and with EOT when inference noise is (defend.AdaptiveWith, seeded by the
 run's seed), so neither can hide the gradient.
+
+With harden.until_certified (--until-certified R:ACC) every round is also
+certified by randomized smoothing (Cohen et al. 2019, as advtest certify, on
+the first until_certified.samples evaluation samples with its sigma, n0, n
+and alpha), and the loop runs until the certified accuracy at L2 radius R is
+at least ACC; the natural defence is gaussian-augmentation at that sigma. The
+report then holds the final model's certification.
 
 Rules: once the schedule is exhausted its last trainer defence is repeated;
 adversarial trainers with an unset "attack" parameter train against the
@@ -90,3 +106,19 @@ to the same result as an uninterrupted run.
 Exit codes: 0 target met and every gate passed, 1 target missed or a gate
 failed (sanity checks included), 2 usage, config or input error,
 130 interrupted.`
+
+// setUntilCertified sets the radius and accuracy of the plan's certified
+// target from --until-certified R:ACC, keeping the config's other keys.
+func setUntilCertified(plan *config.Plan, spec string) error {
+	g, err := report.ParseRadiusAccuracy("--until-certified", spec)
+	if err != nil {
+		return err
+	}
+	u := config.UntilCertified{}
+	if plan.Harden.UntilCertified != nil {
+		u = *plan.Harden.UntilCertified
+	}
+	u.Radius, u.Accuracy = g.Radius, g.MinAccuracy
+	plan.Harden.UntilCertified = &u
+	return nil
+}

@@ -141,6 +141,9 @@ func TestHardenUsageErrors(t *testing.T) {
 		{"no target", []string{"harden", "-c", noTarget}, "until-sr"},
 		{"bad target", []string{"harden", "-c", cfg, "--until-sr", "1.5"}, "until_sr"},
 		{"unknown defence", []string{"harden", "-c", writeFile(t, "bad.yaml", []byte(bad))}, "nosuch"},
+		{"bad certified target", []string{"harden", "-c", cfg, "--until-certified", "0.25"}, `--until-certified "0.25": no colon; want RADIUS:ACCURACY`},
+		{"certified target out of range", []string{"harden", "-c", noTarget, "--until-certified", "0.25:1.5"}, `--until-certified "0.25:1.5": the accuracy is not a number in [0, 1]`},
+		{"certified target beyond n's reach", []string{"harden", "-c", noTarget, "--until-certified", "3:0.5"}, "until_certified.radius 3: n = 1000 draws certify at most radius 0.6158"},
 		{"resume without checkpoint", []string{"harden", "-c", cfg, "--resume", "--checkpoint-dir", t.TempDir()}, "nothing to resume"},
 	}
 	for _, tc := range cases {

@@ -62,6 +62,11 @@ func TestPrecedence(t *testing.T) {
 		{"env over default", map[string]string{"ADVTEST_SEED": "7"}, nil, func(p *Plan) bool { return p.Seed == 7 }},
 		{"nested env key", map[string]string{"ADVTEST_GATE_FAIL_ABOVE": "0.25"}, nil, func(p *Plan) bool { return *p.Gate.FailAbove == 0.25 }},
 		{"env for an unset pointer", map[string]string{"ADVTEST_HARDEN_UNTIL_SR": "0.4"}, nil, func(p *Plan) bool { return p.Harden.UntilSR != nil && *p.Harden.UntilSR == 0.4 }},
+		{"env for an unset struct pointer", map[string]string{"ADVTEST_HARDEN_UNTIL_CERTIFIED_RADIUS": "0.5", "ADVTEST_HARDEN_UNTIL_CERTIFIED_ACCURACY": "0.6"}, nil, func(p *Plan) bool {
+			u := p.Harden.UntilCertified
+			return u != nil && u.Radius == 0.5 && u.Accuracy == 0.6 && u.WithDefaults().N == DefaultCertifiedN
+		}},
+		{"no until_certified by default", nil, nil, func(p *Plan) bool { return p.Harden.UntilCertified == nil }},
 		{"env number list", map[string]string{"ADVTEST_PREPROCESSING_MEAN": "0.5,0.25", "ADVTEST_PREPROCESSING_STD": "[0.5 0.5]"}, nil,
 			func(p *Plan) bool {
 				return reflect.DeepEqual(p.Preprocessing.Mean, []float64{0.5, 0.25}) && len(p.Preprocessing.Std) == 2
@@ -176,6 +181,14 @@ func TestValidate(t *testing.T) {
 		{"max_rounds", minimal + "harden: {max_rounds: 0}\n", `config: harden.max_rounds: want an integer > 0, got 0`},
 		{"max_clean_drop", minimal + "harden: {max_clean_drop: -1}\n", `config: harden.max_clean_drop: want a number in [0, 1], got -1`},
 		{"defence name", minimal + "harden: {defences: [{params: {epochs: 1}}]}\n", `config: harden.defences[0].name: want a defence name`},
+		{"until_certified radius", minimal + "harden: {until_certified: {radius: -0.5, accuracy: 0.6}}\n", `config: harden.until_certified.radius: want an L2 radius >= 0, got -0.5`},
+		{"until_certified accuracy", minimal + "harden: {until_certified: {radius: 0.5, accuracy: 60}}\n", `config: harden.until_certified.accuracy: want a number in [0, 1], got 60`},
+		{"until_certified sigma", minimal + "harden: {until_certified: {accuracy: 0.5, sigma: -1}}\n", `config: harden.until_certified.sigma: want a number > 0`},
+		{"until_certified alpha", minimal + "harden: {until_certified: {accuracy: 0.5, alpha: 1}}\n", `config: harden.until_certified.alpha: want a number in (0, 1)`},
+		{"until_certified n", minimal + "harden: {until_certified: {accuracy: 0.5, n: -10}}\n", `config: harden.until_certified.n: want an integer > 0`},
+		{"until_certified samples", minimal + "harden: {until_certified: {accuracy: 0.5, samples: -1}}\n", `config: harden.until_certified.samples: want an integer > 0`},
+		{"until_certified typo", minimal + "harden: {until_certified: {radius: 0.5, acc: 0.6}}\n", `harden.until_certified.acc: unknown key`},
+		{"until_certified kind", minimal + "harden: {until_certified: {radius: 0.5, n: many}}\n", `harden.until_certified.n`},
 		{"validation_split", minimal + "train: {validation_split: 1}\n", `config: train.validation_split: want a number in [0, 1), got 1`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -312,6 +312,8 @@ func leafKeys(prefix string, t reflect.Type) []string {
 		switch {
 		case ft.Kind() == reflect.Struct:
 			out = append(out, leafKeys(k, ft)...)
+		case ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct:
+			out = append(out, leafKeys(k, ft.Elem())...)
 		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
 		case ft.Kind() == reflect.Map:
 		default:

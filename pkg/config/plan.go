@@ -186,12 +186,75 @@ type Harden struct {
 	// UntilSR is the worst-case success rate to reach; nil when unset (the
 	// harden command requires it).
 	UntilSR *float64 `json:"until_sr"`
+	// UntilCertified is a certified-accuracy target (randomized smoothing,
+	// Cohen et al. 2019); nil when unset. harden requires until_sr or
+	// until_certified; with both, it stops when both are met.
+	UntilCertified *UntilCertified `json:"until_certified"`
 	// MaxRounds bounds the number of defence rounds.
 	MaxRounds int `json:"max_rounds"`
 	// MaxCleanDrop is the most clean accuracy a round may lose (absolute).
 	MaxCleanDrop float64 `json:"max_clean_drop"`
 	// Defences are tried in this order.
 	Defences []Defence `json:"defences"`
+}
+
+// UntilCertified is harden's certified-accuracy target: after each round
+// the model's smoothed classifier is certified by CERTIFY (pkg/certify) on
+// the first Samples evaluation samples, and the loop stops when the
+// certified accuracy at L2 radius Radius is at least Accuracy. The other
+// keys are CERTIFY's parameters; 0 (or absent) takes the default. The loop
+// certifies every round, so its defaults are cheaper than advtest
+// certify's: n 1000 (which certifies at most radius 0.62 at sigma 0.25 and
+// alpha 0.001) and 100 samples.
+type UntilCertified struct {
+	// Radius is the L2 radius in input space.
+	Radius float64 `json:"radius"`
+	// Accuracy is the certified accuracy to reach at Radius.
+	Accuracy float64 `json:"accuracy"`
+	// Sigma is the noise's standard deviation (default 0.25).
+	Sigma float64 `json:"sigma"`
+	// N0 is the number of draws that select the top class (default 100).
+	N0 int `json:"n0"`
+	// N is the number of draws that bound its probability (default 1000).
+	N int `json:"n"`
+	// Alpha is each certificate's failure probability (default 0.001).
+	Alpha float64 `json:"alpha"`
+	// Batch is the number of noisy copies per forward pass (default 1000).
+	Batch int `json:"batch"`
+	// Samples is the number of evaluation samples certified (default
+	// 100; fewer when the data has fewer).
+	Samples int `json:"samples"`
+}
+
+// Defaults of UntilCertified's keys.
+const (
+	DefaultCertifiedSigma   = 0.25
+	DefaultCertifiedN0      = 100
+	DefaultCertifiedN       = 1000
+	DefaultCertifiedAlpha   = 0.001
+	DefaultCertifiedBatch   = 1000
+	DefaultCertifiedSamples = 100
+)
+
+// WithDefaults returns u with every key left 0 set to its default.
+func (u UntilCertified) WithDefaults() UntilCertified {
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&u.Sigma, DefaultCertifiedSigma)
+	def(&u.Alpha, DefaultCertifiedAlpha)
+	defInt(&u.N0, DefaultCertifiedN0)
+	defInt(&u.N, DefaultCertifiedN)
+	defInt(&u.Batch, DefaultCertifiedBatch)
+	defInt(&u.Samples, DefaultCertifiedSamples)
+	return u
 }
 
 // Defence is one defence of the harden loop.

@@ -118,9 +118,17 @@ output:
   extra: []         # e.g. [{format: json, path: advtest.json}]
 
 # The harden loop (advtest harden): attack, defend, measure until the
-# worst-case success rate is at most until_sr.
+# worst-case success rate is at most until_sr (and/or the certified accuracy
+# reaches until_certified).
 harden:
-  until_sr: 0.5     # default: none (advtest harden requires it)
+  until_sr: 0.5     # default: none (advtest harden requires it or until_certified)
+  # A certified-accuracy target instead of (or with) until_sr: randomized
+  # smoothing (Cohen et al. 2019) certifies each round's model; stop when
+  # the certified accuracy at L2 radius "radius" is at least "accuracy".
+  # 0 or absent takes a default: sigma 0.25, n0 100, n 1000, alpha 0.001,
+  # batch 1000, samples 100 (the first evaluation samples). The natural
+  # defence: gaussian-augmentation with the same sigma.
+  # until_certified: {radius: 0.25, accuracy: 0.6, sigma: 0.25, n0: 100, n: 1000, alpha: 0.001, batch: 1000, samples: 100}
   max_rounds: 5
   max_clean_drop: 0.02
   defences: []      # e.g. [{name: adversarial-training, params: {epochs: 2}}]

@@ -44,7 +44,9 @@ var (
 //   - output: every format is registered in package report; at most one
 //     output goes to standard output and no two to the same file;
 //   - harden: 0 <= until_sr <= 1; max_rounds > 0; 0 <= max_clean_drop <= 1;
-//     each defence has a name;
+//     each defence has a name; until_certified: radius >= 0, 0 <= accuracy
+//     <= 1, sigma >= 0, 0 <= alpha < 1, n0, n, batch and samples >= 0 (0
+//     takes the default);
 //   - train: 0 <= validation_split < 1.
 //
 // File existence is not checked here: the loaders report missing files.
@@ -181,6 +183,27 @@ func (p *Plan) Validate() error {
 		bad("harden.max_rounds", "want an integer > 0, got %d", h.MaxRounds)
 	}
 	rate("harden.max_clean_drop", h.MaxCleanDrop)
+	if u := h.UntilCertified; u != nil {
+		const k = "harden.until_certified."
+		if !(u.Radius >= 0) || math.IsInf(u.Radius, 0) {
+			bad(k+"radius", "want an L2 radius >= 0, got %v", u.Radius)
+		}
+		rate(k+"accuracy", u.Accuracy)
+		if !(u.Sigma >= 0) || math.IsInf(u.Sigma, 0) {
+			bad(k+"sigma", "want a number > 0 (0 or absent: %v), got %v", DefaultCertifiedSigma, u.Sigma)
+		}
+		if !(u.Alpha >= 0 && u.Alpha < 1) {
+			bad(k+"alpha", "want a number in (0, 1) (0 or absent: %v), got %v", DefaultCertifiedAlpha, u.Alpha)
+		}
+		for _, f := range []struct {
+			key string
+			v   int
+		}{{"n0", u.N0}, {"n", u.N}, {"batch", u.Batch}, {"samples", u.Samples}} {
+			if f.v < 0 {
+				bad(k+f.key, "want an integer > 0 (0 or absent: the default), got %d", f.v)
+			}
+		}
+	}
 	for i, d := range h.Defences {
 		if !namePattern.MatchString(d.Name) {
 			bad(fmt.Sprintf("harden.defences[%d].name", i), "want a defence name (lower case), got %q", d.Name)

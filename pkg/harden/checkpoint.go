@@ -131,7 +131,7 @@ func LoadCheckpoint(dir string) (*State, *onnxmodel.Model, error) {
 }
 
 // fingerprint hashes what a resumed run must share with the run that made
-// the checkpoint: the schedule, target, clean-drop bound, seed, the pool
+// the checkpoint: the schedule, targets (SR and certified), clean-drop bound, seed, the pool
 // (attack keys, the trainer attack, batch size, the evaluation data) and
 // the training and validation data. MaxRounds is left out, so a resumed
 // run may be given more rounds.
@@ -144,7 +144,8 @@ func fingerprint(cfg Config, pool Pool, trainerAttack string) string {
 		Keys          []string
 		TrainerAttack string
 		BatchSize     int
-	}{cfg.Schedule, cfg.UntilSR, cfg.MaxCleanDrop, cfg.Seed, poolKeys(pool), trainerAttack, pool.BatchSize})
+		Certified     *CertifiedTarget `json:",omitempty"`
+	}{cfg.Schedule, cfg.UntilSR, cfg.MaxCleanDrop, cfg.Seed, poolKeys(pool), trainerAttack, pool.BatchSize, cfg.UntilCertified})
 	h.Write(meta)
 	hashFloats(h, pool.X.F)
 	hashInts(h, pool.Y)

@@ -22,13 +22,27 @@
 //   - Acceptance: a round is accepted, and its model kept, unless (a) its
 //     clean accuracy on the evaluation data is more than MaxCleanDrop below
 //     round 0's, (b) with validation data, its validation accuracy is more
-//     than MaxCleanDrop below round 0's, or (c) it did not lower the
-//     worst-case SR of the current model. A rejected round's model is
-//     dropped; the next round starts again from the current model.
-//   - Stop: when an accepted round's (or round 0's) worst-case SR is at or
-//     below UntilSR (target met), after MaxRounds defence rounds, or when a
-//     repeated defence is rejected (repeating it would change nothing but
-//     the random draws).
+//     than MaxCleanDrop below round 0's, or (c) it improved none of the
+//     targets the current model misses: with only the SR target, it did not
+//     lower the worst-case SR; with a certified target, it did not raise
+//     the certified accuracy at the target's radius either. A rejected
+//     round's model is dropped; the next round starts again from the
+//     current model.
+//   - Certified target (UntilCertified): every round (round 0 included) is
+//     also certified by randomized smoothing, Cohen, Rosenfeld & Kolter
+//     2019, CERTIFY (pkg/certify), on the target's first samples of the
+//     pool, with the run's seed: the same noise draws for every round, so
+//     that two rounds' figures differ by their models only. The natural
+//     defence is gaussian-augmentation at the target's sigma (training
+//     under the noise the smoothed classifier draws, the paper's Sec. 4);
+//     a defence that puts noise of another sigma into the graph is refused
+//     by Validate, since certify would certify another classifier. UntilSR
+//     1 sets no SR target.
+//   - Stop: when an accepted round (or round 0) meets every target (the
+//     worst-case SR at or below UntilSR and, with UntilCertified, the
+//     certified accuracy at its radius at least its accuracy), after
+//     MaxRounds defence rounds, or when a repeated defence is rejected
+//     (repeating it would change nothing but the random draws).
 //   - Randomness: round r's defence draws from a generator seeded with
 //     (Seed, r); every measurement runs the pool with Seed. So a run is a
 //     function of its inputs and seed, and resuming from a checkpoint gives

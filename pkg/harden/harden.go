@@ -4,16 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/advtest/advtest/pkg/attack"
+	"github.com/advtest/advtest/pkg/certify"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/defend"
 	"github.com/advtest/advtest/pkg/eval"
 	"github.com/advtest/advtest/pkg/onnxmodel"
+	"github.com/advtest/advtest/pkg/report"
 	"github.com/advtest/advtest/pkg/tensor"
 )
 
@@ -46,10 +49,49 @@ type Pool struct {
 	Progress func(attackIndex int, name string, done, total int)
 }
 
+// CertifiedTarget is a certified-accuracy target of the loop: the
+// smoothed classifier of randomized smoothing (Cohen, Rosenfeld & Kolter
+// 2019, CERTIFY, pkg/certify) must be certified correct at L2 radius
+// Radius on at least the fraction Accuracy of the certified samples.
+type CertifiedTarget struct {
+	// Radius is the L2 radius (input space) and Accuracy the certified
+	// accuracy to reach there.
+	Radius, Accuracy float64
+	// Params are CERTIFY's parameters; Params.Sigma is the noise level.
+	Params certify.Params
+	// Samples certifies the first Samples evaluation samples of the pool
+	// (0: all of them).
+	Samples int
+}
+
+// Validate checks the target and its parameters, naming the config key
+// that is wrong.
+func (t *CertifiedTarget) Validate() error {
+	switch {
+	case !(t.Radius >= 0) || math.IsInf(t.Radius, 0):
+		return fmt.Errorf("harden: until_certified.radius %v: want a finite L2 radius >= 0", t.Radius)
+	case !(t.Accuracy >= 0 && t.Accuracy <= 1):
+		return fmt.Errorf("harden: until_certified.accuracy %v: want a number in [0, 1]", t.Accuracy)
+	case t.Samples < 0:
+		return fmt.Errorf("harden: until_certified.samples %d: want >= 0 (0: every evaluation sample)", t.Samples)
+	}
+	if err := t.Params.Validate(); err != nil {
+		return fmt.Errorf("harden: until_certified: %w", err)
+	}
+	if maxR := t.Params.MaxRadius(); t.Accuracy > 0 && t.Radius > maxR {
+		return fmt.Errorf("harden: until_certified.radius %g: n = %d draws certify at most radius %.4g at sigma %g and alpha %g, so the target cannot be met; raise until_certified.n or sigma", t.Radius, t.Params.N, maxR, t.Params.Sigma, t.Params.Alpha)
+	}
+	return nil
+}
+
 // Config configures Run.
 type Config struct {
-	// UntilSR is the worst-case success rate to reach.
+	// UntilSR is the worst-case success rate to reach; 1 sets no bound on
+	// the SR (a run with a certified-accuracy target only).
 	UntilSR float64
+	// UntilCertified, when not nil, is a certified-accuracy target that
+	// must be met too: every round is then also certified.
+	UntilCertified *CertifiedTarget
 	// MaxRounds bounds the number of defence rounds (round 0 excluded).
 	MaxRounds int
 	// MaxCleanDrop is the most clean (and validation) accuracy a round
@@ -92,6 +134,9 @@ type Row struct {
 	AttackSR map[string]float64 `json:"attack_sr"`
 	// WorstCaseSR is the worst case over the pool's bounded attacks.
 	WorstCaseSR float64 `json:"worst_case_sr"`
+	// CertifiedAccuracy is the certified accuracy at the target's radius,
+	// with Config.UntilCertified; nil without.
+	CertifiedAccuracy *float64 `json:"certified_accuracy,omitempty"`
 	// Seconds is the round's wall time (defence and measurement).
 	Seconds float64 `json:"seconds"`
 	// Accepted is true when the round's model was kept (always for round
@@ -112,7 +157,13 @@ type Result struct {
 	// Final is the pool's figures on Model (attacked through
 	// defend.AdaptiveWith); nil when Run stopped early with an error.
 	Final *eval.Result
-	// Reached is true when Model's worst-case SR is at or below UntilSR.
+	// Certification is Model's certification (Config.UntilCertified's
+	// samples, at certify.DefaultRadii and the target's radius); nil
+	// without a certified target or when Run stopped early with an error.
+	Certification *report.Certification
+	// Reached is true when Model's worst-case SR is at or below UntilSR
+	// and, with UntilCertified, its certified accuracy at the target's
+	// radius is at least the target's.
 	Reached bool
 	// Stop says why the loop ended.
 	Stop string
@@ -224,6 +275,11 @@ func Validate(cfg Config, pool Pool) error {
 	case cfg.Resume && cfg.CheckpointDir == "":
 		return errors.New("harden: resume needs a checkpoint folder")
 	}
+	if cfg.UntilCertified != nil {
+		if err := cfg.UntilCertified.Validate(); err != nil {
+			return err
+		}
+	}
 	bounded := false
 	for _, a := range pool.Attacks {
 		if a.Eps() > 0 {
@@ -248,6 +304,9 @@ func Validate(cfg Config, pool Pool) error {
 			return fmt.Errorf("harden.defences[%d]: %s needs training data: set `train.data` in the config", i, s.Name)
 		}
 		addsNoise := s.Name == "gaussian-augmentation" && strings.EqualFold(s.Params["inference_noise"], "true")
+		if err := sameSigma(cfg.UntilCertified, d, addsNoise); err != nil {
+			return fmt.Errorf("harden.defences[%d]: %w", i, err)
+		}
 		if (d.Kind() == defend.Preprocessor || addsNoise) && pre < 0 {
 			pre = i
 		}
@@ -257,6 +316,20 @@ func Validate(cfg Config, pool Pool) error {
 	}
 	if r, repeat, ok := scheduled(cfg.Schedule, len(cfg.Schedule)+1); pre >= 0 && ok && repeat && adversarialTrainers[r.Name] && cfg.MaxRounds > len(cfg.Schedule) {
 		return fmt.Errorf("harden: max_rounds %d repeats %s after the schedule ends, behind %s (defences[%d]), whose gradient it cannot train through; set max_rounds to %d or drop the preprocessor", cfg.MaxRounds, r.Name, cfg.Schedule[pre].Name, pre, len(cfg.Schedule))
+	}
+	return nil
+}
+
+// sameSigma refuses a defence that puts Gaussian noise into the graph at
+// another sigma than the certified target's: certify.ForModel certifies
+// such a model with its own noise and refuses any other sigma.
+func sameSigma(t *CertifiedTarget, d defend.Defence, addsNoise bool) error {
+	if t == nil || (d.Name() != defend.InferenceNoiseDefence && !addsNoise) {
+		return nil
+	}
+	sigma, ok := d.Params()["sigma"].(float64)
+	if ok && math.Abs(sigma-t.Params.Sigma) > 1e-6*t.Params.Sigma {
+		return fmt.Errorf("%s adds Gaussian noise of sigma %g in the graph, but until_certified.sigma is %g: the smoothed classifier certified must be the one deployed; give both the same sigma", d.Name(), sigma, t.Params.Sigma)
 	}
 	return nil
 }
@@ -283,6 +356,7 @@ func Run(ctx context.Context, m *onnxmodel.Model, pool Pool, cfg Config) (*Resul
 	fp := fingerprint(cfg, pool, ta)
 	res := &Result{Model: m}
 	var cur *eval.Result // the current model's measurement, when taken in this run
+	var curCert *report.Certification
 	if cfg.Resume {
 		st, model, err := LoadCheckpoint(cfg.CheckpointDir)
 		if err != nil {
@@ -303,9 +377,13 @@ func Run(ctx context.Context, m *onnxmodel.Model, pool Pool, cfg Config) (*Resul
 		if err != nil {
 			return res, err
 		}
+		cert, err := certifyModel(ctx, m, pool, cfg)
+		if err != nil {
+			return res, err
+		}
 		row := Row{Round: 0, CleanAccuracy: ms.CleanAccuracy, ValAccuracy: val, AttackSR: ms.AttackSR(),
-			WorstCaseSR: ms.WorstCase.SuccessRate, Seconds: time.Since(start).Seconds(), Accepted: true}
-		cur = ms
+			WorstCaseSR: ms.WorstCase.SuccessRate, CertifiedAccuracy: certifiedAt(cert, cfg), Seconds: time.Since(start).Seconds(), Accepted: true}
+		cur, curCert = ms, cert
 		res.Rows = append(res.Rows, row)
 		if err := save(cfg, fp, res.Rows, m); err != nil {
 			return res, err
@@ -345,13 +423,17 @@ func Run(ctx context.Context, m *onnxmodel.Model, pool Pool, cfg Config) (*Resul
 		if err != nil {
 			return res, fmt.Errorf("round %d: %w", r, err)
 		}
+		cert, err := certifyModel(ctx, hm, pool, cfg)
+		if err != nil {
+			return res, fmt.Errorf("round %d: %w", r, err)
+		}
 		row := Row{Round: r, Defence: spec.Name, Params: stringParams(d.Params()), CleanAccuracy: ms.CleanAccuracy,
-			ValAccuracy: val, AttackSR: ms.AttackSR(), WorstCaseSR: ms.WorstCase.SuccessRate}
-		row.Reason = rejection(row, r0, curRow, cfg.MaxCleanDrop)
+			ValAccuracy: val, AttackSR: ms.AttackSR(), WorstCaseSR: ms.WorstCase.SuccessRate, CertifiedAccuracy: certifiedAt(cert, cfg)}
+		row.Reason = rejection(row, r0, curRow, cfg)
 		row.Accepted = row.Reason == ""
 		row.Seconds = time.Since(start).Seconds()
 		if row.Accepted {
-			res.Model, cur, curRow = hm, ms, row
+			res.Model, cur, curCert, curRow = hm, ms, cert, row
 		}
 		res.Rows = append(res.Rows, row)
 		if err := save(cfg, fp, res.Rows, res.Model); err != nil {
@@ -368,13 +450,81 @@ func Run(ctx context.Context, m *onnxmodel.Model, pool Pool, cfg Config) (*Resul
 		if cur, err = Measure(ctx, res.Model, pool, cfg.Seed); err != nil {
 			return res, err
 		}
+		if curCert, err = certifyModel(ctx, res.Model, pool, cfg); err != nil {
+			return res, err
+		}
 	}
-	res.Final = cur
-	res.Reached = met(curRow.WorstCaseSR, cfg.UntilSR)
+	res.Final, res.Certification = cur, curCert
+	res.Reached = reached(curRow, cfg)
 	return res, nil
 }
 
+// certifyModel certifies m's smoothed classifier for cfg's certified
+// target, or returns nil without one: certify.ForModel (a model that
+// carries the advtest.noise mark is certified with its own noise, cut off
+// and drawn by certify) on the target's first samples of the pool, with
+// the run's seed, so that every round is certified with the same noise
+// draws. It certifies a clone of m, as Measure attacks one.
+func certifyModel(ctx context.Context, m *onnxmodel.Model, pool Pool, cfg Config) (*report.Certification, error) {
+	t := cfg.UntilCertified
+	if t == nil {
+		return nil, nil
+	}
+	start := time.Now()
+	c, err := m.Clone()
+	if err != nil {
+		return nil, err
+	}
+	base, err := certify.ForModel(c, t.Params)
+	if err != nil {
+		return nil, err
+	}
+	n := len(pool.Y)
+	if t.Samples > 0 && t.Samples < n {
+		n = t.Samples
+	}
+	per := pool.X.Len() / len(pool.Y)
+	x := tensor.FromFloat32(pool.X.F[:n*per], append([]int{n}, pool.X.Shape[1:]...)...)
+	samples, err := certify.Certify(ctx, base.Model, x, pool.Y[:n], certify.Options{Params: base.Params, Seed: cfg.Seed})
+	if err != nil {
+		return nil, fmt.Errorf("certify: %w", err)
+	}
+	radii := append(append([]float64(nil), certify.DefaultRadii...), t.Radius)
+	return certify.Summarize(samples, radii, base.Params, base.NoiseSource, time.Since(start)), nil
+}
+
+// certifiedAt is c's certified accuracy at the target's radius, nil
+// without a certified target.
+func certifiedAt(c *report.Certification, cfg Config) *float64 {
+	if c == nil || cfg.UntilCertified == nil {
+		return nil
+	}
+	_, acc := c.CertifiedAccuracyAt(cfg.UntilCertified.Radius)
+	return &acc
+}
+
+const tol = 1e-9
+
 func met(sr, until float64) bool { return sr <= until+1e-12 }
+
+// srOpen and certOpen say whether row misses the SR target and the
+// certified target.
+func srOpen(row Row, cfg Config) bool { return !met(row.WorstCaseSR, cfg.UntilSR) }
+
+func certOpen(row Row, cfg Config) bool {
+	t := cfg.UntilCertified
+	return t != nil && (row.CertifiedAccuracy == nil || *row.CertifiedAccuracy < t.Accuracy-1e-12)
+}
+
+func orMinus1(p *float64) float64 {
+	if p == nil {
+		return -1
+	}
+	return *p
+}
+
+// reached says whether row meets every target.
+func reached(row Row, cfg Config) bool { return !srOpen(row, cfg) && !certOpen(row, cfg) }
 
 // stopReason says why the loop ends after rows, or "" when it goes on.
 // It depends on the rows only, so a resumed run stops where an
@@ -382,9 +532,9 @@ func met(sr, until float64) bool { return sr <= until+1e-12 }
 func stopReason(rows []Row, cfg Config) string {
 	last := rows[len(rows)-1]
 	switch {
-	case last.Accepted && met(last.WorstCaseSR, cfg.UntilSR) && last.Round == 0:
+	case last.Accepted && reached(last, cfg) && last.Round == 0:
 		return "target met by the model as given"
-	case last.Accepted && met(last.WorstCaseSR, cfg.UntilSR):
+	case last.Accepted && reached(last, cfg):
 		return fmt.Sprintf("target met in round %d", last.Round)
 	case !last.Accepted && last.Round > len(cfg.Schedule):
 		return fmt.Sprintf("round %d: the repeated defence %s was rejected", last.Round, last.Defence)
@@ -398,8 +548,8 @@ func stopReason(rows []Row, cfg Config) string {
 }
 
 // rejection returns why row must be rejected, or "".
-func rejection(row, r0, cur Row, maxDrop float64) string {
-	const tol = 1e-9
+func rejection(row, r0, cur Row, cfg Config) string {
+	maxDrop := cfg.MaxCleanDrop
 	if drop := r0.CleanAccuracy - row.CleanAccuracy; drop > maxDrop+tol {
 		return fmt.Sprintf("clean accuracy %.4f is %.4f below round 0's %.4f (max_clean_drop %g)", row.CleanAccuracy, drop, r0.CleanAccuracy, maxDrop)
 	}
@@ -408,10 +558,28 @@ func rejection(row, r0, cur Row, maxDrop float64) string {
 			return fmt.Sprintf("validation accuracy %.4f is %.4f below round 0's %.4f (max_clean_drop %g)", row.ValAccuracy, drop, r0.ValAccuracy, maxDrop)
 		}
 	}
-	if row.WorstCaseSR >= cur.WorstCaseSR-tol {
-		return fmt.Sprintf("worst-case SR %.4f did not fall below the current model's %.4f (round %d)", row.WorstCaseSR, cur.WorstCaseSR, cur.Round)
+	return noProgress(row, cur, cfg)
+}
+
+// noProgress returns why row improves none of the targets that the
+// current model misses (its worst-case SR must fall, its certified
+// accuracy at the target's radius must rise), or "" when it improves one.
+func noProgress(row, cur Row, cfg Config) string {
+	var why []string
+	if srOpen(cur, cfg) {
+		if row.WorstCaseSR < cur.WorstCaseSR-tol {
+			return ""
+		}
+		why = append(why, fmt.Sprintf("worst-case SR %.4f did not fall below the current model's %.4f (round %d)", row.WorstCaseSR, cur.WorstCaseSR, cur.Round))
 	}
-	return ""
+	if certOpen(cur, cfg) {
+		got, was := orMinus1(row.CertifiedAccuracy), orMinus1(cur.CertifiedAccuracy)
+		if got > was+tol {
+			return ""
+		}
+		why = append(why, fmt.Sprintf("certified accuracy %.4f at L2 radius %g did not rise above the current model's %.4f (round %d)", got, cfg.UntilCertified.Radius, was, cur.Round))
+	}
+	return strings.Join(why, "; ")
 }
 
 func lastAccepted(rows []Row) Row {

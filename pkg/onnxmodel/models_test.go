@@ -55,8 +55,9 @@ func refModels(t *testing.T) []string {
 // noPyTorchRef lists the models of testdata/models that have no PyTorch
 // reference outputs, with the reason; every other model must have one.
 var noPyTorchRef = map[string]string{
-	"mnist_cnn_at.onnx":    "trained by advtest harden (testdata/gen/pgd_step_sweep_model.yaml); used for attack strength, not engine exactness",
-	"mnist_surrogate.onnx": "the transfer attack's surrogate (testdata/gen/make_surrogate.py); its engine exactness is the CNN ops' already checked",
+	"mnist_cnn_at.onnx":       "trained by advtest harden (testdata/gen/pgd_step_sweep_model.yaml); used for attack strength, not engine exactness",
+	"mnist_surrogate.onnx":    "the transfer attack's surrogate (testdata/gen/make_surrogate.py); its engine exactness is the CNN ops' already checked",
+	"mnist_cnn_gauss025.onnx": "trained with Gaussian noise for certify's figures (testdata/gen/make_gaussian_model.py); the architecture of mnist_cnn_at.onnx, whose ops the CNN references already check",
 }
 
 func loadRef(t *testing.T, model string) map[string]*tensor.Tensor {

@@ -122,8 +122,15 @@ func (g CertifiedAccuracyGate) String() string { return num(g.Radius) + ":" + nu
 // ACC in [0, 1], e.g. "0.5:0.6": at least 60% of the samples certified at
 // L2 radius 0.5.
 func ParseCertifiedAccuracyGate(s string) (CertifiedAccuracyGate, error) {
+	return ParseRadiusAccuracy("--min-certified-accuracy", s)
+}
+
+// ParseRadiusAccuracy is ParseCertifiedAccuracyGate for the R:ACC value
+// of the flag named flag (harden's --until-certified too), which its
+// errors name.
+func ParseRadiusAccuracy(flag, s string) (CertifiedAccuracyGate, error) {
 	bad := func(why string) error {
-		return fmt.Errorf("--min-certified-accuracy %q: %s; want RADIUS:ACCURACY, e.g. 0.5:0.6", s, why)
+		return fmt.Errorf("%s %q: %s; want RADIUS:ACCURACY, e.g. 0.5:0.6", flag, s, why)
 	}
 	rs, as, ok := strings.Cut(strings.TrimSpace(s), ":")
 	if !ok {

@@ -349,11 +349,31 @@ type SweepRow struct {
 type Harden struct {
 	// UntilSR is the worst-case success rate target of the loop.
 	UntilSR float64 `json:"until_sr"`
-	// Reached is true when the last accepted round met UntilSR.
+	// UntilCertified is the certified-accuracy target (harden's
+	// until_certified); nil without one. UntilSR is then 1 unless an SR
+	// target was set too.
+	UntilCertified *CertifiedTarget `json:"until_certified,omitempty"`
+	// Reached is true when the last accepted round met UntilSR and
+	// UntilCertified.
 	Reached bool `json:"reached"`
 	// Rounds are the rounds in the order they ran; round 0 is the model as
 	// given.
 	Rounds []HardenRound `json:"rounds"`
+}
+
+// CertifiedTarget is harden's certified-accuracy target: the smoothed
+// classifier certified correct at L2 radius Radius on at least the
+// fraction Accuracy of the certified samples, by CERTIFY with the noise
+// level Sigma and N draws per sample on the first Samples evaluation
+// samples.
+type CertifiedTarget struct {
+	Radius   float64 `json:"radius"`
+	Accuracy float64 `json:"accuracy"`
+	Sigma    float64 `json:"sigma"`
+	N0       int     `json:"n0"`
+	N        int     `json:"n"`
+	Alpha    float64 `json:"alpha"`
+	Samples  int     `json:"samples"`
 }
 
 // HardenRound is one round of the harden loop.
@@ -371,6 +391,9 @@ type HardenRound struct {
 	ValAccuracy *float64 `json:"val_accuracy,omitempty"`
 	// WorstCaseSR is the pool's worst-case success rate after the defence.
 	WorstCaseSR float64 `json:"worst_case_sr"`
+	// CertifiedAccuracy is the certified accuracy at UntilCertified's
+	// radius after the defence; nil without a certified target.
+	CertifiedAccuracy *float64 `json:"certified_accuracy,omitempty"`
 	// AttackSR maps each attack key to its success rate after the defence.
 	AttackSR map[string]float64 `json:"attack_sr"`
 	// Seconds is the wall-clock time of the round; a timing figure.

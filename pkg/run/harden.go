@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/advtest/advtest/pkg/certify"
 	"github.com/advtest/advtest/pkg/config"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/defend"
@@ -45,8 +46,8 @@ type HardenOptions struct {
 func Harden(ctx context.Context, o Options, ho HardenOptions) (*report.Report, error) {
 	start := time.Now()
 	plan := o.Plan
-	if plan.Harden.UntilSR == nil {
-		return nil, errors.New("no target: set --until-sr or `harden.until_sr` in the config")
+	if plan.Harden.UntilSR == nil && plan.Harden.UntilCertified == nil {
+		return nil, errors.New("no target: set --until-sr or `harden.until_sr` (or --until-certified or `harden.until_certified`) in the config")
 	}
 	lo := o
 	lo.Stderr, lo.Target, lo.Shard = nil, Target{}, Shard{}
@@ -74,6 +75,10 @@ func Harden(ctx context.Context, o Options, ho HardenOptions) (*report.Report, e
 		ckpt, defaultCkpt = strings.TrimSuffix(modelOut, ".onnx")+".checkpoint", true
 	}
 	rt := newRoundTable(roundsOut(&o), w.specs)
+	if u := plan.Harden.UntilCertified; u != nil {
+		r := u.Radius
+		rt.certRadius = &r
+	}
 	cfg, pool, bars := hardenConfig(&o, w, train, val, ckpt, ho.Resume, rt)
 	if err := harden.Validate(cfg, pool); err != nil {
 		return nil, err
@@ -177,8 +182,12 @@ func hardenConfig(o *Options, w *workload, train, val *dataset.Set, ckpt string,
 	for i, d := range plan.Harden.Defences {
 		defs[i] = harden.DefenceSpec{Name: d.Name, Params: d.Params}
 	}
+	untilSR := 1.0 // no SR target: a certified target only
+	if plan.Harden.UntilSR != nil {
+		untilSR = *plan.Harden.UntilSR
+	}
 	cfg := harden.Config{
-		UntilSR: *plan.Harden.UntilSR, MaxRounds: plan.Harden.MaxRounds, MaxCleanDrop: plan.Harden.MaxCleanDrop,
+		UntilSR: untilSR, UntilCertified: certifiedTarget(plan.Harden.UntilCertified), MaxRounds: plan.Harden.MaxRounds, MaxCleanDrop: plan.Harden.MaxCleanDrop,
 		Schedule: defs, Seed: plan.Seed, Train: train, Validation: val,
 		CheckpointDir: ckpt, Resume: resume,
 		OnRound: func(r harden.Row) {
@@ -191,6 +200,19 @@ func hardenConfig(o *Options, w *workload, train, val *dataset.Set, ckpt string,
 	}
 	pool := harden.Pool{X: w.set.X, Y: w.set.Y, Attacks: w.attacks, Specs: w.specs, BatchSize: plan.BatchSize, Progress: bars.pool.Update}
 	return cfg, pool, bars
+}
+
+// certifiedTarget turns the config's until_certified (defaults filled
+// in) into harden's target; nil for nil.
+func certifiedTarget(u *config.UntilCertified) *harden.CertifiedTarget {
+	if u == nil {
+		return nil
+	}
+	d := u.WithDefaults()
+	return &harden.CertifiedTarget{
+		Radius: d.Radius, Accuracy: d.Accuracy, Samples: d.Samples,
+		Params: certify.Params{Sigma: d.Sigma, N0: d.N0, N: d.N, Alpha: d.Alpha, Batch: d.Batch},
+	}
 }
 
 // roundsOut is where harden prints its rounds: stdout, unless a
@@ -260,12 +282,18 @@ func hardenReport(toolVersion string, w *workload, final *eval.Result, res *hard
 		rep, _ = emptyReport(toolVersion, w)
 	}
 	h := &report.Harden{UntilSR: cfg.UntilSR}
+	if t := cfg.UntilCertified; t != nil {
+		h.UntilCertified = &report.CertifiedTarget{Radius: t.Radius, Accuracy: t.Accuracy, Sigma: t.Params.Sigma,
+			N0: t.Params.N0, N: t.Params.N, Alpha: t.Params.Alpha, Samples: t.Samples}
+	}
 	if res != nil {
 		h.Reached = res.Reached
+		// The final model's certification (nil without a certified target).
+		rep.Certification = res.Certification
 		for _, r := range res.Rows {
 			hr := report.HardenRound{Round: r.Round, Defence: r.Defence, Params: r.Params,
-				CleanAccuracy: r.CleanAccuracy, WorstCaseSR: r.WorstCaseSR, AttackSR: r.AttackSR, Seconds: r.Seconds,
-				Accepted: r.Accepted, Reason: r.Reason}
+				CleanAccuracy: r.CleanAccuracy, WorstCaseSR: r.WorstCaseSR, CertifiedAccuracy: r.CertifiedAccuracy,
+				AttackSR: r.AttackSR, Seconds: r.Seconds, Accepted: r.Accepted, Reason: r.Reason}
 			if r.ValAccuracy >= 0 {
 				v := r.ValAccuracy
 				hr.ValAccuracy = &v
@@ -299,7 +327,15 @@ func addHardenVerdict(rep *report.Report, res *harden.Result, cfg harden.Config,
 				break
 			}
 		}
-		g.Reasons = append(g.Reasons, fmt.Sprintf("harden: worst-case success rate %.4g is above until_sr %g (%s)", cur.WorstCaseSR, cfg.UntilSR, res.Stop))
+		if cur.WorstCaseSR > cfg.UntilSR+1e-12 {
+			g.Reasons = append(g.Reasons, fmt.Sprintf("harden: worst-case success rate %.4g is above until_sr %g (%s)", cur.WorstCaseSR, cfg.UntilSR, res.Stop))
+		}
+		if t := cfg.UntilCertified; t != nil && cur.CertifiedAccuracy != nil && *cur.CertifiedAccuracy < t.Accuracy-1e-12 {
+			g.Reasons = append(g.Reasons, fmt.Sprintf("harden: certified accuracy %.4g at L2 radius %g is below until_certified's %g (sigma %g, n %d; %s)", *cur.CertifiedAccuracy, t.Radius, t.Accuracy, t.Params.Sigma, t.Params.N, res.Stop))
+		}
+		if len(g.Reasons) == 0 {
+			g.Reasons = append(g.Reasons, "harden: target not met ("+res.Stop+")")
+		}
 	}
 	g.Passed = len(g.Reasons) == 0
 }

@@ -20,7 +20,10 @@ type roundTable struct {
 	w      io.Writer
 	keys   []string
 	labels []string
-	t      *tablewriter.Table
+	// certRadius, when not nil, adds a column of the certified accuracy
+	// at that radius (harden's until_certified).
+	certRadius *float64
+	t          *tablewriter.Table
 }
 
 // Column widths of the round table, in characters.
@@ -51,13 +54,20 @@ func newRoundTable(w io.Writer, specs []eval.AttackSpec) *roundTable {
 
 // start prints the header and, when resuming, the checkpoint's rounds.
 func (rt *roundTable) start(resume bool, ckpt string) error {
-	header := append([]string{"round", "defence", "clean", "worst SR"}, rt.labels...)
+	header := []string{"round", "defence", "clean", "worst SR"}
+	if rt.certRadius != nil {
+		header = append(header, fmt.Sprintf("cert@%g", *rt.certRadius))
+	}
+	header = append(header, rt.labels...)
 	header = append(header, "seconds", "accepted")
 	widths := tw.NewMapper[int, int]().Set(0, roundWidth).Set(1, defenceWidth)
 	aligns := []tw.Align{tw.AlignRight, tw.AlignLeft}
 	for i := 2; i < len(header)-2; i++ {
 		widths.Set(i, rateWidth)
 		aligns = append(aligns, tw.AlignRight)
+	}
+	if rt.certRadius != nil {
+		widths.Set(4, max(rateWidth, len(header[4])+2))
 	}
 	widths.Set(len(header)-2, secondsWidth).Set(len(header)-1, acceptedWidth)
 	aligns = append(aligns, tw.AlignRight, tw.AlignLeft)
@@ -93,6 +103,13 @@ func (rt *roundTable) row(r harden.Row) {
 		d = "(as given)"
 	}
 	cells := []string{fmt.Sprint(r.Round), d, pct2(r.CleanAccuracy), pct2(r.WorstCaseSR)}
+	if rt.certRadius != nil {
+		c := "-"
+		if r.CertifiedAccuracy != nil {
+			c = pct2(*r.CertifiedAccuracy)
+		}
+		cells = append(cells, c)
+	}
 	for _, k := range rt.keys {
 		cells = append(cells, pct2(r.AttackSR[k]))
 	}
