@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"strings"
 
@@ -26,6 +27,8 @@ import (
 //	                    attacked (Skipped) and so count in neither success rate
 //	  label:<file>      per-sample targets from a .npy, IDX or .txt file of class ids,
 //	                    indexed by the sample's global index (Batch.Index)
+//	  label:<file>:<col> the same from column col (name or 0-based index) of a CSV
+//	                    file with a header row, e.g. the data set's own CSV file
 //
 // The loss then pushes towards the target (each attack's doc says how:
 // minimising the cross-entropy of the target, maximising its logit margin,
@@ -47,6 +50,9 @@ type TargetRule struct {
 	Class int
 	// File is the targets file of mode "label".
 	File string
+	// Column is the CSV column of File that holds the targets (mode
+	// "label" with label:<file>:<column>); empty for a file of ids.
+	Column string
 	// table holds the targets of mode "label", by global sample index.
 	table []int
 	// key seeds mode "random" (set per run from the run's generator).
@@ -78,17 +84,39 @@ func ParseTargetRule(s string) (*TargetRule, error) {
 		}
 		return &TargetRule{Mode: "class", Class: k}, nil
 	case "label":
-		path := strings.TrimSpace(arg)
-		if path == "" {
-			return nil, fmt.Errorf("target %q: want label:<file>, a .npy, IDX or .txt file of per-sample target class ids", s)
-		}
-		t, err := dataset.LoadClassIDs(path)
+		return parseLabelTargets(s, strings.TrimSpace(arg))
+	}
+	return nil, fmt.Errorf("target %q: want random, least-likely, class:<k>, label:<file> or label:<file.csv>:<column>", s)
+}
+
+// parseLabelTargets reads the targets of label:<arg>: arg is a file of
+// class ids (dataset.LoadClassIDs), or <file>:<column>, a column of a CSV
+// file with a header row (dataset.LoadClassIDColumn; the column by name or
+// 0-based index), e.g. the data set's own CSV file.
+func parseLabelTargets(s, arg string) (*TargetRule, error) {
+	if arg == "" {
+		return nil, fmt.Errorf("target %q: want label:<file>, a .npy, IDX or .txt file of per-sample target class ids, or label:<file.csv>:<column>", s)
+	}
+	if _, err := os.Stat(arg); err == nil {
+		t, err := dataset.LoadClassIDs(arg)
 		if err != nil {
 			return nil, fmt.Errorf("target label file: %w", err)
 		}
-		return &TargetRule{Mode: "label", File: path, table: t}, nil
+		return &TargetRule{Mode: "label", File: arg, table: t}, nil
 	}
-	return nil, fmt.Errorf("target %q: want random, least-likely, class:<k> or label:<file>", s)
+	i := strings.LastIndex(arg, ":")
+	if i <= 0 || i == len(arg)-1 {
+		return nil, fmt.Errorf("target %q: no file %s; want label:<file> with a .npy, IDX or .txt file of per-sample target class ids, or label:<file.csv>:<column> naming a column of a CSV file", s, arg)
+	}
+	path, col := arg[:i], arg[i+1:]
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("target %q: the targets file %s of column %q: %w", s, path, col, err)
+	}
+	t, err := dataset.LoadClassIDColumn(path, col)
+	if err != nil {
+		return nil, fmt.Errorf("target label column %q: %w", col, err)
+	}
+	return &TargetRule{Mode: "label", File: path, Column: col, table: t}, nil
 }
 
 // String formats the rule as target= takes it.
@@ -97,9 +125,20 @@ func (r *TargetRule) String() string {
 	case "class":
 		return "class:" + strconv.Itoa(r.Class)
 	case "label":
+		if r.Column != "" {
+			return "label:" + r.File + ":" + r.Column
+		}
 		return "label:" + r.File
 	}
 	return r.Mode
+}
+
+// source names where mode "label" read its targets.
+func (r *TargetRule) source() string {
+	if r.Column != "" {
+		return fmt.Sprintf("column %q of %s", r.Column, r.File)
+	}
+	return "label file " + r.File
 }
 
 // choose returns the targets of batch b under the rule: clean(i) gives
@@ -137,10 +176,10 @@ func (r *TargetRule) choose(name string, b Batch, c int, clean func(i int) []flo
 			tg[i] = r.Class
 		case "label":
 			if g < 0 || g >= len(r.table) {
-				return nil, fmt.Errorf("attack %s: target label file %s holds %d targets; sample %d has none (want one target per sample of the data set)", name, r.File, len(r.table), g)
+				return nil, fmt.Errorf("attack %s: target %s holds %d targets; sample %d has none (want one target per sample of the data set)", name, r.source(), len(r.table), g)
 			}
 			if t := r.table[g]; t >= c {
-				return nil, fmt.Errorf("attack %s: target label file %s: entry %d is %d; want a class id in [0, %d)", name, r.File, g, t, c)
+				return nil, fmt.Errorf("attack %s: target %s: entry %d is %d; want a class id in [0, %d)", name, r.source(), g, t, c)
 			}
 			tg[i] = r.table[g]
 		default:

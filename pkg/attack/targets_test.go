@@ -21,10 +21,25 @@ func TestParseTargetRule(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("1\ntwo\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	csvFile := filepath.Join(dir, "data.csv")
+	if err := os.WriteFile(csvFile, []byte("x0,x1,label,target\n0.1,0.2,3,4\n0.3,0.4,1,7\n0.5,0.6,2,0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badCSV := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(badCSV, []byte("label,target\n1,2\n2,-3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		in, want, err string
 	}{
 		{"random", "random", ""},
+		{"label:" + csvFile + ":target", "label:" + csvFile + ":target", ""},
+		{"label:" + csvFile + ":3", "label:" + csvFile + ":3", ""},
+		{"label:" + csvFile + ":nosuch", "", `no column "nosuch" in the header (columns: x0, x1, label, target)`},
+		{"label:" + csvFile + ":nosuch", "", csvFile},
+		{"label:" + badCSV + ":target", "", `line 3, column "target"`},
+		{"label:" + filepath.Join(dir, "missing.csv") + ":target", "", "missing.csv"},
+		{"label:target", "", "label:<file.csv>:<column>"},
 		{"", "random", ""},
 		{"least-likely", "least-likely", ""},
 		{"class:3", "class:3", ""},
@@ -51,6 +66,12 @@ func TestParseTargetRule(t *testing.T) {
 	r, _ := ParseTargetRule("label:" + txt)
 	if len(r.table) != 3 || r.table[0] != 1 || r.table[1] != 2 || r.table[2] != 0 {
 		t.Errorf("label table %v, want [1 2 0]", r.table)
+	}
+	for _, col := range []string{"target", "TARGET", "3", "-1"} {
+		r, err := ParseTargetRule("label:" + csvFile + ":" + col)
+		if err != nil || len(r.table) != 3 || r.table[0] != 4 || r.table[1] != 7 || r.table[2] != 0 {
+			t.Errorf("column %s: table %v (%v), want [4 7 0]", col, r, err)
+		}
 	}
 }
 

@@ -33,7 +33,8 @@ import (
 // surrogate; success means the model under test predicts it). The
 // surrogate must take the same inputs and have the same classes as the
 // model under test. Params records the surrogate's path and SHA-256 and
-// the inner attack with its resolved parameters.
+// the inner attack with its resolved parameters; surrogate_sha256, when
+// given (a report's params rebuilt), must match the surrogate's file.
 //
 // XAdv is the inner attack's example for every attacked sample, fooled or
 // not (the samples the surrogate misclassifies clean are left clean).
@@ -57,12 +58,14 @@ const transferQueries = 2
 // newTransfer builds a transfer attack from its spec parameters.
 func newTransfer(params map[string]string) (Attack, error) {
 	rest := map[string]string{}
-	var path string
+	var path, wantSHA string
 	innerName := "pgd"
 	for k, v := range params {
 		switch strings.ToLower(k) {
 		case "surrogate":
 			path = strings.TrimSpace(v)
+		case "surrogate_sha256":
+			wantSHA = strings.ToLower(strings.TrimSpace(v))
 		case "attack":
 			innerName = strings.ToLower(strings.TrimSpace(v))
 		default:
@@ -110,6 +113,9 @@ func newTransfer(params map[string]string) (Attack, error) {
 		return nil, fmt.Errorf("attack transfer: surrogate: %w", err)
 	}
 	sum := sha256.Sum256(raw)
+	if got := hex.EncodeToString(sum[:]); wantSHA != "" && wantSHA != got {
+		return nil, fmt.Errorf("attack transfer: surrogate_sha256: %s has SHA-256 %s, the spec expects %s (the surrogate file changed since the spec, e.g. a baseline report, was made)", path, got, wantSHA)
+	}
 	m, err := onnxmodel.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("attack transfer: surrogate %s: %w", path, err)
@@ -205,6 +211,7 @@ func (a *Transfer) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *r
 var transferDocs = []ParamDoc{
 	{Name: "surrogate", Type: "string (path)", Default: "none (required)", Doc: "surrogate ONNX model the examples are crafted on"},
 	{Name: "attack", Type: "string (white-box attack)", Default: "pgd", Doc: "attack run on the surrogate; every other key is its parameter"},
+	{Name: "surrogate_sha256", Type: "string (hex)", Default: "none (not checked)", Doc: "expected SHA-256 of the surrogate file; the report records it, and a spec that gives it fails on another file"},
 }
 
 func init() {

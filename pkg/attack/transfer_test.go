@@ -2,7 +2,9 @@ package attack
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -173,6 +175,7 @@ func TestTransferErrors(t *testing.T) {
 		{"transfer:surrogate=" + surrogatePath + ",attack=nosuch", "nosuch"},
 		{"transfer:surrogate=" + surrogatePath + ",attack=pgd,eps=-1", "eps"},
 		{"transfer:surrogate=" + surrogatePath + ",attack=deepfool,targeted=true", "no targeted form"},
+		{"transfer:surrogate=" + surrogatePath + ",surrogate_sha256=" + strings.Repeat("0", 64), "surrogate_sha256: " + surrogatePath},
 	} {
 		_, err := NewFromSpec(c.spec)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -184,5 +187,27 @@ func TestTransferErrors(t *testing.T) {
 	toy := newToyMLP(1, 6, 8, 3, 5)
 	if _, err := a.Run(context.Background(), toy.clf, toy.b, nil); err == nil {
 		t.Error("a surrogate of another input shape was accepted")
+	}
+}
+
+// TestTransferParamsRebuild: the resolved params (what a report records,
+// surrogate_sha256 included) rebuild the same attack, as the gate's
+// baseline matching and the sanity checks' reruns do; the recorded
+// SHA-256 is checked against the file.
+func TestTransferParamsRebuild(t *testing.T) {
+	a := mustNew(t, "transfer:surrogate="+surrogatePath+",attack=pgd,eps=0.2,steps=5")
+	params := map[string]string{}
+	for k, v := range a.Params() {
+		params[k] = fmt.Sprint(v)
+	}
+	if len(params["surrogate_sha256"]) != 64 {
+		t.Fatalf("params %v: no surrogate_sha256", params)
+	}
+	b, err := New("transfer", params)
+	if err != nil {
+		t.Fatalf("rebuilding from the resolved params: %v", err)
+	}
+	if !reflect.DeepEqual(a.Params(), b.Params()) {
+		t.Errorf("rebuilt params %v, want %v", b.Params(), a.Params())
 	}
 }

@@ -204,7 +204,22 @@ func outcomesOf(run *AttackRun) []SampleOutcome {
 // as configured (they make its key), its norm and eps, whether it is
 // targeted (a "targeted" param that parses as true) and whether it counts
 // queries (a black-box attack).
+//
+// An attack crafted on a surrogate model (transfer) also records the
+// surrogate file's SHA-256 as "surrogate_sha256", so that the report says
+// which surrogate made its figures and a baseline made with another one is
+// not matched as the same attack.
 func NewAttackSpec(a attack.Attack, name string, params map[string]string) AttackSpec {
+	if sg, ok := a.(interface{ Surrogate() (path, sha256 string) }); ok {
+		if _, sha := sg.Surrogate(); sha != "" {
+			withSHA := make(map[string]string, len(params)+1)
+			for k, v := range params {
+				withSHA[k] = v
+			}
+			withSHA["surrogate_sha256"] = sha
+			params = withSHA
+		}
+	}
 	_, blackBox := a.(attack.BlackBox)
 	targeted, err := strconv.ParseBool(params["targeted"])
 	spec := AttackSpec{Name: name, Params: params, Eps: a.Eps(), Targeted: err == nil && targeted, CountsQueries: blackBox}

@@ -3,11 +3,13 @@ package eval
 import (
 	"context"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/defend"
+	"github.com/advtest/advtest/pkg/onnxmodel"
 )
 
 // sanityRun runs a one-attack pool (PGD Linf eps 0.3, 10 steps) against
@@ -102,36 +104,95 @@ func TestSanityFlagsMaskedModel(t *testing.T) {
 }
 
 // TestSanityBlackBoxBeatsWhiteBox: a black-box attack that fools more
-// samples than the white-box one at the same eps is flagged. The pool is
-// built by hand: FGSM and Square at the same eps, with FGSM's outcomes
-// then cleared as a masked gradient would leave them.
+// samples than the pool's white-box attack at the same eps sends the check
+// to rerun APGD-CE (reference defaults) on those samples. Where APGD-CE
+// reaches the black-box rate the white-box attack was merely weak: the
+// check passes with a "weak white-box attack" note (issue 14: the
+// undefended residual BN CNN, whose Square beat a fixed-step PGD, was
+// flagged as masked). Where APGD-CE is beaten too, gradient masking is
+// suspected: the CNN behind 2-bit squeezing without BPDA (Round's zero
+// gradient) stops every gradient attack, not Square.
 func TestSanityBlackBoxBeatsWhiteBox(t *testing.T) {
-	m, set := loadMNIST(t, 40)
-	weak, _ := attack.NewFromSpec("fgsm:eps=0.3")
-	sq, _ := attack.NewFromSpec("square:eps=0.3,max_queries=300")
-	ctx := context.Background()
-	pool, err := RunPool(ctx, m, set.X, set.Y, []attack.Attack{weak, sq}, PoolOptions{BatchSize: 40, Seed: 1})
+	if testing.Short() {
+		t.Skip("real-model black-box and APGD runs (about 40 s)")
+	}
+	cnn, set := loadMNIST(t, 40)
+	resnet, err := onnxmodel.Load("../../testdata/models/resnet_bn_dyn_op9.onnx")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Pretend the white-box attack failed everywhere (a masked gradient).
-	for i := range pool.Attacks[0].Fooled {
-		pool.Attacks[0].Fooled[i] = false
-	}
-	s := &sanity{ctx: ctx, clf: m, pool: pool, res: mustResult(t, pool), opts: SanityOptions{}}
-	s.opts.defaults()
-	for i, ok := range pool.Clean.Correct {
-		if ok {
-			s.idx = append(s.idx, i)
-		}
-	}
-	c, err := s.blackBox()
+	squeezed, err := defend.WithSqueezer(cnn, defend.Squeezer{Bits: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Log(c)
-	if !c.Flagged() || len(c.Figures) != 2 {
-		t.Errorf("black-box check %v, want flag with two figures", c)
+	for _, tc := range []struct {
+		name string
+		clf  attack.Classifier
+		pool []string
+		// clear pretends the white-box attack failed everywhere, as a
+		// weak one would.
+		clear bool
+		flag  bool
+		want  string
+	}{
+		{"residual BN CNN, fixed-step PGD too short", resnet,
+			[]string{"pgd:eps=0.07,steps=10,step=0.003125", "square:eps=0.07,max_queries=1000"}, false, false, "weak white-box attack"},
+		{"CNN, white-box outcomes cleared", cnn,
+			[]string{"fgsm:eps=0.3", "square:eps=0.3,max_queries=300"}, true, false, "weak white-box attack"},
+		{"CNN behind 2-bit squeezing, no BPDA", squeezed,
+			[]string{"pgd:eps=0.3,steps=10", "square:eps=0.3,max_queries=300"}, false, true, "gradient masking suspected"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var atks []attack.Attack
+			for _, sp := range tc.pool {
+				a, err := attack.NewFromSpec(sp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				atks = append(atks, a)
+			}
+			ctx := context.Background()
+			pool, err := RunPool(ctx, tc.clf, set.X, set.Y, atks, PoolOptions{BatchSize: 40, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.clear {
+				for i := range pool.Attacks[0].Fooled {
+					pool.Attacks[0].Fooled[i] = false
+				}
+			}
+			s := &sanity{ctx: ctx, clf: tc.clf, pool: pool, res: mustResult(t, pool), opts: SanityOptions{BatchSize: 40, Seed: 1}}
+			s.opts.defaults()
+			for i, ok := range pool.Clean.Correct {
+				if ok {
+					s.idx = append(s.idx, i)
+				}
+			}
+			if s.x, s.y, err = gather(set.X, set.Y, s.idx); err != nil {
+				t.Fatal(err)
+			}
+			c, err := s.blackBox()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Log(c)
+			if len(c.Figures) != 3 || c.Figures[2].Name != "apgd-ce@eps="+strconv.FormatFloat(atks[1].Eps(), 'g', 4, 64) {
+				t.Fatalf("figures %v: want the black-box, white-box and APGD-CE rates", c.Figures)
+			}
+			bb, wb, apgd := c.Figures[0].Value, c.Figures[1].Value, c.Figures[2].Value
+			if bb <= wb+0.01 {
+				t.Fatalf("black-box %.3f does not beat white-box %.3f: the case tests nothing", bb, wb)
+			}
+			if c.Flagged() != tc.flag || !strings.Contains(c.Explanation, tc.want) {
+				t.Errorf("status %s, explanation %q: want flagged=%v and %q", c.Status, c.Explanation, tc.flag, tc.want)
+			}
+			if tc.flag != (apgd < bb-0.01) {
+				t.Errorf("APGD-CE %.3f against black-box %.3f: inconsistent with flagged=%v", apgd, bb, tc.flag)
+			}
+			if !tc.flag && !strings.Contains(c.Explanation, "apgd") {
+				t.Errorf("explanation %q does not suggest APGD for the pool", c.Explanation)
+			}
+		})
 	}
 }
 
