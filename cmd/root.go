@@ -93,7 +93,7 @@ Exit codes: 0 pass, 1 a gate failed, 2 usage, config or input error,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	mem := &byteSize{n: DefaultMaxMemory}
-	root.PersistentFlags().Var(mem, "max-memory", "largest size any one model or data file may declare (weights, one tensor, the data array as float32), e.g. 512MiB, 2GiB, 8GB; also "+maxMemoryEnv)
+	root.PersistentFlags().Var(mem, "max-memory", "largest size any one model or data file may declare (weights, one tensor, the data array as float32), e.g. 512MiB, 2GiB, 8GB; when given, also the most one batch's model run may use (the error names a batch size that fits) and the Go runtime's soft memory limit; also "+maxMemoryEnv)
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		given := false
 		if f := c.Flag("max-memory"); f == nil || !f.Changed {
