@@ -93,16 +93,20 @@ Exit codes: 0 pass, 1 a gate failed, 2 usage, config or input error,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	mem := &byteSize{n: DefaultMaxMemory}
-	root.PersistentFlags().Var(mem, "max-memory", "largest size any one model or data file may declare (weights, one tensor, the data array as float32), e.g. 512MiB, 2GiB, 8GB; also "+maxMemoryEnv)
+	root.PersistentFlags().Var(mem, "max-memory", "largest size any one model or data file may declare (weights, one tensor, the data array as float32), e.g. 512MiB, 2GiB, 8GB; when given, also the most one batch's model run may use (the error names a batch size that fits) and the Go runtime's soft memory limit; also "+maxMemoryEnv)
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		given := false
 		if f := c.Flag("max-memory"); f == nil || !f.Changed {
 			if env := os.Getenv(maxMemoryEnv); env != "" {
 				if err := mem.Set(env); err != nil {
 					return usageError(fmt.Errorf("%s: %v", maxMemoryEnv, err))
 				}
+				given = true
 			}
+		} else {
+			given = true
 		}
-		setMemoryBudget(mem.n)
+		setMemoryBudget(mem.n, given)
 		return nil
 	}
 	root.AddCommand(newInspectCommand(), newEvalCommand())
@@ -182,11 +186,23 @@ func init() { memoryBudgetBytes.Store(DefaultMaxMemory) }
 
 // setMemoryBudget applies --max-memory: the ONNX loader's limits (file,
 // tensor and total weight bytes) at once; data loaders read it through
-// memoryBudget for dataset.Options.MaxBytes.
-func setMemoryBudget(n int64) {
+// memoryBudget for dataset.Options.MaxBytes. When the user gave it (flag or
+// environment), it also bounds one graph run's working memory and is the Go
+// runtime's soft memory limit, so that the collector works harder before
+// the process passes it; the default bounds only what files may declare.
+func setMemoryBudget(n int64, given bool) {
 	memoryBudgetBytes.Store(n)
-	onnxmodel.SetLimits(onnxmodel.LimitsFor(n))
+	onnxmodel.SetLimits(onnxmodel.LimitsFor(n, given))
+	if given {
+		debug.SetMemoryLimit(n)
+	} else {
+		debug.SetMemoryLimit(initialMemoryLimit)
+	}
 }
+
+// initialMemoryLimit is the runtime's memory limit at start (GOMEMLIMIT, or
+// none), restored by a command that does not set --max-memory.
+var initialMemoryLimit = debug.SetMemoryLimit(-1)
 
 // memoryBudget is the --max-memory value in bytes, for
 // dataset.Options.MaxBytes and any other loader of files others made.

@@ -2,6 +2,7 @@ package onnxmodel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/advtest/advtest/pkg/tensor"
@@ -91,6 +92,8 @@ type BackpropOptions struct {
 	Training bool
 	// fixedRandom runs random ops at their mean (the load-time self-check).
 	fixedRandom bool
+	// usage, when not nil, receives the run's working memory in bytes.
+	usage *int64
 }
 
 // Grads holds what Backprop computed. Every tensor is the caller's own.
@@ -133,10 +136,48 @@ func (m *Model) Backprop(ctx context.Context, x *tensor.Tensor, opts BackpropOpt
 	if err := m.CheckInput(x); err != nil {
 		return nil, err
 	}
+	var g *Grads
+	var err error
 	if m.PerSample && x.Shape[0] > 1 {
-		return m.backpropPerSample(ctx, x, opts, lossGrad)
+		g, err = m.backpropPerSample(ctx, x, opts, lossGrad)
+	} else {
+		g, err = m.backprop(ctx, x, opts, lossGrad)
 	}
-	return m.backprop(ctx, x, opts, lossGrad)
+	var wm *WorkingMemoryError
+	if errors.As(err, &wm) && wm.Suggest == 0 {
+		wm.Batch = x.Shape[0]
+		wm.Suggest = m.fittingBatch(ctx, x, opts, lossGrad != nil, wm.Limit)
+	}
+	return g, err
+}
+
+// fittingBatch measures the working memory of one sample of x run as opts
+// asks (with a gradient when grad) and returns the largest batch that,
+// growing linearly from it, fits in limit: at most x's batch less one, 0
+// when one sample does not fit.
+func (m *Model) fittingBatch(ctx context.Context, x *tensor.Tensor, opts BackpropOptions, grad bool, limit int64) int {
+	n := x.Shape[0]
+	if n <= 1 {
+		return 0
+	}
+	per := x.Len() / n
+	x1 := tensor.FromFloat32(x.F[:per], append([]int{1}, x.Shape[1:]...)...)
+	var used int64
+	opts.usage = &used
+	var seed func(*tensor.Tensor) (*tensor.Tensor, error)
+	if grad {
+		seed = func(logits *tensor.Tensor) (*tensor.Tensor, error) {
+			g := tensor.New(logits.Shape...)
+			for i := range g.F {
+				g.F[i] = 1
+			}
+			return g, nil
+		}
+	}
+	if _, err := m.backprop(ctx, x1, opts, seed); err != nil || used <= 0 {
+		return 0
+	}
+	return int(min(limit/used, int64(n-1)))
 }
 
 func (m *Model) backprop(ctx context.Context, x *tensor.Tensor, opts BackpropOptions, lossGrad func(logits *tensor.Tensor) (*tensor.Tensor, error)) (*Grads, error) {
@@ -146,7 +187,12 @@ func (m *Model) backprop(ctx context.Context, x *tensor.Tensor, opts BackpropOpt
 	if err != nil {
 		return nil, err
 	}
-	defer t.release()
+	defer func() {
+		if opts.usage != nil {
+			*opts.usage = t.rc.pool.used()
+		}
+		t.release()
+	}()
 	raw := t.value(logitSlot)
 	if raw == nil || raw.DType != tensor.Float32 {
 		return nil, fmt.Errorf("the model's output %q is not a float tensor", m.LogitsName)

@@ -17,6 +17,7 @@ type tape struct {
 	vals  []*tensor.Tensor
 	saved []any
 	ran   []*compiledNode
+	batch int // the input's batch size, for WorkingMemoryError
 }
 
 func (m *Model) getPool() *bufferPool {
@@ -86,6 +87,9 @@ func (m *Model) execute(ctx context.Context, plan []*compiledNode, feeds map[int
 	t := &tape{m: m, rc: &RunContext{Training: training, fixedRandom: fixedRandom, pool: m.getPool()}, vals: make([]*tensor.Tensor, len(m.slots)), saved: make([]any, len(plan)), ran: plan}
 	for s, v := range feeds {
 		t.vals[s] = v
+		if len(v.Shape) > 0 {
+			t.batch = max(t.batch, v.Shape[0])
+		}
 	}
 	in := make([]*tensor.Tensor, 0, 8)
 	for i, cn := range plan {
@@ -121,8 +125,26 @@ func (m *Model) execute(ctx context.Context, plan []*compiledNode, feeds map[int
 			}
 		}
 		t.saved[i] = saved
+		if err := t.checkWorking(); err != nil {
+			t.release()
+			return nil, err
+		}
 	}
 	return t, nil
+}
+
+// checkWorking enforces Limits.WorkingBytes after each op: the run stops
+// with a *WorkingMemoryError (its Suggest filled in by Backprop) once its
+// buffers pass the limit.
+func (t *tape) checkWorking() error {
+	lim := limWorking.Load()
+	if lim <= 0 || t.rc.pool == nil {
+		return nil
+	}
+	if used := t.rc.pool.used(); used > lim {
+		return &WorkingMemoryError{Batch: t.batch, Used: used, Limit: lim}
+	}
+	return nil
 }
 
 func countPresent(slots []int) int {
@@ -209,6 +231,9 @@ func (t *tape) backward(ctx context.Context, seeds map[int]*tensor.Tensor, wrt [
 		gIn, err := cn.op.Backward(t.rc, in, out, t.saved[i], gOut, need)
 		if err != nil {
 			return nil, cn.info.errorf("backward: %v", err)
+		}
+		if err := t.checkWorking(); err != nil {
+			return nil, err
 		}
 		for j, s := range cn.in {
 			if s < 0 || !need[j] || j >= len(gIn) || gIn[j] == nil {

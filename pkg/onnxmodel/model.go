@@ -29,17 +29,23 @@ type Limits struct {
 	TensorBytes int64
 	// TotalBytes bounds all initializers and folded constants together.
 	TotalBytes int64
+	// WorkingBytes bounds the working memory of one run of the graph (the
+	// values and gradients its executor allocates for a batch); a run that
+	// needs more stops with a *WorkingMemoryError naming a batch size that
+	// fits. 0 means no bound.
+	WorkingBytes int64
 }
 
 // DefaultLimits are the limits in force until SetLimits changes them.
 var DefaultLimits = Limits{ModelBytes: 2 << 30, TensorBytes: 4 << 30, TotalBytes: 4 << 30}
 
-var limModel, limTensor, limTotal atomic.Int64
+var limModel, limTensor, limTotal, limWorking atomic.Int64
 
 func init() { SetLimits(DefaultLimits) }
 
 // SetLimits replaces the loader's limits for every later Load, Decode and
-// run; a field that is zero or negative keeps DefaultLimits' value. It is
+// run; a field that is zero or negative keeps DefaultLimits' value (for
+// WorkingBytes: no bound). It is
 // safe to call concurrently with loading, though a load in flight may see
 // either limit.
 func SetLimits(l Limits) {
@@ -52,14 +58,20 @@ func SetLimits(l Limits) {
 	limModel.Store(pick(l.ModelBytes, DefaultLimits.ModelBytes))
 	limTensor.Store(pick(l.TensorBytes, DefaultLimits.TensorBytes))
 	limTotal.Store(pick(l.TotalBytes, DefaultLimits.TotalBytes))
+	limWorking.Store(max(l.WorkingBytes, 0))
 }
 
 // LimitsFor derives the loader's limits from one memory budget in bytes
 // (the CLI's --max-memory): no tensor and no model's weights in total may
 // take more than budget, and the file itself is at most min(budget, 2 GiB),
-// the largest protobuf message.
-func LimitsFor(budget int64) Limits {
-	return Limits{ModelBytes: min(budget, DefaultLimits.ModelBytes), TensorBytes: budget, TotalBytes: budget}
+// the largest protobuf message. With capWorking, one run's working memory
+// is bounded by budget too (Limits.WorkingBytes).
+func LimitsFor(budget int64, capWorking bool) Limits {
+	l := Limits{ModelBytes: min(budget, DefaultLimits.ModelBytes), TensorBytes: budget, TotalBytes: budget}
+	if capWorking {
+		l.WorkingBytes = budget
+	}
+	return l
 }
 
 // Model is a loaded ONNX graph compiled for advtest's engine: it runs

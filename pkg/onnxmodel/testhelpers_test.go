@@ -4,7 +4,7 @@ import "sort"
 
 // CurrentLimits returns the limits in force.
 func CurrentLimits() Limits {
-	return Limits{ModelBytes: limModel.Load(), TensorBytes: limTensor.Load(), TotalBytes: limTotal.Load()}
+	return Limits{ModelBytes: limModel.Load(), TensorBytes: limTensor.Load(), TotalBytes: limTotal.Load(), WorkingBytes: limWorking.Load()}
 }
 
 // SupportedOps returns the sorted names of the op types the engine runs.

@@ -52,7 +52,11 @@ output:
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := config.Load(path)
+	v := config.NewViper()
+	if err := config.ReadFile(v, path); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := config.FromViper(v)
 	if err != nil {
 		t.Fatal(err)
 	}
