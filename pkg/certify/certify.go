@@ -306,6 +306,7 @@ func Summarize(samples []report.CertifiedSample, radii []float64, p Params, nois
 	}
 	return c
 }
+
 // MaxRadius is the largest radius n draws can certify: σ·Φ⁻¹(alpha^(1/n)),
 // reached when all n draws give the top class.
 func (p Params) MaxRadius() float64 {
