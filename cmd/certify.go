@@ -1,10 +1,13 @@
 package cmd
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/advtest/advtest/pkg/certify"
 	pprogress "github.com/advtest/advtest/pkg/progress"
+	"github.com/advtest/advtest/pkg/report/format"
 	"github.com/advtest/advtest/pkg/run"
 )
 
@@ -27,7 +30,8 @@ func newCertifyCommand() *cobra.Command {
 copies select the top class, n more bound its probability from below
 (Clopper-Pearson, 1 - alpha), and the smoothed classifier abstains or is
 certified at L2 radius sigma * PhiInverse(p_lower). It reports certified
-accuracy at --radii, the abstain rate and each sample's radius (JSON).
+accuracy at --radii, the abstain rate and each sample's radius (--format: json by default, or table, markdown,
+junit, html).
 
 A model hardened with gaussian-noise (advtest.noise mark) is certified with
 its own sigma and clip range; its in-graph noise is cut off so that the noise
@@ -59,7 +63,9 @@ func addCertifyFlags(c *cobra.Command, f *certifyFlags) {
 	fl.IntVar(&o.Params.Batch, "batch", certify.DefaultBatch, "noisy copies per forward pass")
 	fl.Float64SliceVar(&o.Radii, "radii", certify.DefaultRadii, "L2 radii of the certified-accuracy table")
 	fl.StringArrayVar(&o.Gates, "min-certified-accuracy", nil, "R:ACC, repeatable: exit 1 when the certified accuracy at L2 radius R is below ACC (e.g. 0.5:0.6)")
-	fl.StringVarP(&o.Output, "output", "o", "", "write the JSON report to this file (atomically) instead of stdout")
+	fl.StringVarP(&o.Output, "output", "o", "", "write the report to this file (atomically) instead of stdout")
+	fl.StringVarP(&o.Format, "format", "f", "json", "report format: "+strings.Join(format.Formats(), ", "))
+	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(format.Formats(), cobra.ShellCompDirectiveNoFileComp))
 	fl.StringVar(&f.progress, "progress", "auto", "progress: auto, bar, plain (CI logs) or none")
 	_ = c.MarkFlagFilename("model", "onnx")
 }

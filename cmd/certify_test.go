@@ -35,4 +35,20 @@ func TestCertifyCommand(t *testing.T) {
 	if code, _, stderr := runInProcess(append(args, "--min-certified-accuracy", "0.5")...); code != ExitUsage || !strings.Contains(stderr, "RADIUS:ACCURACY") {
 		t.Errorf("a malformed gate: exit %d, stderr %q", code, stderr)
 	}
+	// The other formats show the certified accuracy per radius, as
+	// `report render` of the JSON does.
+	for _, tc := range []struct{ format, want string }{
+		{"table", "certified accuracy"},
+		{"markdown", "certified accuracy"},
+		{"junit", "<testsuite"},
+		{"html", "<html"},
+	} {
+		code, stdout, stderr := runInProcess(append(args, "--format", tc.format)...)
+		if code != ExitOK || !strings.Contains(strings.ToLower(stdout), tc.want) {
+			t.Errorf("--format %s: exit %d, stdout lacks %q; stderr:\n%s", tc.format, code, tc.want, stderr)
+		}
+	}
+	if code, _, stderr := runInProcess(append(args, "--format", "yaml")...); code != ExitUsage || !strings.Contains(stderr, "--format") {
+		t.Errorf("an unknown format: exit %d, stderr %q", code, stderr)
+	}
 }

@@ -3,7 +3,6 @@ package run
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/progress"
 	"github.com/advtest/advtest/pkg/report"
+	"github.com/advtest/advtest/pkg/report/format"
 )
 
 // CertifyOptions configures Certify.
@@ -21,8 +21,11 @@ type CertifyOptions struct {
 	// Model, Data and Labels are the files; LabelColumn names a CSV's
 	// label column.
 	Model, Data, Labels, LabelColumn string
-	// Output is the JSON report's path; "" writes it to Stdout.
+	// Output is the report's path; "" writes it to Stdout.
 	Output string
+	// Format is the report's format (pkg/report/format: json, table,
+	// markdown, junit, html); "" is json.
+	Format string
 	Limit  int
 	Seed   uint64
 	Params certify.Params
@@ -52,6 +55,12 @@ func Certify(ctx context.Context, o CertifyOptions) (*report.Report, error) {
 			return nil, err
 		}
 		gates = append(gates, g)
+	}
+	if o.Format == "" {
+		o.Format = "json"
+	}
+	if _, err := format.Lookup(o.Format); err != nil {
+		return nil, fmt.Errorf("--format: %w", err)
 	}
 	if o.Output != "" {
 		if err := checkOutputDir("--output", o.Output); err != nil {
@@ -93,9 +102,7 @@ func Certify(ctx context.Context, o CertifyOptions) (*report.Report, error) {
 	rep.Timing = report.Timing{Created: start.UTC().Format(time.RFC3339), Seconds: time.Since(start).Seconds()}
 	passed := rep.ApplyCertifiedGate(gates)
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(rep); err != nil {
+	if err := format.Render(&buf, o.Format, rep); err != nil {
 		return rep, err
 	}
 	if o.Output == "" {
