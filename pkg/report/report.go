@@ -229,6 +229,19 @@ func (a AttackResult) Partial() bool { return a.Measured == MeasuredPartial }
 // stopped before it finished a batch): its figures mean nothing.
 func (a AttackResult) NotMeasured() bool { return a.Measured == MeasuredNone }
 
+// NotMeasuredPhrase says how many attacks were not measured ("1 attack
+// not measured", "3 attacks not measured"); "" when k is 0. The formats
+// and the incomplete reason use the same words.
+func NotMeasuredPhrase(k int) string {
+	switch k {
+	case 0:
+		return ""
+	case 1:
+		return "1 attack not measured"
+	}
+	return fmt.Sprintf("%d attacks not measured", k)
+}
+
 // HasTargeted reports whether any attack of as is targeted (carries a
 // TargetedSR): the formats then show a targeted SR column.
 func HasTargeted(as []AttackResult) bool {

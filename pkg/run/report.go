@@ -48,12 +48,8 @@ func stoppedWhere(as []report.AttackResult) string {
 			none++
 		}
 	}
-	switch none {
-	case 0:
-	case 1:
-		parts = append(parts, "1 attack not measured")
-	default:
-		parts = append(parts, fmt.Sprintf("%d attacks not measured", none))
+	if p := report.NotMeasuredPhrase(none); p != "" {
+		parts = append(parts, p)
 	}
 	if len(parts) == 0 {
 		return "the figures cover only the samples attacked before the stop"

@@ -153,12 +153,8 @@ func worstLabel(r *report.Report) string {
 	if w.Measured == report.MeasuredPartial {
 		parts = append(parts, partialNote(w.N, r.N))
 	}
-	switch k := len(w.NotMeasured); k {
-	case 0:
-	case 1:
-		parts = append(parts, "1 attack not measured")
-	default:
-		parts = append(parts, fmt.Sprintf("%d attacks not measured", k))
+	if p := report.NotMeasuredPhrase(len(w.NotMeasured)); p != "" {
+		parts = append(parts, p)
 	}
 	if len(parts) == 0 {
 		return "worst case"
