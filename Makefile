@@ -17,7 +17,7 @@ build:
 
 ## test: gofmt, vet, staticcheck, unit and integration tests, a short fuzz smoke run and the race detector on the concurrent packages.
 test: lint
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -timeout 40m $(PKGS)
 	$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=2s
 	$(MAKE) --no-print-directory race
 
@@ -58,7 +58,7 @@ deadcode:
 ## (race is 5-10x slower; see docs/reliability.md for the timings).
 RACE_PKGS ?= ./pkg/tensor ./pkg/eval ./pkg/onnxmodel ./pkg/remote ./pkg/serve
 race:
-	$(GO) test -count=1 -race -short -skip 'TestAgainstPyTorchReferences|BlackBox|Benchmark' $(RACE_PKGS)
+	$(GO) test -count=1 -timeout 40m -race -short -skip 'TestAgainstPyTorchReferences|BlackBox|Benchmark' $(RACE_PKGS)
 
 ## fuzz: run every fuzz target (every top-level `func FuzzX(` in a _test.go
 ## file of any package) for FUZZTIME each. Targets are found with grep, not
