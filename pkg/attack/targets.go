@@ -29,6 +29,9 @@ import (
 //	                    indexed by the sample's global index (Batch.Index)
 //	  label:<file>:<col> the same from column col (name or 0-based index) of a CSV
 //	                    file with a header row, e.g. the data set's own CSV file
+//	  label:<col>       a column of the evaluation CSV itself: pkg/run rewrites
+//	                    it to label:<data file>:<col> and drops the column from
+//	                    the features
 //
 // The loss then pushes towards the target (each attack's doc says how:
 // minimising the cross-entropy of the target, maximising its logit margin,
@@ -106,7 +109,7 @@ func parseLabelTargets(s, arg string) (*TargetRule, error) {
 	}
 	i := strings.LastIndex(arg, ":")
 	if i <= 0 || i == len(arg)-1 {
-		return nil, fmt.Errorf("target %q: no file %s; want label:<file> with a .npy, IDX or .txt file of per-sample target class ids, or label:<file.csv>:<column> naming a column of a CSV file", s, arg)
+		return nil, fmt.Errorf("target %q: no file %s; want label:<file> with a .npy, IDX or .txt file of per-sample target class ids, label:<file.csv>:<column> naming a column of a CSV file, or label:<column> naming a column of the evaluation CSV", s, arg)
 	}
 	path, col := arg[:i], arg[i+1:]
 	if _, err := os.Stat(path); err != nil {

@@ -96,7 +96,7 @@ func LoadClassIDColumn(path, column string) ([]int, error) {
 		names[i] = strings.TrimSpace(h)
 	}
 	names[0] = strings.TrimSpace(strings.TrimPrefix(names[0], "\ufeff"))
-	col, err := findLabelColumn(names, strings.TrimSpace(column))
+	col, err := findColumn(names, strings.TrimSpace(column), "label")
 	if err != nil {
 		return nil, errf(path, ErrInvalid, "class id column: %s", strings.Replace(err.Error(), "label column", "column", 1))
 	}

@@ -36,18 +36,32 @@ func decodeCSV(r io.Reader, name string, comma rune, opts *Options) (*csvTable, 
 		names[i] = strings.TrimSpace(h)
 	}
 	names[0] = strings.TrimSpace(strings.TrimPrefix(names[0], "\ufeff"))
-	labelCol, err := findLabelColumn(names, opts.labelColumn())
+	labelCol, err := findColumn(names, opts.labelColumn(), "label")
 	if err != nil {
 		return nil, errf(name, ErrInvalid, "%v", err)
 	}
-	if len(names) < 2 {
-		return nil, errf(name, ErrInvalid, "only the label column %q; want at least one feature column", names[labelCol])
+	skip := map[int]bool{}
+	for _, c := range opts.SkipColumns {
+		k, err := findColumn(names, c, "skipped")
+		if err != nil {
+			return nil, errf(name, ErrInvalid, "%v", err)
+		}
+		if k == labelCol {
+			return nil, errf(name, ErrInvalid, "column %q is the label column; it cannot also hold something else (such as attack targets)", names[k])
+		}
+		skip[k] = true
 	}
 	t := &csvTable{}
 	for i, n := range names {
-		if i != labelCol {
+		if i != labelCol && !skip[i] {
 			t.cols = append(t.cols, n)
 		}
+	}
+	if len(t.cols) == 0 && len(skip) == 0 {
+		return nil, errf(name, ErrInvalid, "only the label column %q; want at least one feature column", names[labelCol])
+	}
+	if len(t.cols) == 0 {
+		return nil, errf(name, ErrInvalid, "no feature column besides the label column %q and the skipped ones; want at least one", names[labelCol])
 	}
 	nf := len(t.cols)
 	maxElems := opts.maxBytes() / 4
@@ -74,6 +88,9 @@ func decodeCSV(r io.Reader, name string, comma rune, opts *Options) (*csvTable, 
 				t.y = append(t.y, c)
 				continue
 			}
+			if skip[i] {
+				continue
+			}
 			v, err := strconv.ParseFloat(f, 64)
 			if err != nil {
 				return nil, errf(name, ErrInvalid, "line %d, column %q: %s is not a number", line, names[i], strconv.Quote(cut(f, 40)))
@@ -88,10 +105,11 @@ func decodeCSV(r io.Reader, name string, comma rune, opts *Options) (*csvTable, 
 	return t, nil
 }
 
-// findLabelColumn returns the index of the label column: the column named
-// want (exactly, else ignoring case), else want read as a 0-based index
-// (negative counts from the end).
-func findLabelColumn(names []string, want string) (int, error) {
+// findColumn returns the index of a column: the column named want
+// (exactly, else ignoring case), else want read as a 0-based index
+// (negative counts from the end). what names the column's role in errors
+// ("label").
+func findColumn(names []string, want, what string) (int, error) {
 	for i, n := range names {
 		if n == want {
 			return i, nil
@@ -109,13 +127,13 @@ func findLabelColumn(names []string, want string) (int, error) {
 		if k >= 0 && k < len(names) {
 			return k, nil
 		}
-		return 0, errors.New("label column index " + want + " is out of range (the header has " + strconv.Itoa(len(names)) + " columns)")
+		return 0, errors.New(what + " column index " + want + " is out of range (the header has " + strconv.Itoa(len(names)) + " columns)")
 	}
 	list := names
 	if len(list) > 10 {
 		list = append(append([]string(nil), names[:10]...), "...")
 	}
-	return 0, errors.New("no label column " + strconv.Quote(want) + " in the header (columns: " + strings.Join(list, ", ") + "); choose one by name or 0-based index")
+	return 0, errors.New("no " + what + " column " + strconv.Quote(want) + " in the header (columns: " + strings.Join(list, ", ") + "); choose one by name or 0-based index")
 }
 
 // parseLabel reads a class id: an integer, or a float with no fractional

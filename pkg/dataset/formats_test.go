@@ -378,3 +378,41 @@ func TestNPZZipBomb(t *testing.T) {
 		t.Errorf("header bomb: %v", err)
 	}
 }
+
+// TestCSVSkipColumns: columns named in SkipColumns (a targeted attack's
+// target column) are neither features nor labels; a missing one, the label
+// column, or skipping every feature is an error naming the file.
+func TestCSVSkipColumns(t *testing.T) {
+	tests := []struct {
+		name, text string
+		skip       []string
+		wantCols   []string
+		wantX      []float32
+		substr     string
+	}{
+		{"by name", "a,target,b,label\n1,7,2,0\n3,8,4,1\n", []string{"target"}, []string{"a", "b"}, []float32{1, 2, 3, 4}, ""},
+		{"by index", "a,target,b,label\n1,7,2,0\n3,8,4,1\n", []string{"1"}, []string{"a", "b"}, []float32{1, 2, 3, 4}, ""},
+		{"none", "a,b,label\n1,2,0\n", nil, []string{"a", "b"}, []float32{1, 2}, ""},
+		{"missing", "a,b,label\n1,2,0\n", []string{"target"}, nil, nil, `d.csv: no skipped column "target" in the header (columns: a, b, label)`},
+		{"label column", "a,b,label\n1,2,0\n", []string{"label"}, nil, nil, `d.csv: column "label" is the label column`},
+		{"every feature", "target,label\n1,0\n", []string{"target"}, nil, nil, `d.csv: no feature column besides the label column "label" and the skipped ones`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			set, err := Load(put(t, dir, "d.csv", []byte(tc.text)), "", Options{SkipColumns: tc.skip})
+			if tc.substr != "" {
+				if err == nil || !strings.Contains(errString(err), tc.substr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tc.substr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(set.Columns, tc.wantCols) || !slices.Equal(set.X.F, tc.wantX) {
+				t.Errorf("columns %v, x %v; want %v, %v", set.Columns, set.X.F, tc.wantCols, tc.wantX)
+			}
+		})
+	}
+}

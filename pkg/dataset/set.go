@@ -31,6 +31,11 @@ type Options struct {
 	// exactly, else ignoring case) or a 0-based index (negative counts from
 	// the end). Empty means "label".
 	LabelColumn string
+	// SkipColumns names CSV columns (by name or 0-based index, as
+	// LabelColumn) that are neither features nor the label, e.g. the
+	// per-sample target classes of a targeted attack (target=label:<column>).
+	// Each must exist; none may be the label column. Other formats ignore it.
+	SkipColumns []string
 	// MaxBytes bounds the memory any one array may take as float32 (4 bytes
 	// an element). Sizes declared in a file are checked against it before
 	// anything is allocated. 0 means DefaultMaxBytes.

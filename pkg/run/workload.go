@@ -45,7 +45,7 @@ func loadWorkload(ctx context.Context, o *Options) (*workload, error) {
 	opts := dataset.Options{Limit: plan.Limit, LabelColumn: plan.LabelColumn, MaxBytes: o.MaxMemory, Images: dataset.ImageOptions{
 		Width: im.Width, Height: im.Height, ShorterSide: im.ShorterSide, CropWidth: im.CropWidth, CropHeight: im.CropHeight,
 		Interpolation: im.Interpolation, ChannelOrder: im.ChannelOrder, Grayscale: im.Grayscale,
-	}}
+	}, SkipColumns: dataTargetColumns(plan)}
 	if o.Target.URL != "" {
 		set, err := dataset.Load(plan.Data, plan.Labels, opts)
 		if err != nil {
@@ -134,6 +134,7 @@ func buildAttack(ca config.Attack, plan *config.Plan) (attack.Attack, eval.Attac
 	if _, ok := params["max"]; !ok {
 		params["max"] = strconv.FormatFloat(plan.Preprocessing.ClipMax, 'g', -1, 64)
 	}
+	withDataTargets(params, ca, plan)
 	a, err := attack.New(ca.Name, params)
 	if err != nil {
 		return nil, eval.AttackSpec{}, err
