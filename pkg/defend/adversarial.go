@@ -267,7 +267,8 @@ func scatterRows(dst, src *tensor.Tensor, idx []int) {
 // definition this way. An attack from a spec follows the attack contract:
 // samples the model already misclassifies are not attacked and train
 // clean; for pgd and bim, early_stop defaults to false so that every
-// sample gets all its steps.
+// sample gets all its steps, and for pgd restarts to 1 and step_schedule to
+// constant (Madry's training attack, not the evaluation default).
 //
 // eps_ramp r (default 0, off) grows the radius of iteration t of T
 // linearly, eps·min(1, t/(r·T)), with the step in proportion; the first
@@ -325,6 +326,16 @@ func (d *PGDTraining) Validate() error {
 		}
 		if _, set := sp.Params["early_stop"]; !set && (sp.Name == "pgd" || sp.Name == "bim") {
 			sp.Params["early_stop"] = "false"
+		}
+		if sp.Name == "pgd" {
+			// Training uses Madry's PGD (one start, constant step, eps/4 when
+			// the step is auto), not the evaluation default's three restarts
+			// of a cosine schedule, which would triple the cost of training.
+			for k, v := range map[string]string{"restarts": "1", "step_schedule": "constant"} {
+				if _, set := sp.Params[k]; !set {
+					sp.Params[k] = v
+				}
+			}
 		}
 		if d.atk, err = attack.New(sp.Name, sp.Params); err != nil {
 			return fmt.Errorf("defence %s: parameter attack: %w", d.name, err)
