@@ -238,26 +238,17 @@ func (o *transposeOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Te
 
 // Backward applies the inverse permutation to the gradient.
 func (o *transposeOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	grads := make([]*tensor.Tensor, 1)
-	if len(need) == 0 || !need[0] || in[0].DType != tensor.Float32 {
-		return grads, nil
-	}
-	x := in[0]
-	perm, err := o.permFor(x)
-	if err != nil {
-		return nil, err
-	}
-	gx := rc.Alloc(x.Shape...)
-	grads[0] = gx
-	if len(gOut) == 0 || gOut[0] == nil {
-		return grads, nil
-	}
-	shape, dst := permuted(x.Shape, perm)
-	if !tensor.SameShape(gOut[0].Shape, shape) {
-		return nil, fmt.Errorf("gradient shape %v, output shape %v", gOut[0].Shape, shape)
-	}
-	copyTensor(NewLoopPlan(shape, dst, tensor.Strides(shape)), gx, 0, gOut[0], 0)
-	return grads, nil
+	var dst []int
+	return backwardAdd(rc, in, gOut, need, 1, gradShaped, func() (shape []int, err error) {
+		perm, err := o.permFor(in[0])
+		if err != nil {
+			return nil, err
+		}
+		shape, dst = permuted(in[0].Shape, perm)
+		return shape, nil
+	}, func(gx, g *tensor.Tensor) {
+		copyTensor(NewLoopPlan(g.Shape, dst, tensor.Strides(g.Shape)), gx, 0, g, 0)
+	})
 }
 
 // buildSqueeze builds Unsqueeze (insert size-1 axes) or Squeeze (remove
