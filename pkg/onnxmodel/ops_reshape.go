@@ -73,12 +73,9 @@ func buildFlatten(n *NodeInfo) (Op, error) {
 }
 
 func buildReshape(n *NodeInfo) (Op, error) {
-	allowzero, err := n.Int("allowzero", 0)
+	allowzero, err := n.flag("allowzero", 0)
 	if err != nil {
 		return nil, err
-	}
-	if allowzero != 0 && allowzero != 1 {
-		return nil, n.errorf("attribute allowzero: expected 0 or 1, got %d", allowzero)
 	}
 	if n.Opset < 5 {
 		if len(n.Inputs) != 1 {
@@ -111,7 +108,7 @@ func buildReshape(n *NodeInfo) (Op, error) {
 		if in[1].Rank() != 1 {
 			return nil, fmt.Errorf("shape must be 1-D, got %v", in[1].Shape)
 		}
-		return reshapeShape(in[0].Shape, spec, allowzero == 1)
+		return reshapeShape(in[0].Shape, spec, allowzero)
 	}}, nil
 }
 
