@@ -190,6 +190,22 @@ func classRanks(s *session) []int {
 	return rank
 }
 
+// targetsOrRunnerUp returns the batch targets, or, for an untargeted run,
+// each sample's runner-up class (clean logit rank 2): the class that JSMA
+// and L-BFGS, targeted by design, aim at then.
+func targetsOrRunnerUp(s *session) []int {
+	tg := make([]int, s.n)
+	if s.tgt != nil {
+		copy(tg, s.tgt)
+		return tg
+	}
+	rank := classRanks(s)
+	for i := range tg {
+		tg[i] = rank[i*s.c+1]
+	}
+	return tg
+}
+
 // bindRankedTargets declares n_targets, the number of target classes that
 // the -t variant (targetedT) of APGD or FAB runs (forRankedTargets).
 func bindRankedTargets(b *binder, targetedT bool, nTargets *int) {
