@@ -128,6 +128,17 @@ type apgdState struct {
 	lo, hi                       []float32 // Linf boxes
 }
 
+// keepBest makes sample i's iterate and its gradient the best point when
+// its objective l beats the best so far (APGD keeps the best iterate, not
+// the last: Croce & Hein 2020, Algorithm 1).
+func (st *apgdState) keepBest(s *session, i int, l float32) {
+	if float64(l) > st.lossBest[i] {
+		st.lossBest[i] = float64(l)
+		copy(s.row(st.xBest, i), s.row(st.cur, i))
+		copy(s.row(st.gBest, i), s.row(st.g, i))
+	}
+}
+
 // Run attacks a batch. apgd-t without batch targets is untargeted.
 func (a *APGD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand) (*Outcome, error) {
 	s, err := begin(ctx, clf, a.name, b, true, a.bounds)
@@ -352,11 +363,7 @@ func (a *APGD) single(s *session, st *apgdState, idx []int, obj objective, tg []
 		}
 		for j, i := range idx {
 			st.hist[i*H+it+1] = loss[j]
-			if float64(loss[j]) > st.lossBest[i] {
-				st.lossBest[i] = float64(loss[j])
-				copy(s.row(st.xBest, i), s.row(st.cur, i))
-				copy(s.row(st.gBest, i), s.row(st.g, i))
-			}
+			st.keepBest(s, i, loss[j])
 		}
 		counter++
 		if counter == k {
