@@ -1,7 +1,8 @@
 package onnxmodel
 
 // Small helpers shared by the ops in ops_activation2.go, ops_logic.go,
-// ops_index.go, ops_resize.go, ops_norm2.go and ops_einsum.go.
+// ops_index.go, ops_resize.go, ops_norm2.go and ops_einsum.go; backwardAdd
+// and gradShaped also by Pad, Slice, Gather and Transpose.
 
 import (
 	"fmt"
