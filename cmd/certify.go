@@ -66,7 +66,7 @@ func addCertifyFlags(c *cobra.Command, f *certifyFlags) {
 	fl.StringVarP(&o.Output, "output", "o", "", "write the report to this file (atomically) instead of stdout")
 	fl.StringVarP(&o.Format, "format", "f", "json", "report format: "+strings.Join(format.Formats(), ", "))
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(format.Formats(), cobra.ShellCompDirectiveNoFileComp))
-	fl.StringVar(&f.progress, "progress", "auto", "progress: auto, bar, plain (CI logs) or none")
+	fl.StringVar(&f.progress, "progress", pprogress.Auto.String(), "progress: auto, bar, plain (CI logs) or none")
 	_ = c.MarkFlagFilename("model", "onnx")
 }
 

@@ -80,7 +80,7 @@ func addPlanFlags(c *cobra.Command, pf *planFlags) {
 	f.Int("sanity-samples", config.DefaultSanitySamples, "clean-correct samples the sanity checks attack (0: all)")
 	f.StringArrayVarP(&pf.attacks, "attack", "a", nil, "attack NAME[:key=value,...], repeatable; replaces the config's pool (e.g. pgd:norm=linf,eps=0.3,steps=40)")
 	f.BoolVar(&pf.noProgress, "no-progress", false, "show no progress (same as --progress=none)")
-	f.StringVar(&pf.progress, "progress", "auto", "progress: auto (a bar on a terminal, plain lines otherwise), bar, plain (one line per step and at most one every 10 s, for CI logs) or none")
+	f.StringVar(&pf.progress, "progress", pprogress.Auto.String(), "progress: auto (a bar on a terminal, plain lines otherwise), bar, plain (one line per step and at most one every 10 s, for CI logs) or none")
 	f.StringVar(&pf.target, "target", "", "attack a deployed model over the Open Inference Protocol (KServe v2), e.g. http://127.0.0.1:8080/v2/models/NAME/infer; black-box attacks only")
 	f.Float64Var(&pf.qps, "qps", 0, "with --target: at most this many requests per second (0: no limit)")
 	f.IntVar(&pf.maxQueries, "max-queries", 0, "with --target: hard budget of samples sent to the endpoint over the whole run, retries included (0: none); each attack's own per-sample budget is its max_queries param")

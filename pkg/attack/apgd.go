@@ -72,9 +72,7 @@ func (a *APGD) bind() *binder {
 	if a.name == "apgd" {
 		b.enum("loss", &a.loss, "ce", lossNames, "objective: cross-entropy, C&W logit margin or DLR")
 	}
-	if a.targetedT {
-		b.int("n_targets", &a.nTargets, 9, "", "number of target classes, by clean logit rank from the 2nd")
-	}
+	bindRankedTargets(b, a.targetedT, &a.nTargets)
 	b.float("rho", &a.rho, 0.75, "", "condition-1 threshold ρ on the fraction of improving steps")
 	b.float("alpha", &a.momentum, 0.75, "", "momentum weight α of the gradient step")
 	b.bool("early_stop", &a.earlyStop, true, "stop working on a sample once an iterate fools it")
@@ -98,10 +96,8 @@ func (a *APGD) validate() error {
 	if a.largeReps && a.norm != L1 {
 		return paramErr(a.name, "large_reps", a.largeReps, "false unless norm=l1")
 	}
-	if a.targetedT {
-		if err := positiveInt(a.name, "n_targets", a.nTargets); err != nil {
-			return err
-		}
+	if err := validateRankedTargets(a.name, a.targetedT, a.nTargets); err != nil {
+		return err
 	}
 	if !(a.rho > 0 && a.rho <= 1) {
 		return paramErr(a.name, "rho", a.rho, "a number in (0, 1]")
@@ -132,6 +128,17 @@ type apgdState struct {
 	lo, hi                       []float32 // Linf boxes
 }
 
+// keepBest makes sample i's iterate and its gradient the best point when
+// its objective l beats the best so far (APGD keeps the best iterate, not
+// the last: Croce & Hein 2020, Algorithm 1).
+func (st *apgdState) keepBest(s *session, i int, l float32) {
+	if float64(l) > st.lossBest[i] {
+		st.lossBest[i] = float64(l)
+		copy(s.row(st.xBest, i), s.row(st.cur, i))
+		copy(s.row(st.gBest, i), s.row(st.g, i))
+	}
+}
+
 // Run attacks a batch. apgd-t without batch targets is untargeted.
 func (a *APGD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand) (*Outcome, error) {
 	s, err := begin(ctx, clf, a.name, b, true, a.bounds)
@@ -152,18 +159,17 @@ func (a *APGD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand)
 	tr := newTracker(s, a.earlyStop)
 	notFooled := func() []int { return filter(s.attackable(), func(i int) bool { return !tr.fooled[i] }) }
 	if a.targetedT && s.tgt == nil {
-		rank := classRanks(s)
-		tg := make([]int, n)
 		obj := makeObjective("dlr", true)
-		for r := 1; r <= a.nTargets && r < s.c; r++ {
-			for i := range tg {
-				tg[i] = rank[i*s.c+r]
-			}
+		err := forRankedTargets(s, a.nTargets, func(tg []int) error {
 			for k := 0; k < a.restarts; k++ {
 				if err := a.single(s, st, notFooled(), obj, tg, tr, rs); err != nil {
-					return nil, err
+					return err
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		return s.finish(tr.best, a.norm, a.eps)
 	}
@@ -193,6 +199,56 @@ func classRanks(s *session) []int {
 		sort.SliceStable(r, func(p, q int) bool { return z[r[p]] > z[r[q]] })
 	}
 	return rank
+}
+
+// targetsOrRunnerUp returns the batch targets, or, for an untargeted run,
+// each sample's runner-up class (clean logit rank 2): the class that JSMA
+// and L-BFGS, targeted by design, aim at then.
+func targetsOrRunnerUp(s *session) []int {
+	tg := make([]int, s.n)
+	if s.tgt != nil {
+		copy(tg, s.tgt)
+		return tg
+	}
+	rank := classRanks(s)
+	for i := range tg {
+		tg[i] = rank[i*s.c+1]
+	}
+	return tg
+}
+
+// bindRankedTargets declares n_targets, the number of target classes that
+// the -t variant (targetedT) of APGD or FAB runs (forRankedTargets).
+func bindRankedTargets(b *binder, targetedT bool, nTargets *int) {
+	if targetedT {
+		b.int("n_targets", nTargets, 9, "", "number of target classes, by clean logit rank from the 2nd")
+	}
+}
+
+// validateRankedTargets checks the n_targets that bindRankedTargets declares.
+func validateRankedTargets(name string, targetedT bool, nTargets int) error {
+	if !targetedT {
+		return nil
+	}
+	return positiveInt(name, "n_targets", nTargets)
+}
+
+// forRankedTargets calls run with the targets of APGD-T and FAB-T (Croce &
+// Hein 2020, as AutoAttack runs them): per sample, the class of clean logit
+// rank 2, then 3, … for nTargets ranks (fewer when the model has fewer
+// classes), stopping at the first error.
+func forRankedTargets(s *session, nTargets int, run func(tg []int) error) error {
+	rank := classRanks(s)
+	tg := make([]int, s.n)
+	for r := 1; r <= nTargets && r < s.c; r++ {
+		for i := range tg {
+			tg[i] = rank[i*s.c+r]
+		}
+		if err := run(tg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // project puts row i of buf into the ball and the clip range.
@@ -307,11 +363,7 @@ func (a *APGD) single(s *session, st *apgdState, idx []int, obj objective, tg []
 		}
 		for j, i := range idx {
 			st.hist[i*H+it+1] = loss[j]
-			if float64(loss[j]) > st.lossBest[i] {
-				st.lossBest[i] = float64(loss[j])
-				copy(s.row(st.xBest, i), s.row(st.cur, i))
-				copy(s.row(st.gBest, i), s.row(st.g, i))
-			}
+			st.keepBest(s, i, loss[j])
 		}
 		counter++
 		if counter == k {

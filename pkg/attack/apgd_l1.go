@@ -180,11 +180,7 @@ func (a *APGD) runL1(s *session, st *apgdState, idx []int, obj objective, tg []i
 			return err
 		}
 		for j, i := range idx {
-			if float64(loss[j]) > st.lossBest[i] {
-				st.lossBest[i] = float64(loss[j])
-				copy(s.row(st.xBest, i), s.row(st.cur, i))
-				copy(s.row(st.gBest, i), s.row(st.g, i))
-			}
+			st.keepBest(s, i, loss[j])
 		}
 		counter++
 		if counter == k {

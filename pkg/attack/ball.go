@@ -11,6 +11,16 @@ type ball struct {
 // Norm returns the norm of the attack's ball.
 func (b *ball) Norm() Norm { return b.norm }
 
+// boundedNorm is Norm for the minimum-norm attacks, whose eps is optional
+// (it only decides which results count): the ball's norm when eps bounds
+// the result, NormNone when it does not.
+func (b *ball) boundedNorm() Norm {
+	if b.eps > 0 {
+		return b.norm
+	}
+	return NormNone
+}
+
 // Eps returns the radius of the attack's ball in input space (0 when
 // unbounded).
 func (b *ball) Eps() float64 { return b.eps }

@@ -126,6 +126,34 @@ func (s *bbSession) keep(i int, row, z []float32) {
 	s.fooled[i] = s.goal(p, i)
 }
 
+// keepBetter scores the candidate points xs (row j for sample idx[j]) and
+// makes a candidate its sample's best point when its loss (lossOf of its
+// scores) is below loss[i], which it then becomes, or when it reaches the
+// sample's goal: the acceptance rule of the score-based searches (NES,
+// SimBA, Square). kept, when not nil, learns per sample whether its
+// candidate was taken.
+func (s *bbSession) keepBetter(idx []int, xs []float32, loss []float64, lossOf func(lp []float32, i int) float64, kept func(i int, ok bool)) error {
+	lp, err := s.scores(idx, xs)
+	if err != nil {
+		return err
+	}
+	c, d := s.c, s.d
+	for j, i := range idx {
+		z := lp[j*c : (j+1)*c]
+		fooled := s.goal(argmax(z), i)
+		l := lossOf(z, i)
+		ok := l < loss[i] || fooled
+		if ok {
+			loss[i] = l
+			s.keep(i, xs[j*d:(j+1)*d], z)
+		}
+		if kept != nil {
+			kept(i, ok)
+		}
+	}
+	return nil
+}
+
 // left returns the queries sample i may still spend in this run.
 func (s *bbSession) left(i int) int {
 	l := s.maxQ - s.queries[i]

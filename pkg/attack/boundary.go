@@ -95,12 +95,7 @@ func (a *Boundary) Name() string { return "boundary" }
 func (a *Boundary) Params() map[string]any { return a.bind().values() }
 
 // Norm returns L2 when eps is set, NormNone otherwise.
-func (a *Boundary) Norm() Norm {
-	if a.eps > 0 {
-		return L2
-	}
-	return NormNone
-}
+func (a *Boundary) Norm() Norm { return a.boundedNorm() }
 
 // DecisionBased returns true: the Boundary Attack needs top labels only.
 func (a *Boundary) DecisionBased() bool { return true }

@@ -68,6 +68,22 @@ func searchConst(i int, ok bool, cst, lower, upper []float64) {
 	}
 }
 
+// weightedLoss is the objective of one C&W or EAD gradient call: the C&W
+// loss with margin κ (CWLoss), each sample's gradient scaled by its
+// constant, cst[i] for the sample i at row j of (*sub)[j] (the samples of
+// the call, set before it); classes is the logits' row length.
+func (p *cwSearch) weightedLoss(classes int, cst []float64, sub *[]int) objective {
+	return func(grad, loss []float32, logits *tensor.Tensor, labels, targets []int) {
+		CWLoss(grad, loss, logits, labels, targets, p.confidence)
+		for j, i := range *sub {
+			g := grad[j*classes : (j+1)*classes]
+			for k := range g {
+				g[k] *= float32(cst[i])
+			}
+		}
+	}
+}
+
 // validate checks the shared parameters; name is the attack's name for
 // error messages. Infinite or NaN values are refused.
 func (c *cwSearch) validate(name string) error {
@@ -111,12 +127,7 @@ func (a *CWL2) validate() error {
 func (a *CWL2) Name() string { return "cw" }
 
 // Norm returns L2 when eps bounds the result, else NormNone.
-func (a *CWL2) Norm() Norm {
-	if a.eps > 0 {
-		return L2
-	}
-	return NormNone
-}
+func (a *CWL2) Norm() Norm { return a.boundedNorm() }
 
 // Params returns the resolved parameters.
 func (a *CWL2) Params() map[string]any { return a.bind().values() }
@@ -155,15 +166,7 @@ func (a *CWL2) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand)
 		cst[i], upper[i], bestL2[i] = a.initialConst, 1e10, math.Inf(1)
 	}
 	var sub []int // samples of the current gradient call, for obj
-	obj := func(grad, loss []float32, logits *tensor.Tensor, labels, targets []int) {
-		CWLoss(grad, loss, logits, labels, targets, a.confidence)
-		for j, i := range sub {
-			g := grad[j*c : (j+1)*c]
-			for k := range g {
-				g[k] *= float32(cst[i])
-			}
-		}
-	}
+	obj := a.weightedLoss(c, cst, &sub)
 	check := max(a.steps/10, 1)
 	for bs := 0; bs < a.binarySteps; bs++ {
 		idx := s.attackable()

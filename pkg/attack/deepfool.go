@@ -65,12 +65,7 @@ func (a *DeepFool) validate() error {
 func (a *DeepFool) Name() string { return "deepfool" }
 
 // Norm returns the norm when eps bounds the result, else NormNone.
-func (a *DeepFool) Norm() Norm {
-	if a.eps > 0 {
-		return a.norm
-	}
-	return NormNone
-}
+func (a *DeepFool) Norm() Norm { return a.boundedNorm() }
 
 // Params returns the resolved parameters.
 func (a *DeepFool) Params() map[string]any { return a.bind().values() }

@@ -71,12 +71,7 @@ func (a *EAD) validate() error {
 func (a *EAD) Name() string { return "ead" }
 
 // Norm returns L1 when eps bounds the result, else NormNone.
-func (a *EAD) Norm() Norm {
-	if a.eps > 0 {
-		return L1
-	}
-	return NormNone
-}
+func (a *EAD) Norm() Norm { return a.boundedNorm() }
 
 // Params returns the resolved parameters.
 func (a *EAD) Params() map[string]any { return a.bind().values() }
@@ -110,16 +105,8 @@ func (a *EAD) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand) 
 	for i := range cst {
 		cst[i], upper[i], bestDist[i] = a.initialConst, 1e10, math.Inf(1)
 	}
-	var sub []int
-	obj := func(grad, loss []float32, logits *tensor.Tensor, labels, targets []int) {
-		CWLoss(grad, loss, logits, labels, targets, a.confidence)
-		for j, i := range sub {
-			g := grad[j*c : (j+1)*c]
-			for k := range g {
-				g[k] *= float32(cst[i])
-			}
-		}
-	}
+	var sub []int // samples of the current gradient call, for obj
+	obj := a.weightedLoss(c, cst, &sub)
 	lo, hi := float64(s.bounds.Min), float64(s.bounds.Max)
 	for bs := 0; bs < a.binarySteps; bs++ {
 		idx := s.attackable()

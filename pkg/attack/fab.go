@@ -67,9 +67,7 @@ func (a *FAB) bind() *binder {
 	b.float("eps", &a.eps, 0.3, "", "radius within which a found point counts as a success; random-restart radius")
 	b.int("steps", &a.steps, 100, "", "iterations per run (n_iter)")
 	b.int("restarts", &a.restarts, 1, "", "runs per sample (per target for fab-t); runs after the first start at random")
-	if a.targetedT {
-		b.int("n_targets", &a.nTargets, 9, "", "number of target classes, by clean logit rank from the 2nd")
-	}
+	bindRankedTargets(b, a.targetedT, &a.nTargets)
 	b.float("alpha_max", &a.alphaMax, 0.1, "", "largest weight α of the step from the clean point")
 	b.float("eta", &a.eta, 1.05, "", "overshoot η of the projection steps")
 	b.float("beta", &a.beta, 0.9, "", "backtracking factor β towards the clean point after a success")
@@ -88,10 +86,8 @@ func (a *FAB) validate() error {
 	if err := positiveInt(a.name, "restarts", a.restarts); err != nil {
 		return err
 	}
-	if a.targetedT {
-		if err := positiveInt(a.name, "n_targets", a.nTargets); err != nil {
-			return err
-		}
+	if err := validateRankedTargets(a.name, a.targetedT, a.nTargets); err != nil {
+		return err
 	}
 	if !(a.alphaMax >= 0 && a.alphaMax <= 1) {
 		return paramErr(a.name, "alpha_max", a.alphaMax, "a number in [0, 1]")
@@ -148,14 +144,7 @@ func (a *FAB) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand) 
 	case s.tgt != nil:
 		err = runs(s.tgt)
 	case a.targetedT:
-		rank := classRanks(s)
-		tg := make([]int, n)
-		for r := 1; r <= a.nTargets && r < s.c && err == nil; r++ {
-			for i := range tg {
-				tg[i] = rank[i*s.c+r]
-			}
-			err = runs(tg)
-		}
+		err = forRankedTargets(s, a.nTargets, runs)
 	default:
 		err = runs(nil)
 	}

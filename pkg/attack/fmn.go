@@ -100,12 +100,7 @@ func (a *FMN) Name() string { return "fmn" }
 
 // Norm returns the minimised norm when eps bounds the result, else
 // NormNone.
-func (a *FMN) Norm() Norm {
-	if a.eps > 0 {
-		return a.fnorm
-	}
-	return NormNone
-}
+func (a *FMN) Norm() Norm { return a.boundedNorm() }
 
 // Params returns the resolved parameters.
 func (a *FMN) Params() map[string]any { return a.bind().values() }

@@ -91,12 +91,7 @@ func (a *HopSkipJump) Name() string { return "hsja" }
 func (a *HopSkipJump) Params() map[string]any { return a.bind().values() }
 
 // Norm returns the norm when eps is set, NormNone otherwise.
-func (a *HopSkipJump) Norm() Norm {
-	if a.eps > 0 {
-		return a.norm
-	}
-	return NormNone
-}
+func (a *HopSkipJump) Norm() Norm { return a.boundedNorm() }
 
 // DecisionBased returns true: HopSkipJump needs top labels only.
 func (a *HopSkipJump) DecisionBased() bool { return true }

@@ -69,15 +69,7 @@ func (a *JSMA) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand)
 		return nil, err
 	}
 	n, d, c := s.n, s.d, s.c
-	tg := make([]int, n)
-	if s.tgt != nil {
-		copy(tg, s.tgt)
-	} else {
-		rank := classRanks(s)
-		for i := range tg {
-			tg[i] = rank[i*c+1]
-		}
-	}
+	tg := targetsOrRunnerUp(s)
 	cur := append([]float32(nil), s.x...)
 	domain := make([]bool, n*d)
 	for k, v := range s.x {

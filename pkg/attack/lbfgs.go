@@ -67,12 +67,7 @@ func (a *LBFGS) validate() error {
 func (a *LBFGS) Name() string { return "lbfgs" }
 
 // Norm returns L2 when eps bounds the result, else NormNone.
-func (a *LBFGS) Norm() Norm {
-	if a.eps > 0 {
-		return L2
-	}
-	return NormNone
-}
+func (a *LBFGS) Norm() Norm { return a.boundedNorm() }
 
 // Params returns the resolved parameters.
 func (a *LBFGS) Params() map[string]any { return a.bind().values() }
@@ -98,15 +93,7 @@ func (a *LBFGS) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand
 		return nil, err
 	}
 	n, d, c, m := s.n, s.d, s.c, lbfgsMemory
-	tg := make([]int, n)
-	if s.tgt != nil {
-		copy(tg, s.tgt)
-	} else {
-		rank := classRanks(s)
-		for i := range tg {
-			tg[i] = rank[i*c+1]
-		}
-	}
+	tg := targetsOrRunnerUp(s)
 	st := &lbfgsState{
 		x: make([]float32, n*d), g: make([]float32, n*d), trial: make([]float32, n*d), dir: make([]float32, n*d),
 		f: make([]float64, n), alpha: make([]float64, n), tries: make([]int, n), iters: make([]int, n),

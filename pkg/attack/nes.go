@@ -197,17 +197,8 @@ func (a *NES) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *rand.R
 			}
 			copy(xs[j*d:(j+1)*d], ci)
 		}
-		lp, err := s.scores(idx, xs)
-		if err != nil {
+		if err := s.keepBetter(idx, xs, best, lossOf, nil); err != nil {
 			return nil, err
-		}
-		for j, i := range idx {
-			z := lp[j*c : (j+1)*c]
-			fooled := s.goal(argmax(z), i)
-			if l := lossOf(z, i); l < best[i] || fooled {
-				best[i] = l
-				s.keep(i, xs[j*d:(j+1)*d], z)
-			}
 		}
 	}
 	return s.finish(a.norm, a.eps)

@@ -229,21 +229,16 @@ func (a *SimBA) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *rand
 		if k == 0 {
 			break
 		}
-		lp, err := s.scores(idx, xs)
-		if err != nil {
-			return nil, err
-		}
-		for j, i := range idx {
-			z := lp[j*c : (j+1)*c]
-			fooled := s.goal(argmax(z), i)
-			if l := objective(z, i); l < loss[i] || fooled {
-				loss[i] = l
-				s.keep(i, xs[j*d:(j+1)*d], z)
+		err := s.keepBetter(idx, xs, loss, objective, func(i int, kept bool) {
+			if kept {
 				pos[i]++
 				minus[i] = true
-				continue
+			} else {
+				a.advance(pos, minus, i)
 			}
-			a.advance(pos, minus, i)
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return s.finish(a.Norm(), a.eps)

@@ -297,17 +297,8 @@ func (a *Square) RunOracle(ctx context.Context, o LabelOracle, b Batch, rng *ran
 				a.l2Step(rs.at(i), g, p, &bumps, ci, xi, bi, delta, newW, s.bounds)
 			}
 		}
-		lp, err := s.scores(idx, xs)
-		if err != nil {
+		if err := s.keepBetter(idx, xs, loss, lossOf, nil); err != nil {
 			return nil, err
-		}
-		for j, i := range idx {
-			z := lp[j*c : (j+1)*c]
-			fooled := s.goal(argmax(z), i)
-			if l := lossOf(z, i); l < loss[i] || fooled {
-				loss[i] = l
-				s.keep(i, xs[j*d:(j+1)*d], z)
-			}
 		}
 	}
 	return s.finish(a.norm, a.eps)

@@ -84,6 +84,35 @@ func (n *NodeInfo) Int(name string, def int64) (int64, error) {
 	return a.GetI(), nil
 }
 
+// flag returns the 0/1 integer attribute name (def when it is not set) as
+// a bool, with an error naming the attribute for any other value.
+func (n *NodeInfo) flag(name string, def int64) (bool, error) {
+	v, err := n.Int(name, def)
+	if err != nil {
+		return false, err
+	}
+	if v != 0 && v != 1 {
+		return false, n.errorf("attribute %s: expected 0 or 1, got %d", name, v)
+	}
+	return v == 1, nil
+}
+
+// positiveInt returns the integer attribute name, which the node must set,
+// with an error naming it unless it is at least 1.
+func (n *NodeInfo) positiveInt(name string) (int64, error) {
+	if !n.Has(name) {
+		return 0, n.errorf("attribute %s: required", name)
+	}
+	v, err := n.Int(name, 0)
+	if err != nil {
+		return 0, err
+	}
+	if v < 1 {
+		return 0, n.errorf("attribute %s: expected a positive value, got %d", name, v)
+	}
+	return v, nil
+}
+
 // Float returns float attribute name, or def when it is not set.
 func (n *NodeInfo) Float(name string, def float32) (float32, error) {
 	a, ok := n.Attrs[name]

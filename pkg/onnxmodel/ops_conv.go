@@ -102,14 +102,11 @@ func nnParseSpatial(n *NodeInfo, requireKernel, pool bool) (*nnSpatial, error) {
 		return nil, n.errorf("%d-D windows are not supported (1-D, 2-D and 3-D are)", rank)
 	}
 	if pool {
-		c, err := n.Int("ceil_mode", 0)
+		c, err := n.flag("ceil_mode", 0)
 		if err != nil {
 			return nil, err
 		}
-		if c != 0 && c != 1 {
-			return nil, n.errorf("attribute ceil_mode: expected 0 or 1, got %d", c)
-		}
-		s.ceil = c == 1
+		s.ceil = c
 	}
 	return s, nil
 }

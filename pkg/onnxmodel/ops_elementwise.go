@@ -80,15 +80,12 @@ func buildBinary(n *NodeInfo, kind binKind) (Op, error) {
 	}
 	op := &binaryOp{kind: kind, legacyAxis: -1}
 	if n.Opset < 7 && kind != binPow {
-		bc, err := n.Int("broadcast", 0)
+		bc, err := n.flag("broadcast", 0)
 		if err != nil {
 			return nil, err
 		}
-		if bc != 0 && bc != 1 {
-			return nil, n.errorf("attribute broadcast: expected 0 or 1, got %d", bc)
-		}
 		if n.Has("axis") {
-			if bc == 0 {
+			if !bc {
 				return nil, n.errorf("attribute axis: set without broadcast=1")
 			}
 			ax, err := n.Int("axis", 0)

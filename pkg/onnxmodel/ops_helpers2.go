@@ -1,7 +1,8 @@
 package onnxmodel
 
 // Small helpers shared by the ops in ops_activation2.go, ops_logic.go,
-// ops_index.go, ops_resize.go, ops_norm2.go and ops_einsum.go.
+// ops_index.go, ops_resize.go, ops_norm2.go and ops_einsum.go; backwardAdd
+// and gradShaped also by Pad, Slice, Gather and Transpose.
 
 import (
 	"fmt"
@@ -118,4 +119,46 @@ func backwardUnary(rc *RunContext, in, gOut []*tensor.Tensor, need []bool, nIn i
 	gx = rc.Alloc(x.Shape...)
 	grads[0] = gx
 	return grads, x, g, gx, nil
+}
+
+// backwardAdd is the frame of a Backward, out of nIn inputs, whose only
+// differentiable input is input 0 and whose rule adds the output gradient
+// into a zeroed gradient of input 0's shape. Input 0 gets a gradient only
+// when it is asked for and is float; then outShape checks the inputs and
+// returns the output's shape, fetch takes output 0's gradient checked
+// against it (gradFor, or gradShaped for the ops that check the shape
+// alone), and add runs when a gradient reaches the output.
+func backwardAdd(rc *RunContext, in, gOut []*tensor.Tensor, need []bool, nIn int,
+	fetch func(gOut []*tensor.Tensor, k int, shape []int) (*tensor.Tensor, error),
+	outShape func() ([]int, error), add func(gx, g *tensor.Tensor)) ([]*tensor.Tensor, error) {
+	grads := make([]*tensor.Tensor, nIn)
+	if !wants(need, 0) || in[0].DType != tensor.Float32 {
+		return grads, nil
+	}
+	shape, err := outShape()
+	if err != nil {
+		return nil, err
+	}
+	g, err := fetch(gOut, 0, shape)
+	if err != nil {
+		return nil, err
+	}
+	gx := rc.Alloc(in[0].Shape...)
+	grads[0] = gx
+	if g != nil {
+		add(gx, g)
+	}
+	return grads, nil
+}
+
+// gradShaped is like gradFor but checks only the gradient's shape, with
+// its own message: the check of Pad, Slice, Gather and Transpose.
+func gradShaped(gOut []*tensor.Tensor, k int, shape []int) (*tensor.Tensor, error) {
+	if k >= len(gOut) || gOut[k] == nil {
+		return nil, nil
+	}
+	if !tensor.SameShape(gOut[k].Shape, shape) {
+		return nil, fmt.Errorf("gradient shape %v, output shape %v", gOut[k].Shape, shape)
+	}
+	return gOut[k], nil
 }

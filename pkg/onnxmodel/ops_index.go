@@ -489,31 +489,19 @@ func (o *gatherNDOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Ten
 
 // Backward scatter-adds the gradient into the addressed slices.
 func (o *gatherNDOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	grads := make([]*tensor.Tensor, 2)
-	if !wants(need, 0) || in[0].DType != tensor.Float32 {
-		return grads, nil
-	}
-	geo, shape, err := o.geometry(in)
-	if err != nil {
-		return nil, err
-	}
-	g, err := gradFor(gOut, 0, shape)
-	if err != nil {
-		return nil, err
-	}
-	gd := rc.Alloc(in[0].Shape...)
-	grads[0] = gd
-	if g == nil {
-		return grads, nil
-	}
-	s := geo.slice
-	for t, off := range geo.offsets {
-		dst := gd.F[off : off+s]
-		for i, v := range g.F[t*s : (t+1)*s] {
-			dst[i] += v
+	var geo *scatterGeom
+	return backwardAdd(rc, in, gOut, need, 2, gradFor, func() (shape []int, err error) {
+		geo, shape, err = o.geometry(in)
+		return shape, err
+	}, func(gd, g *tensor.Tensor) {
+		s := geo.slice
+		for t, off := range geo.offsets {
+			dst := gd.F[off : off+s]
+			for i, v := range g.F[t*s : (t+1)*s] {
+				dst[i] += v
+			}
 		}
-	}
-	return grads, nil
+	})
 }
 
 // ---- GatherElements ----
@@ -589,27 +577,18 @@ func (o *gatherElementsOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tens
 
 // Backward scatter-adds the gradient to the picked elements.
 func (o *gatherElementsOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	grads := make([]*tensor.Tensor, 2)
-	if !wants(need, 0) || in[0].DType != tensor.Float32 {
-		return grads, nil
-	}
-	offs, err := o.offsets(in)
-	if err != nil {
-		return nil, err
-	}
-	g, err := gradFor(gOut, 0, in[1].Shape)
-	if err != nil {
-		return nil, err
-	}
-	gd := rc.Alloc(in[0].Shape...)
-	grads[0] = gd
-	if g == nil {
-		return grads, nil
-	}
-	for i, off := range offs {
-		gd.F[off] += g.F[i]
-	}
-	return grads, nil
+	var offs []int
+	return backwardAdd(rc, in, gOut, need, 2, gradFor, func() (shape []int, err error) {
+		offs, err = o.offsets(in)
+		if err != nil {
+			return nil, err
+		}
+		return in[1].Shape, nil
+	}, func(gd, g *tensor.Tensor) {
+		for i, off := range offs {
+			gd.F[off] += g.F[i]
+		}
+	})
 }
 
 // ---- ArgMax / ArgMin ----
@@ -830,34 +809,23 @@ func (o *topKOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 
 // Backward scatters the values' gradient to the selected positions.
 func (o *topKOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	grads := make([]*tensor.Tensor, len(in))
-	if !wants(need, 0) || in[0].DType != tensor.Float32 {
-		return grads, nil
-	}
 	sv, ok := saved.(*topKSaved)
-	if !ok || len(out) < 2 || out[1] == nil {
-		return nil, fmt.Errorf("backward: forward state is missing")
-	}
-	x := in[0]
-	g, err := gradFor(gOut, 0, out[1].Shape)
-	if err != nil {
-		return nil, err
-	}
-	gx := rc.Alloc(x.Shape...)
-	grads[0] = gx
-	if g == nil {
-		return grads, nil
-	}
-	outer, n, inner := lineGeom(x.Shape, sv.ax)
-	for a := 0; a < outer; a++ {
-		for b := 0; b < inner; b++ {
-			for j := 0; j < sv.k; j++ {
-				o := a*sv.k*inner + b + j*inner
-				gx.F[a*n*inner+b+int(out[1].I[o])*inner] += g.F[o]
+	return backwardAdd(rc, in, gOut, need, len(in), gradFor, func() ([]int, error) {
+		if !ok || len(out) < 2 || out[1] == nil {
+			return nil, fmt.Errorf("backward: forward state is missing")
+		}
+		return out[1].Shape, nil
+	}, func(gx, g *tensor.Tensor) {
+		outer, n, inner := lineGeom(in[0].Shape, sv.ax)
+		for a := 0; a < outer; a++ {
+			for b := 0; b < inner; b++ {
+				for j := 0; j < sv.k; j++ {
+					o := a*sv.k*inner + b + j*inner
+					gx.F[a*n*inner+b+int(out[1].I[o])*inner] += g.F[o]
+				}
 			}
 		}
-	}
-	return grads, nil
+	})
 }
 
 // ---- Tile ----
@@ -927,22 +895,13 @@ func (t tileOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, 
 
 // Backward sums the gradient over the repeats.
 func (t tileOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	grads := make([]*tensor.Tensor, 2)
-	if !wants(need, 0) || in[0].DType != tensor.Float32 {
-		return grads, nil
-	}
-	shape, err := t.shape(in)
-	if err != nil {
-		return nil, err
-	}
-	g, err := gradFor(gOut, 0, shape)
-	if err != nil {
-		return nil, err
-	}
-	gx := rc.Alloc(in[0].Shape...)
-	grads[0] = gx
-	if g != nil && g.Len() > 0 {
-		view, _ := tileView(in[0].Shape, shape)
+	return backwardAdd(rc, in, gOut, need, 2, gradFor, func() ([]int, error) {
+		return t.shape(in)
+	}, func(gx, g *tensor.Tensor) {
+		if g.Len() == 0 {
+			return
+		}
+		view, _ := tileView(in[0].Shape, g.Shape)
 		dst := make([]int, len(view))
 		for i := range view {
 			dst[i] = 1
@@ -951,8 +910,7 @@ func (t tileOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gO
 			}
 		}
 		SumInto(gx.F, dst, g.F, view, 1)
-	}
-	return grads, nil
+	})
 }
 
 // ---- CumSum ----
@@ -1042,24 +1000,16 @@ func (o *cumSumOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tenso
 
 // Backward is the cumulative sum of the gradient in the other direction.
 func (o *cumSumOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	grads := make([]*tensor.Tensor, 2)
-	if !wants(need, 0) || in[0].DType != tensor.Float32 {
-		return grads, nil
-	}
-	ax, err := o.axis(in)
-	if err != nil {
-		return nil, err
-	}
-	g, err := gradFor(gOut, 0, in[0].Shape)
-	if err != nil {
-		return nil, err
-	}
-	gx := rc.Alloc(in[0].Shape...)
-	grads[0] = gx
-	if g != nil {
+	var ax int
+	return backwardAdd(rc, in, gOut, need, 2, gradFor, func() (_ []int, err error) {
+		ax, err = o.axis(in)
+		if err != nil {
+			return nil, err
+		}
+		return in[0].Shape, nil
+	}, func(gx, g *tensor.Tensor) {
 		cumsumLines(gx.F, g.F, in[0].Shape, ax, o.exclusive, !o.reverse)
-	}
-	return grads, nil
+	})
 }
 
 // ---- Trilu ----
@@ -1118,24 +1068,16 @@ func (o *triluOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor
 
 // Backward passes the gradient through the kept triangle.
 func (o *triluOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	grads := make([]*tensor.Tensor, len(in))
-	if !wants(need, 0) || in[0].DType != tensor.Float32 {
-		return grads, nil
-	}
-	k, err := o.k(in)
-	if err != nil {
-		return nil, err
-	}
-	g, err := gradFor(gOut, 0, in[0].Shape)
-	if err != nil {
-		return nil, err
-	}
-	gx := rc.Alloc(in[0].Shape...)
-	grads[0] = gx
-	if g != nil {
+	var k int64
+	return backwardAdd(rc, in, gOut, need, len(in), gradFor, func() (_ []int, err error) {
+		k, err = o.k(in)
+		if err != nil {
+			return nil, err
+		}
+		return in[0].Shape, nil
+	}, func(gx, g *tensor.Tensor) {
 		o.keep(in[0].Shape, k, func(i int) { gx.F[i] = g.F[i] })
-	}
-	return grads, nil
+	})
 }
 
 // ---- OneHot ----

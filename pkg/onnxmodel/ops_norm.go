@@ -64,12 +64,9 @@ func buildBatchNormOp(n *NodeInfo) (Op, error) {
 	if sp != 1 {
 		return nil, n.errorf("attribute spatial: only 1 (per-channel statistics) is supported, got %d", sp)
 	}
-	tm, err := n.Int("training_mode", 0)
+	tm, err := n.flag("training_mode", 0)
 	if err != nil {
 		return nil, err
-	}
-	if tm != 0 && tm != 1 {
-		return nil, n.errorf("attribute training_mode: expected 0 or 1, got %d", tm)
 	}
 	if len(n.Inputs) < 5 {
 		return nil, n.errorf("expected inputs X, scale, B, input_mean and input_var, got %d inputs", len(n.Inputs))
@@ -85,7 +82,7 @@ func buildBatchNormOp(n *NodeInfo) (Op, error) {
 			nOut = i + 1
 		}
 	}
-	return &batchNormOp{eps: eps, momentum: mom, trainingMode: tm == 1, nOut: max(nOut, 1), opset: n.Opset}, nil
+	return &batchNormOp{eps: eps, momentum: mom, trainingMode: tm, nOut: max(nOut, 1), opset: n.Opset}, nil
 }
 
 func (o *batchNormOp) setup(in []*tensor.Tensor) (x *tensor.Tensor, p [4]*tensor.Tensor, err error) {

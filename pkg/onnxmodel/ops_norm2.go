@@ -32,15 +32,9 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		if !n.Has("num_groups") {
-			return nil, n.errorf("attribute num_groups: required")
-		}
-		g, err := n.Int("num_groups", 0)
+		g, err := n.positiveInt("num_groups")
 		if err != nil {
 			return nil, err
-		}
-		if g < 1 {
-			return nil, n.errorf("attribute num_groups: expected a positive value, got %d", g)
 		}
 		st, err := n.Int("stash_type", 1)
 		if err != nil {
@@ -252,15 +246,9 @@ func buildLRN(n *NodeInfo) (Op, error) {
 	if err := checkInputCount(n, 1, 1, "X"); err != nil {
 		return nil, err
 	}
-	if !n.Has("size") {
-		return nil, n.errorf("attribute size: required")
-	}
-	size, err := n.Int("size", 0)
+	size, err := n.positiveInt("size")
 	if err != nil {
 		return nil, err
-	}
-	if size < 1 {
-		return nil, n.errorf("attribute size: expected a positive value, got %d", size)
 	}
 	op := &lrnOp{size: int(size)}
 	for _, a := range []struct {

@@ -257,28 +257,18 @@ func (o *padOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, 
 
 // Backward adds each output gradient to the element it was copied from.
 func (o *padOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	grads := make([]*tensor.Tensor, len(in))
-	if len(need) == 0 || !need[0] || in[0].DType != tensor.Float32 {
-		return grads, nil
-	}
-	g, err := o.geometry(in)
-	if err != nil {
-		return nil, err
-	}
-	x := in[0]
-	gx := rc.Alloc(x.Shape...)
-	grads[0] = gx
-	if len(gOut) == 0 || gOut[0] == nil {
-		return grads, nil
-	}
-	gy := gOut[0]
-	if !tensor.SameShape(gy.Shape, g.shape) {
-		return nil, fmt.Errorf("gradient shape %v, output shape %v", gy.Shape, g.shape)
-	}
-	g.walk(x.Shape, func(i, s int) {
-		if s >= 0 {
-			gx.F[s] += gy.F[i]
+	var geo padGeom
+	return backwardAdd(rc, in, gOut, need, len(in), gradShaped, func() ([]int, error) {
+		var err error
+		if geo, err = o.geometry(in); err != nil {
+			return nil, err
 		}
+		return geo.shape, nil
+	}, func(gx, gy *tensor.Tensor) {
+		geo.walk(in[0].Shape, func(i, s int) {
+			if s >= 0 {
+				gx.F[s] += gy.F[i]
+			}
+		})
 	})
-	return grads, nil
 }

@@ -94,16 +94,13 @@ func buildMaxPoolOp(n *NodeInfo) (Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	so, err := n.Int("storage_order", 0)
+	colMajor, err := n.flag("storage_order", 0)
 	if err != nil {
 		return nil, err
 	}
-	if so != 0 && so != 1 {
-		return nil, n.errorf("attribute storage_order: expected 0 or 1, got %d", so)
-	}
 	op := &maxPoolOp{sp: sp}
 	op.wantIndices = len(n.Outputs) > 1 && n.Outputs[1] != ""
-	op.colMajor = so == 1
+	op.colMajor = colMajor
 	if len(n.Inputs) < 1 || n.Inputs[0] == "" {
 		return nil, n.errorf("expected input X")
 	}
@@ -302,17 +299,14 @@ func buildAveragePoolOp(n *NodeInfo) (Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	cip, err := n.Int("count_include_pad", 0)
+	cip, err := n.flag("count_include_pad", 0)
 	if err != nil {
 		return nil, err
-	}
-	if cip != 0 && cip != 1 {
-		return nil, n.errorf("attribute count_include_pad: expected 0 or 1, got %d", cip)
 	}
 	if len(n.Inputs) < 1 || n.Inputs[0] == "" {
 		return nil, n.errorf("expected input X")
 	}
-	return &averagePoolOp{sp: sp, includePad: cip == 1}, nil
+	return &averagePoolOp{sp: sp, includePad: cip}, nil
 }
 
 // avgAxis returns, for output position o on one axis, the number of window

@@ -69,22 +69,13 @@ func buildReduce(n *NodeInfo, kind redKind) (Op, error) {
 	if len(n.Inputs) < 1 || len(n.Inputs) > maxIn {
 		return nil, n.errorf("expected 1 to %d inputs at opset %d, got %d", maxIn, n.Opset, len(n.Inputs))
 	}
-	kd, err := n.Int("keepdims", 1)
-	if err != nil {
+	var err error
+	if op.keepdims, err = n.flag("keepdims", 1); err != nil {
 		return nil, err
 	}
-	if kd != 0 && kd != 1 {
-		return nil, n.errorf("attribute keepdims: expected 0 or 1, got %d", kd)
-	}
-	op.keepdims = kd == 1
-	noop, err := n.Int("noop_with_empty_axes", 0)
-	if err != nil {
+	if op.noop, err = n.flag("noop_with_empty_axes", 0); err != nil {
 		return nil, err
 	}
-	if noop != 0 && noop != 1 {
-		return nil, n.errorf("attribute noop_with_empty_axes: expected 0 or 1, got %d", noop)
-	}
-	op.noop = noop == 1
 	return op, nil
 }
 

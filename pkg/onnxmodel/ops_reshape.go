@@ -73,12 +73,9 @@ func buildFlatten(n *NodeInfo) (Op, error) {
 }
 
 func buildReshape(n *NodeInfo) (Op, error) {
-	allowzero, err := n.Int("allowzero", 0)
+	allowzero, err := n.flag("allowzero", 0)
 	if err != nil {
 		return nil, err
-	}
-	if allowzero != 0 && allowzero != 1 {
-		return nil, n.errorf("attribute allowzero: expected 0 or 1, got %d", allowzero)
 	}
 	if n.Opset < 5 {
 		if len(n.Inputs) != 1 {
@@ -111,7 +108,7 @@ func buildReshape(n *NodeInfo) (Op, error) {
 		if in[1].Rank() != 1 {
 			return nil, fmt.Errorf("shape must be 1-D, got %v", in[1].Shape)
 		}
-		return reshapeShape(in[0].Shape, spec, allowzero == 1)
+		return reshapeShape(in[0].Shape, spec, allowzero)
 	}}, nil
 }
 
@@ -238,26 +235,17 @@ func (o *transposeOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Te
 
 // Backward applies the inverse permutation to the gradient.
 func (o *transposeOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	grads := make([]*tensor.Tensor, 1)
-	if len(need) == 0 || !need[0] || in[0].DType != tensor.Float32 {
-		return grads, nil
-	}
-	x := in[0]
-	perm, err := o.permFor(x)
-	if err != nil {
-		return nil, err
-	}
-	gx := rc.Alloc(x.Shape...)
-	grads[0] = gx
-	if len(gOut) == 0 || gOut[0] == nil {
-		return grads, nil
-	}
-	shape, dst := permuted(x.Shape, perm)
-	if !tensor.SameShape(gOut[0].Shape, shape) {
-		return nil, fmt.Errorf("gradient shape %v, output shape %v", gOut[0].Shape, shape)
-	}
-	copyTensor(NewLoopPlan(shape, dst, tensor.Strides(shape)), gx, 0, gOut[0], 0)
-	return grads, nil
+	var dst []int
+	return backwardAdd(rc, in, gOut, need, 1, gradShaped, func() (shape []int, err error) {
+		perm, err := o.permFor(in[0])
+		if err != nil {
+			return nil, err
+		}
+		shape, dst = permuted(in[0].Shape, perm)
+		return shape, nil
+	}, func(gx, g *tensor.Tensor) {
+		copyTensor(NewLoopPlan(g.Shape, dst, tensor.Strides(g.Shape)), gx, 0, g, 0)
+	})
 }
 
 // buildSqueeze builds Unsqueeze (insert size-1 axes) or Squeeze (remove

@@ -701,14 +701,11 @@ func buildSpaceDepth(n *NodeInfo, toSpace bool) (Op, error) {
 	if err := checkInputCount(n, 1, 1, "input"); err != nil {
 		return nil, err
 	}
-	if !n.Has("blocksize") {
-		return nil, n.errorf("attribute blocksize: required")
-	}
-	b, err := n.Int("blocksize", 0)
+	b, err := n.positiveInt("blocksize")
 	if err != nil {
 		return nil, err
 	}
-	if b < 1 || b > 1<<16 {
+	if b > 1<<16 {
 		return nil, n.errorf("attribute blocksize: expected a positive value, got %d", b)
 	}
 	op := &spaceDepthOp{toSpace: toSpace, b: int(b)}

@@ -170,26 +170,18 @@ func (o *sliceOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor
 
 // Backward scatters the gradient into the sliced positions.
 func (o *sliceOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	grads := make([]*tensor.Tensor, len(in))
-	if len(need) == 0 || !need[0] || in[0].DType != tensor.Float32 {
-		return grads, nil
-	}
-	g, err := o.geometry(in)
-	if err != nil {
-		return nil, err
-	}
-	gx := rc.Alloc(in[0].Shape...)
-	grads[0] = gx
-	if len(gOut) == 0 || gOut[0] == nil {
-		return grads, nil
-	}
-	if !tensor.SameShape(gOut[0].Shape, g.shape) {
-		return nil, fmt.Errorf("gradient shape %v, output shape %v", gOut[0].Shape, g.shape)
-	}
-	if tensor.Numel(g.shape) > 0 {
-		copyTensor(NewLoopPlan(g.shape, g.strides, tensor.Strides(g.shape)), gx, g.base, gOut[0], 0)
-	}
-	return grads, nil
+	var geo sliceGeom
+	return backwardAdd(rc, in, gOut, need, len(in), gradShaped, func() ([]int, error) {
+		var err error
+		if geo, err = o.geometry(in); err != nil {
+			return nil, err
+		}
+		return geo.shape, nil
+	}, func(gx, g *tensor.Tensor) {
+		if tensor.Numel(geo.shape) > 0 {
+			copyTensor(NewLoopPlan(geo.shape, geo.strides, tensor.Strides(geo.shape)), gx, geo.base, g, 0)
+		}
+	})
 }
 
 // gatherOp is Gather: picks entries along axis by int64 indices (negative
@@ -264,34 +256,22 @@ func (o *gatherOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tenso
 
 // Backward scatter-adds the gradient to the picked positions.
 func (o *gatherOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	grads := make([]*tensor.Tensor, len(in))
-	if len(need) == 0 || !need[0] || in[0].DType != tensor.Float32 {
-		return grads, nil
-	}
-	ax, shape, outer, inner, ids, err := o.geometry(in)
-	if err != nil {
-		return nil, err
-	}
-	x := in[0]
-	gx := rc.Alloc(x.Shape...)
-	grads[0] = gx
-	if len(gOut) == 0 || gOut[0] == nil {
-		return grads, nil
-	}
-	g := gOut[0]
-	if !tensor.SameShape(g.Shape, shape) {
-		return nil, fmt.Errorf("gradient shape %v, output shape %v", g.Shape, shape)
-	}
-	dim := x.Shape[ax]
-	for i := 0; i < outer; i++ {
-		for j, id := range ids {
-			d := (i*len(ids) + j) * inner
-			s := (i*dim + id) * inner
-			dst := gx.F[s : s+inner]
-			for k, v := range g.F[d : d+inner] {
-				dst[k] += v
+	var ax, outer, inner int
+	var ids []int
+	return backwardAdd(rc, in, gOut, need, len(in), gradShaped, func() (shape []int, err error) {
+		ax, shape, outer, inner, ids, err = o.geometry(in)
+		return shape, err
+	}, func(gx, g *tensor.Tensor) {
+		dim := in[0].Shape[ax]
+		for i := 0; i < outer; i++ {
+			for j, id := range ids {
+				d := (i*len(ids) + j) * inner
+				s := (i*dim + id) * inner
+				dst := gx.F[s : s+inner]
+				for k, v := range g.F[d : d+inner] {
+					dst[k] += v
+				}
 			}
 		}
-	}
-	return grads, nil
+	})
 }
