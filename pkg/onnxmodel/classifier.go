@@ -92,7 +92,7 @@ type BackpropOptions struct {
 	Training bool
 	// fixedRandom runs random ops at their mean (the load-time self-check).
 	fixedRandom bool
-	// usage, when not nil, receives the run's working memory in bytes.
+	// usage, when not nil, receives the run's peak working memory in bytes.
 	usage *int64
 }
 
@@ -183,13 +183,14 @@ func (m *Model) fittingBatch(ctx context.Context, x *tensor.Tensor, opts Backpro
 func (m *Model) backprop(ctx context.Context, x *tensor.Tensor, opts BackpropOptions, lossGrad func(logits *tensor.Tensor) (*tensor.Tensor, error)) (*Grads, error) {
 	inSlot := m.slotOf[m.Inputs[0].Name]
 	logitSlot := m.slotOf[m.LogitsName]
-	t, err := m.execute(ctx, m.plan([]int{logitSlot}), map[int]*tensor.Tensor{inSlot: x}, opts.Training, opts.fixedRandom)
+	grad := lossGrad != nil && (opts.Input || opts.Params)
+	t, err := m.execute(ctx, m.plan([]int{logitSlot}), map[int]*tensor.Tensor{inSlot: x}, []int{logitSlot}, opts.Training, opts.fixedRandom, grad)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if opts.usage != nil {
-			*opts.usage = t.rc.pool.used()
+			*opts.usage = t.rc.pool.peak()
 		}
 		t.release()
 	}()
@@ -204,7 +205,7 @@ func (m *Model) backprop(ctx context.Context, x *tensor.Tensor, opts BackpropOpt
 	c := raw.Shape[1]
 	logits := tensor.FromFloat32(append([]float32(nil), raw.F...), n, c)
 	g := &Grads{Logits: logits}
-	if lossGrad == nil || (!opts.Input && !opts.Params) {
+	if !grad {
 		return g, nil
 	}
 	seed, err := lossGrad(logits)
