@@ -209,14 +209,17 @@ func (w *nnWindow) geomND(c int) *tensor.ConvGeomND {
 // per-worker gradient accumulators) shared by all ops and runs.
 var nnScratchPool sync.Pool
 
-// nnGetScratch returns a buffer of n elements (contents undefined).
+// nnGetScratch returns a buffer of n elements (contents undefined). A
+// pooled buffer too small for n is dropped, not put back: put back, it was
+// the next Get's answer again, so that every call of a larger op allocated
+// a new buffer and the pool grew by one until the next collections (45 MB
+// of im2col buffers live at one point of README's first command, the MNIST
+// CNN at batch 128). Dropping it leaves the pool with buffers large enough
+// for the largest op, about one per worker.
 func nnGetScratch(n int) *[]float32 {
-	if p, ok := nnScratchPool.Get().(*[]float32); ok {
-		if cap(*p) >= n {
-			*p = (*p)[:n]
-			return p
-		}
-		nnScratchPool.Put(p)
+	if p, ok := nnScratchPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
 	}
 	b := make([]float32, n)
 	return &b
