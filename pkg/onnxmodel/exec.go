@@ -22,9 +22,10 @@ type tape struct {
 	// valRef[s] is the pool buffer that vals[s] holds a reference to (nil
 	// when vals[s] is not from the pool: a feed, a constant).
 	valRef []*takenBuf
-	// holds[i] are the buffers taken while ran[i] ran forward: its outputs,
-	// what it saved and its scratch. They are held until its backward rule
-	// has run, since saved may point into any of them.
+	// holds[i] are the buffers taken while ran[i] ran forward, when it
+	// saved a value for its backward rule: its outputs, what it saved and
+	// its scratch. They are held until that rule has run, since saved may
+	// point into any of them.
 	holds [][]*takenBuf
 }
 
@@ -92,31 +93,55 @@ func (m *Model) plan(targets []int) []*compiledNode {
 // execute runs the nodes of plan with the given feeds. With fixedRandom,
 // random ops output their mean instead of drawing (see RunContext).
 //
-// With keep, the tape keeps every value and what each op saved, for
-// backward. Without, it returns each buffer to the pool once its last
-// reader has run, so that a forward-only run holds a few values at a time;
-// only the targets' values stay.
+// With keep, the tape keeps what each op saved and every value whose data
+// a backward rule reads (see backwardReader), for backward; a value whose
+// data none reads keeps only its shape once its last forward reader has
+// run. Without keep, each value goes once its last reader has run, so that
+// a forward-only run holds a few values at a time; the targets' values
+// stay. Buffers go back to the pool as soon as nothing uses them.
 func (m *Model) execute(ctx context.Context, plan []*compiledNode, feeds map[int]*tensor.Tensor, targets []int, training, fixedRandom, keep bool) (*tape, error) {
 	t := &tape{m: m, rc: &RunContext{Training: training, fixedRandom: fixedRandom, pool: m.getPool()}, vals: make([]*tensor.Tensor, len(m.slots)), saved: make([]any, len(plan)), ran: plan, valRef: make([]*takenBuf, len(m.slots))}
 	// lastUse[s] is the index in plan of the last node that reads slot s;
 	// -1 for a slot that no node reads, len(plan) for the targets.
-	var lastUse []int
-	if keep {
-		t.holds = make([][]*takenBuf, len(plan))
-	} else {
-		lastUse = make([]int, len(m.slots))
-		for s := range lastUse {
-			lastUse[s] = -1
-		}
-		for i, cn := range plan {
-			for _, s := range cn.in {
-				if s >= 0 {
-					lastUse[s] = i
-				}
+	lastUse := make([]int, len(m.slots))
+	for s := range lastUse {
+		lastUse[s] = -1
+	}
+	for i, cn := range plan {
+		for _, s := range cn.in {
+			if s >= 0 {
+				lastUse[s] = i
 			}
 		}
+	}
+	for _, s := range targets {
+		lastUse[s] = len(plan)
+	}
+	// With keep, readData[s] says whether a backward rule reads the data
+	// of slot s (see backwardReader): a value that none reads keeps only
+	// its shape once the forward pass is past its last reader.
+	var readData []bool
+	if keep {
+		t.holds = make([][]*takenBuf, len(plan))
+		readData = make([]bool, len(m.slots))
 		for _, s := range targets {
-			lastUse[s] = len(plan)
+			readData[s] = true
+		}
+		for _, cn := range plan {
+			var rin, rout []bool
+			if br, ok := cn.op.(backwardReader); ok {
+				rin, rout = br.backwardReads(len(cn.in), len(cn.out))
+			}
+			for j, s := range cn.in {
+				if s >= 0 && (rin == nil || j >= len(rin) || rin[j]) {
+					readData[s] = true
+				}
+			}
+			for j, s := range cn.out {
+				if s >= 0 && (rout == nil || j >= len(rout) || rout[j]) {
+					readData[s] = true
+				}
+			}
 		}
 	}
 	for s, v := range feeds {
@@ -159,22 +184,24 @@ func (m *Model) execute(ctx context.Context, plan []*compiledNode, feeds map[int
 			}
 		}
 		held := t.rc.pool.takeRecent()
-		if keep {
+		if keep && saved != nil {
 			t.saved[i] = saved
 			t.holds[i] = held
 		} else {
-			// No backward rule will read saved: only the values keep
-			// buffers now. Values that no later node reads go back.
+			// No backward rule will read a saved value: only the values
+			// keep the op's buffers now.
 			t.rc.pool.unhold(held)
-			for _, s := range cn.in {
-				if s >= 0 && lastUse[s] == i {
-					t.dropVal(s)
-				}
+		}
+		// Values that no later node reads go back, or, when backward
+		// will read their shape only, keep only that.
+		for _, s := range cn.in {
+			if s >= 0 && lastUse[s] == i {
+				t.forget(s, keep && readData[s])
 			}
-			for _, s := range cn.out {
-				if s >= 0 && lastUse[s] < i {
-					t.dropVal(s)
-				}
+		}
+		for _, s := range cn.out {
+			if s >= 0 && lastUse[s] < i {
+				t.forget(s, keep && readData[s])
 			}
 		}
 		if err := t.checkWorking(); err != nil {
@@ -218,6 +245,25 @@ func (t *tape) dropVal(s int) {
 		t.vals[s] = nil
 		t.rc.pool.drop(ref)
 	}
+}
+
+// forget ends the forward pass's use of slot s: with keepData the value
+// stays for backward; otherwise a kept tape (backward reads at most its
+// shape) keeps a tensor with its shape and dtype and no data, and a
+// forward-only tape drops it.
+func (t *tape) forget(s int, keepData bool) {
+	ref := t.valRef[s]
+	if keepData || ref == nil {
+		return
+	}
+	v := t.vals[s]
+	if t.holds != nil {
+		t.vals[s] = &tensor.Tensor{Shape: v.Shape, DType: v.DType}
+	} else {
+		t.vals[s] = nil
+	}
+	t.valRef[s] = nil
+	t.rc.pool.drop(ref)
 }
 
 func countPresent(slots []int) int {
