@@ -184,7 +184,22 @@ func (m *Model) backprop(ctx context.Context, x *tensor.Tensor, opts BackpropOpt
 	inSlot := m.slotOf[m.Inputs[0].Name]
 	logitSlot := m.slotOf[m.LogitsName]
 	grad := lossGrad != nil && (opts.Input || opts.Params)
-	t, err := m.execute(ctx, m.plan([]int{logitSlot}), map[int]*tensor.Tensor{inSlot: x}, []int{logitSlot}, opts.Training, opts.fixedRandom, grad)
+	var wrt []int // the slots to differentiate with respect to; nil: none
+	paramSlots := map[string]int{}
+	if grad {
+		wrt = []int{}
+		if opts.Input {
+			wrt = append(wrt, inSlot)
+		}
+		if opts.Params {
+			for _, name := range m.ParamNames {
+				s := m.slotOf[name]
+				paramSlots[name] = s
+				wrt = append(wrt, s)
+			}
+		}
+	}
+	t, err := m.execute(ctx, m.plan([]int{logitSlot}), map[int]*tensor.Tensor{inSlot: x}, []int{logitSlot}, opts.Training, opts.fixedRandom, wrt)
 	if err != nil {
 		return nil, err
 	}
@@ -216,18 +231,6 @@ func (m *Model) backprop(ctx context.Context, x *tensor.Tensor, opts BackpropOpt
 		return nil, fmt.Errorf("loss gradient has shape %v, want [%d %d]", shapeOf(seed), n, c)
 	}
 	seed = seed.Reshaped(raw.Shape...)
-	wrt := []int{}
-	if opts.Input {
-		wrt = append(wrt, inSlot)
-	}
-	paramSlots := map[string]int{}
-	if opts.Params {
-		for _, name := range m.ParamNames {
-			s := m.slotOf[name]
-			paramSlots[name] = s
-			wrt = append(wrt, s)
-		}
-	}
 	res, err := t.backward(ctx, map[int]*tensor.Tensor{logitSlot: seed}, wrt)
 	if err != nil {
 		return nil, err

@@ -93,13 +93,15 @@ func (m *Model) plan(targets []int) []*compiledNode {
 // execute runs the nodes of plan with the given feeds. With fixedRandom,
 // random ops output their mean instead of drawing (see RunContext).
 //
-// With keep, the tape keeps what each op saved and every value whose data
-// a backward rule reads (see backwardReader), for backward; a value whose
+// With wrt not nil (keep), the tape keeps what each op saved and every
+// value whose data a backward rule reads (see backwardReader) when backward
+// differentiates with respect to the wrt slots, for backward; a value whose
 // data none reads keeps only its shape once its last forward reader has
 // run. Without keep, each value goes once its last reader has run, so that
 // a forward-only run holds a few values at a time; the targets' values
 // stay. Buffers go back to the pool as soon as nothing uses them.
-func (m *Model) execute(ctx context.Context, plan []*compiledNode, feeds map[int]*tensor.Tensor, targets []int, training, fixedRandom, keep bool) (*tape, error) {
+func (m *Model) execute(ctx context.Context, plan []*compiledNode, feeds map[int]*tensor.Tensor, targets []int, training, fixedRandom bool, wrt []int) (*tape, error) {
+	keep := wrt != nil
 	t := &tape{m: m, rc: &RunContext{Training: training, fixedRandom: fixedRandom, pool: m.getPool()}, vals: make([]*tensor.Tensor, len(m.slots)), saved: make([]any, len(plan)), ran: plan, valRef: make([]*takenBuf, len(m.slots))}
 	// lastUse[s] is the index in plan of the last node that reads slot s;
 	// -1 for a slot that no node reads, len(plan) for the targets.
@@ -127,10 +129,15 @@ func (m *Model) execute(ctx context.Context, plan []*compiledNode, feeds map[int
 		for _, s := range targets {
 			readData[s] = true
 		}
+		req := required(m, plan, wrt)
 		for _, cn := range plan {
 			var rin, rout []bool
 			if br, ok := cn.op.(backwardReader); ok {
-				rin, rout = br.backwardReads(len(cn.in), len(cn.out))
+				need := make([]bool, len(cn.in))
+				for j, s := range cn.in {
+					need[j] = s >= 0 && req[s]
+				}
+				rin, rout = br.backwardReads(need, len(cn.out))
 			}
 			for j, s := range cn.in {
 				if s >= 0 && (rin == nil || j >= len(rin) || rin[j]) {
@@ -286,25 +293,7 @@ func countPresent(slots []int) int {
 // slots (graph inputs and initializers, which no node produces) stay.
 func (t *tape) backward(ctx context.Context, seeds map[int]*tensor.Tensor, wrt []int) (map[int]*tensor.Tensor, error) {
 	m := t.m
-	req := make([]bool, len(m.slots))
-	for _, s := range wrt {
-		req[s] = true
-	}
-	for _, cn := range t.ran {
-		any := false
-		for _, s := range cn.in {
-			if s >= 0 && req[s] {
-				any = true
-			}
-		}
-		if any {
-			for _, s := range cn.out {
-				if s >= 0 {
-					req[s] = true
-				}
-			}
-		}
-	}
+	req := required(m, t.ran, wrt)
 	b := &backwardState{
 		t:       t,
 		req:     req,
@@ -340,6 +329,31 @@ func (t *tape) backward(ctx context.Context, seeds map[int]*tensor.Tensor, wrt [
 		res[s] = b.grads[s]
 	}
 	return res, nil
+}
+
+// required returns which slots depend on the wrt slots through plan: the
+// values whose gradients a backward pass with respect to wrt computes.
+func required(m *Model, plan []*compiledNode, wrt []int) []bool {
+	req := make([]bool, len(m.slots))
+	for _, s := range wrt {
+		req[s] = true
+	}
+	for _, cn := range plan {
+		any := false
+		for _, s := range cn.in {
+			if s >= 0 && req[s] {
+				any = true
+			}
+		}
+		if any {
+			for _, s := range cn.out {
+				if s >= 0 {
+					req[s] = true
+				}
+			}
+		}
+	}
+	return req
 }
 
 // backwardState is one backward pass over a tape.
@@ -468,7 +482,7 @@ func (m *Model) Run(ctx context.Context, inputs map[string]*tensor.Tensor) (map[
 	for i, o := range m.Outputs {
 		targets[i] = m.slotOf[o.Name]
 	}
-	t, err := m.execute(ctx, m.plan(targets), feeds, targets, false, false, false)
+	t, err := m.execute(ctx, m.plan(targets), feeds, targets, false, false, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -31,13 +31,14 @@ type Op interface {
 // implement it is taken to read the data of all its inputs and outputs.
 type backwardReader interface {
 	// backwardReads reports whether Backward reads the data of input i
-	// (of nIn) and of output j (of nOut).
-	backwardReads(nIn, nOut int) (in, out []bool)
+	// and of output j (of nOut) when it is asked for the gradients of the
+	// inputs with need set (or of fewer of them).
+	backwardReads(need []bool, nOut int) (in, out []bool)
 }
 
 // readsNone is backwardReads for a rule that reads only shapes and dtypes.
-func readsNone(nIn, nOut int) (in, out []bool) {
-	return make([]bool, nIn), make([]bool, nOut)
+func readsNone(need []bool, nOut int) (in, out []bool) {
+	return make([]bool, len(need)), make([]bool, nOut)
 }
 
 // NodeInfo is what an op builder sees of a node at load time.

@@ -82,7 +82,7 @@ func (identityOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor
 }
 
 // backwardReads: Backward reads shapes only (passGrad).
-func (identityOp) backwardReads(nIn, nOut int) (in, out []bool) { return readsNone(nIn, nOut) }
+func (identityOp) backwardReads(need []bool, nOut int) (in, out []bool) { return readsNone(need, nOut) }
 
 // Backward passes a copy of the gradient through.
 func (identityOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {

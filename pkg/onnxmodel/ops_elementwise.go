@@ -1070,8 +1070,8 @@ func (o *unaryOp) derivative(x, y float32) float32 {
 func (o *unaryOp) readsOutput() bool { return o.kind != unRelu && o.kind != unNeg }
 
 // backwardReads: X's data always; Y's unless readsOutput says not.
-func (o *unaryOp) backwardReads(nIn, nOut int) (in, out []bool) {
-	in, out = make([]bool, nIn), make([]bool, nOut)
+func (o *unaryOp) backwardReads(need []bool, nOut int) (in, out []bool) {
+	in, out = make([]bool, len(need)), make([]bool, nOut)
 	for i := range in {
 		in[i] = true
 	}

@@ -250,7 +250,9 @@ func maxPool2x2Plane(g *tensor.ConvGeom, x, y []float32, arg []int32) {
 
 // backwardReads: Backward reads the argmax it saved and the shapes of X
 // and Y, not their data.
-func (o *maxPoolOp) backwardReads(nIn, nOut int) (in, out []bool) { return readsNone(nIn, nOut) }
+func (o *maxPoolOp) backwardReads(need []bool, nOut int) (in, out []bool) {
+	return readsNone(need, nOut)
+}
 
 // Backward routes each output gradient to its window's argmax.
 func (o *maxPoolOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {

@@ -47,7 +47,7 @@ func (o *viewOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 }
 
 // backwardReads: Backward reads shapes only (passGrad).
-func (o *viewOp) backwardReads(nIn, nOut int) (in, out []bool) { return readsNone(nIn, nOut) }
+func (o *viewOp) backwardReads(need []bool, nOut int) (in, out []bool) { return readsNone(need, nOut) }
 
 // Backward copies the gradient under the input's shape.
 func (o *viewOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
