@@ -92,7 +92,7 @@ type BackpropOptions struct {
 	Training bool
 	// fixedRandom runs random ops at their mean (the load-time self-check).
 	fixedRandom bool
-	// usage, when not nil, receives the run's working memory in bytes.
+	// usage, when not nil, receives the run's peak working memory in bytes.
 	usage *int64
 }
 
@@ -183,13 +183,29 @@ func (m *Model) fittingBatch(ctx context.Context, x *tensor.Tensor, opts Backpro
 func (m *Model) backprop(ctx context.Context, x *tensor.Tensor, opts BackpropOptions, lossGrad func(logits *tensor.Tensor) (*tensor.Tensor, error)) (*Grads, error) {
 	inSlot := m.slotOf[m.Inputs[0].Name]
 	logitSlot := m.slotOf[m.LogitsName]
-	t, err := m.execute(ctx, m.plan([]int{logitSlot}), map[int]*tensor.Tensor{inSlot: x}, opts.Training, opts.fixedRandom)
+	grad := lossGrad != nil && (opts.Input || opts.Params)
+	var wrt []int // the slots to differentiate with respect to; nil: none
+	paramSlots := map[string]int{}
+	if grad {
+		wrt = []int{}
+		if opts.Input {
+			wrt = append(wrt, inSlot)
+		}
+		if opts.Params {
+			for _, name := range m.ParamNames {
+				s := m.slotOf[name]
+				paramSlots[name] = s
+				wrt = append(wrt, s)
+			}
+		}
+	}
+	t, err := m.execute(ctx, m.plan([]int{logitSlot}), map[int]*tensor.Tensor{inSlot: x}, []int{logitSlot}, opts.Training, opts.fixedRandom, wrt)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if opts.usage != nil {
-			*opts.usage = t.rc.pool.used()
+			*opts.usage = t.rc.pool.peak()
 		}
 		t.release()
 	}()
@@ -204,7 +220,7 @@ func (m *Model) backprop(ctx context.Context, x *tensor.Tensor, opts BackpropOpt
 	c := raw.Shape[1]
 	logits := tensor.FromFloat32(append([]float32(nil), raw.F...), n, c)
 	g := &Grads{Logits: logits}
-	if lossGrad == nil || (!opts.Input && !opts.Params) {
+	if !grad {
 		return g, nil
 	}
 	seed, err := lossGrad(logits)
@@ -215,18 +231,6 @@ func (m *Model) backprop(ctx context.Context, x *tensor.Tensor, opts BackpropOpt
 		return nil, fmt.Errorf("loss gradient has shape %v, want [%d %d]", shapeOf(seed), n, c)
 	}
 	seed = seed.Reshaped(raw.Shape...)
-	wrt := []int{}
-	if opts.Input {
-		wrt = append(wrt, inSlot)
-	}
-	paramSlots := map[string]int{}
-	if opts.Params {
-		for _, name := range m.ParamNames {
-			s := m.slotOf[name]
-			paramSlots[name] = s
-			wrt = append(wrt, s)
-		}
-	}
 	res, err := t.backward(ctx, map[int]*tensor.Tensor{logitSlot: seed}, wrt)
 	if err != nil {
 		return nil, err

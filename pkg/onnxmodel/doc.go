@@ -25,8 +25,13 @@
 //
 // Executor: Model.Run computes the graph outputs; the gradient entry
 // points run the graph forward and backward in one pass, reusing pooled
-// buffers. Training-mode ops (BatchNormalization, Dropout) follow
-// RunContext.Training.
+// buffers. A buffer goes back to the pool as soon as nothing can read it:
+// a value after its last reader (forward-only runs), a node's outputs,
+// their gradients and its saved value once its backward rule has run, and
+// the data of a value that no backward rule reads (an op says which data
+// its rule reads by implementing backwardReader; a view shares its input's
+// buffer, which is counted, not copied). Training-mode ops
+// (BatchNormalization, Dropout) follow RunContext.Training.
 //
 // Concurrency: a compiled Model may be run from many goroutines at once;
 // each run has its own buffers. Editing a model (Params, Edit) must not

@@ -10,7 +10,8 @@ import (
 
 // tape is one run of the graph: every value it computed and what each op
 // saved for its backward rule. Its buffers go back to the model's pool when
-// it is released.
+// it is released, and during the run as soon as nothing can use them any
+// more (see valRef, holds and backward).
 type tape struct {
 	m     *Model
 	rc    *RunContext
@@ -18,6 +19,14 @@ type tape struct {
 	saved []any
 	ran   []*compiledNode
 	batch int // the input's batch size, for WorkingMemoryError
+	// valRef[s] is the pool buffer that vals[s] holds a reference to (nil
+	// when vals[s] is not from the pool: a feed, a constant).
+	valRef []*takenBuf
+	// holds[i] are the buffers taken while ran[i] ran forward, when it
+	// saved a value for its backward rule: its outputs, what it saved and
+	// its scratch. They are held until that rule has run, since saved may
+	// point into any of them.
+	holds [][]*takenBuf
 }
 
 func (m *Model) getPool() *bufferPool {
@@ -83,8 +92,65 @@ func (m *Model) plan(targets []int) []*compiledNode {
 
 // execute runs the nodes of plan with the given feeds. With fixedRandom,
 // random ops output their mean instead of drawing (see RunContext).
-func (m *Model) execute(ctx context.Context, plan []*compiledNode, feeds map[int]*tensor.Tensor, training, fixedRandom bool) (*tape, error) {
-	t := &tape{m: m, rc: &RunContext{Training: training, fixedRandom: fixedRandom, pool: m.getPool()}, vals: make([]*tensor.Tensor, len(m.slots)), saved: make([]any, len(plan)), ran: plan}
+//
+// With wrt not nil (keep), the tape keeps what each op saved and every
+// value whose data a backward rule reads (see backwardReader) when backward
+// differentiates with respect to the wrt slots, for backward; a value whose
+// data none reads keeps only its shape once its last forward reader has
+// run. Without keep, each value goes once its last reader has run, so that
+// a forward-only run holds a few values at a time; the targets' values
+// stay. Buffers go back to the pool as soon as nothing uses them.
+func (m *Model) execute(ctx context.Context, plan []*compiledNode, feeds map[int]*tensor.Tensor, targets []int, training, fixedRandom bool, wrt []int) (*tape, error) {
+	keep := wrt != nil
+	t := &tape{m: m, rc: &RunContext{Training: training, fixedRandom: fixedRandom, pool: m.getPool()}, vals: make([]*tensor.Tensor, len(m.slots)), saved: make([]any, len(plan)), ran: plan, valRef: make([]*takenBuf, len(m.slots))}
+	// lastUse[s] is the index in plan of the last node that reads slot s;
+	// -1 for a slot that no node reads, len(plan) for the targets.
+	lastUse := make([]int, len(m.slots))
+	for s := range lastUse {
+		lastUse[s] = -1
+	}
+	for i, cn := range plan {
+		for _, s := range cn.in {
+			if s >= 0 {
+				lastUse[s] = i
+			}
+		}
+	}
+	for _, s := range targets {
+		lastUse[s] = len(plan)
+	}
+	// With keep, readData[s] says whether a backward rule reads the data
+	// of slot s (see backwardReader): a value that none reads keeps only
+	// its shape once the forward pass is past its last reader.
+	var readData []bool
+	if keep {
+		t.holds = make([][]*takenBuf, len(plan))
+		readData = make([]bool, len(m.slots))
+		for _, s := range targets {
+			readData[s] = true
+		}
+		req := required(m, plan, wrt)
+		for _, cn := range plan {
+			var rin, rout []bool
+			if br, ok := cn.op.(backwardReader); ok {
+				need := make([]bool, len(cn.in))
+				for j, s := range cn.in {
+					need[j] = s >= 0 && req[s]
+				}
+				rin, rout = br.backwardReads(need, len(cn.out))
+			}
+			for j, s := range cn.in {
+				if s >= 0 && (rin == nil || j >= len(rin) || rin[j]) {
+					readData[s] = true
+				}
+			}
+			for j, s := range cn.out {
+				if s >= 0 && (rout == nil || j >= len(rout) || rout[j]) {
+					readData[s] = true
+				}
+			}
+		}
+	}
 	for s, v := range feeds {
 		t.vals[s] = v
 		if len(v.Shape) > 0 {
@@ -121,10 +187,30 @@ func (m *Model) execute(ctx context.Context, plan []*compiledNode, feeds map[int
 		}
 		for j, s := range cn.out {
 			if s >= 0 && j < len(out) {
-				t.vals[s] = out[j]
+				t.setVal(s, out[j])
 			}
 		}
-		t.saved[i] = saved
+		held := t.rc.pool.takeRecent()
+		if keep && saved != nil {
+			t.saved[i] = saved
+			t.holds[i] = held
+		} else {
+			// No backward rule will read a saved value: only the values
+			// keep the op's buffers now.
+			t.rc.pool.unhold(held)
+		}
+		// Values that no later node reads go back, or, when backward
+		// will read their shape only, keep only that.
+		for _, s := range cn.in {
+			if s >= 0 && lastUse[s] == i {
+				t.forget(s, keep && readData[s])
+			}
+		}
+		for _, s := range cn.out {
+			if s >= 0 && lastUse[s] < i {
+				t.forget(s, keep && readData[s])
+			}
+		}
 		if err := t.checkWorking(); err != nil {
 			t.release()
 			return nil, err
@@ -147,6 +233,46 @@ func (t *tape) checkWorking() error {
 	return nil
 }
 
+// setVal makes v the value of slot s, holding a reference to its pool
+// buffer (which it may share with other values: views alias their input).
+func (t *tape) setVal(s int, v *tensor.Tensor) {
+	t.dropVal(s)
+	t.vals[s] = v
+	if v != nil && v.DType == tensor.Float32 {
+		t.valRef[s] = t.rc.pool.retain(v.F)
+	}
+}
+
+// dropVal forgets the value of slot s, returning its buffer to the pool
+// when no other value, gradient or op hold uses it. Feeds are kept (they
+// are the caller's).
+func (t *tape) dropVal(s int) {
+	if ref := t.valRef[s]; ref != nil {
+		t.valRef[s] = nil
+		t.vals[s] = nil
+		t.rc.pool.drop(ref)
+	}
+}
+
+// forget ends the forward pass's use of slot s: with keepData the value
+// stays for backward; otherwise a kept tape (backward reads at most its
+// shape) keeps a tensor with its shape and dtype and no data, and a
+// forward-only tape drops it.
+func (t *tape) forget(s int, keepData bool) {
+	ref := t.valRef[s]
+	if keepData || ref == nil {
+		return
+	}
+	v := t.vals[s]
+	if t.holds != nil {
+		t.vals[s] = &tensor.Tensor{Shape: v.Shape, DType: v.DType}
+	} else {
+		t.vals[s] = nil
+	}
+	t.valRef[s] = nil
+	t.rc.pool.drop(ref)
+}
+
 func countPresent(slots []int) int {
 	n := 0
 	for _, s := range slots {
@@ -159,13 +285,60 @@ func countPresent(slots []int) int {
 
 // backward propagates the seed gradients back through the tape and returns
 // the gradients of the wrt slots (nil where no gradient reaches one).
+//
+// It frees as it goes: once ran[i]'s backward rule has run, nothing reads
+// ran[i]'s outputs, their gradients or what it saved, so their buffers go
+// back to the pool (unless another live value or gradient shares them) and
+// serve the gradients of the nodes before it. The gradients of the wrt
+// slots (graph inputs and initializers, which no node produces) stay.
 func (t *tape) backward(ctx context.Context, seeds map[int]*tensor.Tensor, wrt []int) (map[int]*tensor.Tensor, error) {
 	m := t.m
+	req := required(m, t.ran, wrt)
+	b := &backwardState{
+		t:       t,
+		req:     req,
+		grads:   make([]*tensor.Tensor, len(m.slots)),
+		gradRef: make([]*takenBuf, len(m.slots)),
+		owned:   make([]bool, len(m.slots)),
+	}
+	for s, g := range seeds {
+		b.setGrad(s, g)
+	}
+	for i := len(t.ran) - 1; i >= 0; i-- {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := b.node(i); err != nil {
+			return nil, err
+		}
+		// Nothing after this reads ran[i]'s outputs, their gradients or
+		// its saved value.
+		cn := t.ran[i]
+		for _, s := range cn.out {
+			if s >= 0 {
+				b.setGrad(s, nil)
+				t.dropVal(s)
+			}
+		}
+		t.saved[i] = nil
+		t.rc.pool.unhold(t.holds[i])
+		t.holds[i] = nil
+	}
+	res := make(map[int]*tensor.Tensor, len(wrt))
+	for _, s := range wrt {
+		res[s] = b.grads[s]
+	}
+	return res, nil
+}
+
+// required returns which slots depend on the wrt slots through plan: the
+// values whose gradients a backward pass with respect to wrt computes.
+func required(m *Model, plan []*compiledNode, wrt []int) []bool {
 	req := make([]bool, len(m.slots))
 	for _, s := range wrt {
 		req[s] = true
 	}
-	for _, cn := range t.ran {
+	for _, cn := range plan {
 		any := false
 		for _, s := range cn.in {
 			if s >= 0 && req[s] {
@@ -180,88 +353,108 @@ func (t *tape) backward(ctx context.Context, seeds map[int]*tensor.Tensor, wrt [
 			}
 		}
 	}
-	grads := make([]*tensor.Tensor, len(m.slots))
-	owned := make([]bool, len(m.slots)) // grads[s] is a fresh tensor of ours that may be added into
-	for s, g := range seeds {
-		grads[s] = g
+	return req
+}
+
+// backwardState is one backward pass over a tape.
+type backwardState struct {
+	t     *tape
+	req   []bool
+	grads []*tensor.Tensor
+	// gradRef[s] is the pool buffer grads[s] holds a reference to.
+	gradRef []*takenBuf
+	owned   []bool // grads[s] is a fresh tensor of ours that may be added into
+	gOut    []*tensor.Tensor
+	in, out []*tensor.Tensor
+}
+
+// setGrad makes g the gradient of slot s (nil: none), moving the buffer
+// reference from the old gradient to g's.
+func (b *backwardState) setGrad(s int, g *tensor.Tensor) {
+	old := b.gradRef[s]
+	b.grads[s], b.gradRef[s], b.owned[s] = g, nil, false
+	if g != nil {
+		b.gradRef[s] = b.t.rc.pool.retain(g.F)
 	}
-	gOut := make([]*tensor.Tensor, 0, 4)
-	in := make([]*tensor.Tensor, 0, 8)
-	out := make([]*tensor.Tensor, 0, 4)
-	for i := len(t.ran) - 1; i >= 0; i-- {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		cn := t.ran[i]
-		gOut, out = gOut[:0], out[:0]
-		anyGrad := false
-		for _, s := range cn.out {
-			if s < 0 {
-				gOut = append(gOut, nil)
-				out = append(out, nil)
-				continue
-			}
-			gOut = append(gOut, grads[s])
-			out = append(out, t.vals[s])
-			if grads[s] != nil {
-				anyGrad = true
-			}
-		}
-		if !anyGrad {
+	b.t.rc.pool.drop(old)
+}
+
+// node runs the backward rule of ran[i] and adds its input gradients into
+// grads.
+func (b *backwardState) node(i int) error {
+	t := b.t
+	cn := t.ran[i]
+	gOut, out := b.gOut[:0], b.out[:0]
+	anyGrad := false
+	for _, s := range cn.out {
+		if s < 0 {
+			gOut = append(gOut, nil)
+			out = append(out, nil)
 			continue
 		}
-		need := make([]bool, len(cn.in))
-		anyNeed := false
-		in = in[:0]
-		for j, s := range cn.in {
-			if s < 0 {
-				in = append(in, nil)
-				continue
-			}
-			v := t.value(s)
-			in = append(in, v)
-			if req[s] && v.DType == tensor.Float32 {
-				need[j] = true
-				anyNeed = true
-			}
+		gOut = append(gOut, b.grads[s])
+		out = append(out, t.vals[s])
+		if b.grads[s] != nil {
+			anyGrad = true
 		}
-		if !anyNeed {
+	}
+	b.gOut, b.out = gOut, out
+	if !anyGrad {
+		return nil
+	}
+	need := make([]bool, len(cn.in))
+	anyNeed := false
+	in := b.in[:0]
+	for j, s := range cn.in {
+		if s < 0 {
+			in = append(in, nil)
 			continue
 		}
-		gIn, err := cn.op.Backward(t.rc, in, out, t.saved[i], gOut, need)
-		if err != nil {
-			return nil, cn.info.errorf("backward: %v", err)
-		}
-		if err := t.checkWorking(); err != nil {
-			return nil, err
-		}
-		for j, s := range cn.in {
-			if s < 0 || !need[j] || j >= len(gIn) || gIn[j] == nil {
-				continue
-			}
-			g := gIn[j]
-			if !tensor.SameShape(g.Shape, in[j].Shape) {
-				return nil, cn.info.errorf("backward: gradient for input %d has shape %v, the input %v", j, g.Shape, in[j].Shape)
-			}
-			switch {
-			case grads[s] == nil:
-				grads[s] = g
-			case owned[s]:
-				addInto(grads[s].F, g.F)
-			default:
-				sum := t.rc.Alloc(g.Shape...)
-				copy(sum.F, grads[s].F)
-				addInto(sum.F, g.F)
-				grads[s] = sum
-				owned[s] = true
-			}
+		v := t.value(s)
+		in = append(in, v)
+		if b.req[s] && v.DType == tensor.Float32 {
+			need[j] = true
+			anyNeed = true
 		}
 	}
-	res := make(map[int]*tensor.Tensor, len(wrt))
-	for _, s := range wrt {
-		res[s] = grads[s]
+	b.in = in
+	if !anyNeed {
+		return nil
 	}
-	return res, nil
+	gIn, err := cn.op.Backward(t.rc, in, out, t.saved[i], gOut, need)
+	if err != nil {
+		return cn.info.errorf("backward: %v", err)
+	}
+	if err := t.checkWorking(); err != nil {
+		return err
+	}
+	// The buffers the rule took are held by the gradients that use them;
+	// its scratch goes back once these are in grads.
+	held := t.rc.pool.takeRecent()
+	defer t.rc.pool.unhold(held)
+	for j, s := range cn.in {
+		if s < 0 || !need[j] || j >= len(gIn) || gIn[j] == nil {
+			continue
+		}
+		g := gIn[j]
+		if !tensor.SameShape(g.Shape, in[j].Shape) {
+			return cn.info.errorf("backward: gradient for input %d has shape %v, the input %v", j, g.Shape, in[j].Shape)
+		}
+		switch {
+		case b.grads[s] == nil:
+			b.setGrad(s, g)
+		case b.owned[s]:
+			addInto(b.grads[s].F, g.F)
+		default:
+			sum := t.rc.Alloc(g.Shape...)
+			copy(sum.F, b.grads[s].F)
+			addInto(sum.F, g.F)
+			b.setGrad(s, sum)
+			b.owned[s] = true
+			t.rc.pool.unhold(t.rc.pool.takeRecent())
+		}
+	}
+	return nil
 }
 
 func addInto(dst, src []float32) {
@@ -289,7 +482,7 @@ func (m *Model) Run(ctx context.Context, inputs map[string]*tensor.Tensor) (map[
 	for i, o := range m.Outputs {
 		targets[i] = m.slotOf[o.Name]
 	}
-	t, err := m.execute(ctx, m.plan(targets), feeds, false, false)
+	t, err := m.execute(ctx, m.plan(targets), feeds, targets, false, false, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,24 @@ type Op interface {
 	Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error)
 }
 
+// backwardReader is an Op whose backward rule reads the data of only some
+// of its inputs and outputs; it may read every shape and dtype. The tape
+// of a gradient run drops the data of a value that no backward rule reads
+// once the forward pass is past its last reader (Backward then sees a
+// tensor with its shape and dtype and no data). An Op that does not
+// implement it is taken to read the data of all its inputs and outputs.
+type backwardReader interface {
+	// backwardReads reports whether Backward reads the data of input i
+	// and of output j (of nOut) when it is asked for the gradients of the
+	// inputs with need set (or of fewer of them).
+	backwardReads(need []bool, nOut int) (in, out []bool)
+}
+
+// readsNone is backwardReads for a rule that reads only shapes and dtypes.
+func readsNone(need []bool, nOut int) (in, out []bool) {
+	return make([]bool, len(need)), make([]bool, nOut)
+}
+
 // NodeInfo is what an op builder sees of a node at load time.
 type NodeInfo struct {
 	Name   string

@@ -81,6 +81,9 @@ func (identityOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor
 	return []*tensor.Tensor{in[0]}, nil, nil
 }
 
+// backwardReads: Backward reads shapes only (passGrad).
+func (identityOp) backwardReads(need []bool, nOut int) (in, out []bool) { return readsNone(need, nOut) }
+
 // Backward passes a copy of the gradient through.
 func (identityOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	return passGrad(rc, in, gOut, need)

@@ -206,14 +206,17 @@ func (w *nnWindow) geomND(c int) *tensor.ConvGeomND {
 // per-worker gradient accumulators) shared by all ops and runs.
 var nnScratchPool sync.Pool
 
-// nnGetScratch returns a buffer of n elements (contents undefined).
+// nnGetScratch returns a buffer of n elements (contents undefined). A
+// pooled buffer too small for n is dropped, not put back: put back, it was
+// the next Get's answer again, so that every call of a larger op allocated
+// a new buffer and the pool grew by one until the next collections (45 MB
+// of im2col buffers live at one point of README's first command, the MNIST
+// CNN at batch 128). Dropping it leaves the pool with buffers large enough
+// for the largest op, about one per worker.
 func nnGetScratch(n int) *[]float32 {
-	if p, ok := nnScratchPool.Get().(*[]float32); ok {
-		if cap(*p) >= n {
-			*p = (*p)[:n]
-			return p
-		}
-		nnScratchPool.Put(p)
+	if p, ok := nnScratchPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
 	}
 	b := make([]float32, n)
 	return &b
@@ -228,6 +231,22 @@ func nnFloatInput(in []*tensor.Tensor, i int, name string) (*tensor.Tensor, erro
 		return nil, fmt.Errorf("input %s is missing", name)
 	}
 	if in[i].DType != tensor.Float32 || len(in[i].F) != in[i].Len() {
+		return nil, fmt.Errorf("input %s: expected float32 data, got %s", name, in[i])
+	}
+	return in[i], nil
+}
+
+// nnFloatInputShape is nnFloatInput when data is set; otherwise, for a
+// backward rule that reads only the input's shape (see backwardReader), it
+// checks that the input is present and a float tensor, not its data.
+func nnFloatInputShape(in []*tensor.Tensor, i int, name string, data bool) (*tensor.Tensor, error) {
+	if data {
+		return nnFloatInput(in, i, name)
+	}
+	if i >= len(in) || in[i] == nil {
+		return nil, fmt.Errorf("input %s is missing", name)
+	}
+	if in[i].DType != tensor.Float32 {
 		return nil, fmt.Errorf("input %s: expected float32 data, got %s", name, in[i])
 	}
 	return in[i], nil
@@ -312,8 +331,11 @@ type convSetup struct {
 	pointwise bool
 }
 
-func (o *convOp) setup(in []*tensor.Tensor) (*convSetup, error) {
-	x, err := nnFloatInput(in, 0, "X")
+// setup checks the inputs and works out the geometry; with dataX false it
+// does not check X's data (Backward computing no weight gradient reads only
+// X's shape).
+func (o *convOp) setup(in []*tensor.Tensor, dataX bool) (*convSetup, error) {
+	x, err := nnFloatInputShape(in, 0, "X", dataX)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +421,7 @@ func (s *convSetup) col2im(col, x []float32) {
 
 // Forward computes Y = Conv(X, W) + B.
 func (o *convOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
-	s, err := o.setup(in)
+	s, err := o.setup(in, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -431,21 +453,31 @@ func (o *convOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 	return []*tensor.Tensor{y}, nil, nil
 }
 
+// backwardReads: X's data only for the weight gradient, W's always (a
+// constant, as a rule), never Y's; B's when it is a value (setup checks it).
+func (o *convOp) backwardReads(need []bool, nOut int) (in, out []bool) {
+	in, out = make([]bool, len(need)), make([]bool, nOut)
+	for i := range in {
+		in[i] = i != 0 || nnNeed(need, 1)
+	}
+	return in, out
+}
+
 // Backward returns the gradients with respect to X, W and B (those needed).
 func (o *convOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	s, err := o.setup(in)
+	s, err := o.setup(in, nnNeed(need, 1))
 	if err != nil {
 		return nil, err
 	}
 	xs, ys := s.c*s.inHW, s.m*s.oHW
 	return convBackward(rc, in, out, gOut, need, s.b != nil, convShape{x: s.x.Shape, w: s.w.Shape, n: s.n, m: s.m, yHW: s.oHW, colLen: s.colLen(), pointwise: s.pointwise},
 		func(i int, b *convBackwardBatch) {
-			x := s.x.F[i*xs : (i+1)*xs]
 			dyy := b.dy.F[i*ys : (i+1)*ys]
 			for g := 0; g < o.group; g++ {
 				wg := s.w.F[g*s.mg*s.ckk:]
 				dyg := dyy[g*s.mg*s.oHW:]
 				if b.dw != nil {
+					x := s.x.F[i*xs : (i+1)*xs]
 					xg := x[g*s.cg*s.inHW : (g+1)*s.cg*s.inHW]
 					cm := xg
 					if !s.pointwise {

@@ -1062,6 +1062,22 @@ func (o *unaryOp) derivative(x, y float32) float32 {
 	return 0
 }
 
+// readsOutput reports whether Backward reads the output's data: Relu's
+// and Neg's rules read only X (their cases below).
+func (o *unaryOp) readsOutput() bool { return o.kind != unRelu && o.kind != unNeg }
+
+// backwardReads: X's data always; Y's unless readsOutput says not.
+func (o *unaryOp) backwardReads(need []bool, nOut int) (in, out []bool) {
+	in, out = make([]bool, len(need)), make([]bool, nOut)
+	for i := range in {
+		in[i] = true
+	}
+	for j := range out {
+		out[j] = o.readsOutput()
+	}
+	return in, out
+}
+
 // Backward multiplies the output gradient by the derivative.
 func (o *unaryOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	grads := make([]*tensor.Tensor, 1)
@@ -1075,7 +1091,7 @@ func (o *unaryOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, 
 		return grads, nil
 	}
 	g := gOut[0]
-	if len(g.F) != len(x.F) || len(out) == 0 || out[0] == nil || len(out[0].F) != len(x.F) {
+	if len(g.F) != len(x.F) || len(out) == 0 || out[0] == nil || out[0].Len() != len(x.F) || (o.readsOutput() && len(out[0].F) != len(x.F)) {
 		return nil, fmt.Errorf("backward: gradient or output does not match input %s", x)
 	}
 	y := out[0]

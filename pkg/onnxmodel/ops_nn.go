@@ -64,12 +64,14 @@ type gemmSetup struct {
 	cm, cn   bool // C varies along M / along N
 }
 
-func (o *gemmOp) setup(in []*tensor.Tensor) (*gemmSetup, error) {
-	a, err := nnFloatInput(in, 0, "A")
+// setup checks the inputs; with dataA (dataB) false it does not check A's
+// (B's) data, for a backward rule that reads only its shape.
+func (o *gemmOp) setup(in []*tensor.Tensor, dataA, dataB bool) (*gemmSetup, error) {
+	a, err := nnFloatInputShape(in, 0, "A", dataA)
 	if err != nil {
 		return nil, err
 	}
-	b, err := nnFloatInput(in, 1, "B")
+	b, err := nnFloatInputShape(in, 1, "B", dataB)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +118,7 @@ func (o *gemmOp) setup(in []*tensor.Tensor) (*gemmSetup, error) {
 
 // Forward computes Y.
 func (o *gemmOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor, any, error) {
-	s, err := o.setup(in)
+	s, err := o.setup(in, true, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -147,9 +149,26 @@ func (o *gemmOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 	return []*tensor.Tensor{y}, nil, nil
 }
 
+// backwardReads: A's data only for B's gradient, B's only for A's; C's
+// when it is a value (setup checks it); never Y's.
+func (o *gemmOp) backwardReads(need []bool, nOut int) (in, out []bool) {
+	in, out = make([]bool, len(need)), make([]bool, nOut)
+	for i := range in {
+		switch i {
+		case 0:
+			in[i] = nnNeed(need, 1)
+		case 1:
+			in[i] = nnNeed(need, 0)
+		default:
+			in[i] = true
+		}
+	}
+	return in, out
+}
+
 // Backward returns the gradients with respect to A, B and C.
 func (o *gemmOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
-	s, err := o.setup(in)
+	s, err := o.setup(in, nnNeed(need, 1), nnNeed(need, 0))
 	if err != nil {
 		return nil, err
 	}

@@ -245,6 +245,12 @@ func maxPool2x2Plane(g *tensor.ConvGeom, x, y []float32, arg []int32) {
 	}
 }
 
+// backwardReads: Backward reads the argmax it saved and the shapes of X
+// and Y, not their data.
+func (o *maxPoolOp) backwardReads(need []bool, nOut int) (in, out []bool) {
+	return readsNone(need, nOut)
+}
+
 // Backward routes each output gradient to its window's argmax.
 func (o *maxPoolOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	grads := make([]*tensor.Tensor, len(in))

@@ -46,6 +46,9 @@ func (o *viewOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 	return []*tensor.Tensor{in[0].Reshaped(shape...)}, nil, nil
 }
 
+// backwardReads: Backward reads shapes only (passGrad).
+func (o *viewOp) backwardReads(need []bool, nOut int) (in, out []bool) { return readsNone(need, nOut) }
+
 // Backward copies the gradient under the input's shape.
 func (o *viewOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	return passGrad(rc, in, gOut, need)
