@@ -168,9 +168,7 @@ func TestSanityBlackBoxBeatsWhiteBox(t *testing.T) {
 					s.idx = append(s.idx, i)
 				}
 			}
-			if s.x, s.y, err = gather(set.X, set.Y, s.idx); err != nil {
-				t.Fatal(err)
-			}
+			s.data = Subset(TensorData(set.X, set.Y), s.idx)
 			c, err := s.blackBox()
 			if err != nil {
 				t.Fatal(err)
