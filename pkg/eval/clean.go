@@ -87,17 +87,10 @@ func checkFinite(logits *tensor.Tensor, offset int) error {
 	return nil
 }
 
-// Clean classifies x in batches of batchSize and compares with y.
-func Clean(ctx context.Context, m Logitser, x *tensor.Tensor, y []int, batchSize int) (*CleanResult, error) {
-	if err := checkXY(x, y); err != nil {
-		return nil, err
-	}
-	return CleanData(ctx, m, TensorData(x, y), batchSize)
-}
-
-// CleanData is Clean on Data read batch by batch into one buffer of
-// batchSize samples; a sample that cannot be read is the error.
-func CleanData(ctx context.Context, m Logitser, d Data, batchSize int) (*CleanResult, error) {
+// Clean classifies the samples of d in batches of batchSize, read one
+// batch at a time into one buffer, and compares with d's labels; a sample
+// that cannot be read is the error.
+func Clean(ctx context.Context, m Logitser, d Data, batchSize int) (*CleanResult, error) {
 	if batchSize <= 0 {
 		return nil, fmt.Errorf("eval: batch size %d, want > 0", batchSize)
 	}

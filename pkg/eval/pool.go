@@ -112,7 +112,7 @@ func RunPoolData(ctx context.Context, clf attack.Classifier, d Data, attacks []a
 	if opts.BatchSize <= 0 {
 		return nil, fmt.Errorf("eval: batch size %d, want > 0", opts.BatchSize)
 	}
-	clean, err := CleanData(ctx, clf, d, opts.BatchSize)
+	clean, err := Clean(ctx, clf, d, opts.BatchSize)
 	if err != nil {
 		return nil, err
 	}

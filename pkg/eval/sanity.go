@@ -167,7 +167,7 @@ func toFloat(v any) (float64, bool) {
 
 // Sanity runs the gradient-masking sanity checks of Carlini et al. 2019
 // (§5, "On Evaluating Adversarial Robustness") on the model behind clf,
-// given the pool's figures on x, y (res, from RunPool on the same clf and
+// given the pool's figures on d (res, from RunPoolData on the same clf and
 // data, through NewResult). The reruns attack clf, so pass the classifier an honest
 // evaluation attacks (defend.AdaptiveWith for a hardened model):
 //
@@ -201,17 +201,10 @@ func toFloat(v any) (float64, bool) {
 //
 // Checks whose attack the pool lacks are skipped. All figures are over the
 // same clean-correct samples (the first Samples of them).
-func Sanity(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []int, res *Result, opts SanityOptions) ([]SanityCheck, error) {
-	if checkXY(x, y) != nil {
-		return nil, fmt.Errorf("sanity: %d samples but %d labels", x.Len()/max(tensor.Numel(x.Shape[1:]), 1), len(y))
-	}
-	return SanityData(ctx, clf, TensorData(x, y), res, opts)
-}
-
-// SanityData is Sanity on Data: the checks' samples (at most
-// opts.Samples clean-correct ones) are read back from d batch by batch by
-// every rerun, never held whole.
-func SanityData(ctx context.Context, clf attack.Classifier, d Data, res *Result, opts SanityOptions) ([]SanityCheck, error) {
+//
+// The checks' samples (at most opts.Samples clean-correct ones) are read
+// back from d batch by batch by every rerun, never held whole.
+func Sanity(ctx context.Context, clf attack.Classifier, d Data, res *Result, opts SanityOptions) ([]SanityCheck, error) {
 	opts.defaults()
 	if res == nil || res.Pool == nil || res.Pool.Clean == nil {
 		return nil, fmt.Errorf("sanity: no pool result")
