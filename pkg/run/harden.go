@@ -51,7 +51,7 @@ func Harden(ctx context.Context, o Options, ho HardenOptions) (*report.Report, e
 	}
 	lo := o
 	lo.Stderr, lo.Target, lo.Shard = nil, Target{}, Shard{}
-	w, err := loadWorkload(ctx, &lo)
+	w, err := loadWorkload(ctx, &lo, true)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func hardenConfig(o *Options, w *workload, train, val *dataset.Set, ckpt string,
 			bars.train.Update(round, fmt.Sprintf("round %d %s", round, name), p.Iter, p.Iters)
 		},
 	}
-	pool := harden.Pool{X: w.set.X, Y: w.set.Y, Attacks: w.attacks, Specs: w.specs, BatchSize: plan.BatchSize, Progress: bars.pool.Update}
+	pool := harden.Pool{X: w.data.set.X, Y: w.data.set.Y, Attacks: w.attacks, Specs: w.specs, BatchSize: plan.BatchSize, Progress: bars.pool.Update}
 	return cfg, pool, bars
 }
 
