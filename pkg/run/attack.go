@@ -37,7 +37,7 @@ func Attack(ctx context.Context, o Options) (*report.Report, error) {
 	}
 	load := o.progress()
 	load.Update(0, "loading the model and data", 0, 1)
-	w, err := loadWorkload(ctx, &o, false)
+	w, err := loadWorkload(ctx, &o)
 	if err == nil {
 		load.Update(0, "loading the model and data", 1, 1)
 	}

@@ -8,12 +8,11 @@ import (
 	"github.com/advtest/advtest/pkg/tensor"
 )
 
-// evalData is the evaluation set as attack and eval read it (an
+// evalData is the evaluation set as attack, eval and harden read it (an
 // eval.Data): samples read batch by batch from a dataset.Stream (image
 // folders and plain .npy/IDX from disk, other formats from memory), in the
 // sample shape fitted to the model, cut to the shard, and — when clip is
-// set — checked against the plan's clip range as they are read. For
-// harden, set holds the set loaded whole and src serves it.
+// set — checked against the plan's clip range as they are read.
 type evalData struct {
 	src    dataset.Source
 	shape  []int
@@ -26,7 +25,6 @@ type evalData struct {
 	// clip, when set, refuses a sample outside [clipLo, clipHi] on read.
 	clip           bool
 	clipLo, clipHi float32
-	set            *dataset.Set
 	close          func() error
 }
 
@@ -34,12 +32,6 @@ type evalData struct {
 func streamData(st *dataset.Stream) *evalData {
 	return &evalData{src: st, shape: st.SampleShape(), labels: st.Labels(), Path: st.Path, LabelsPath: st.LabelsPath,
 		DataSHA256: st.DataSHA256, LabelsSHA256: st.LabelsSHA256, Index: st.Index, close: st.Close}
-}
-
-// setData is the view of a set loaded whole.
-func setData(set *dataset.Set) *evalData {
-	return &evalData{src: dataset.SetSource(set), shape: set.SampleShape(), labels: set.Y, Path: set.Path, LabelsPath: set.LabelsPath,
-		DataSHA256: set.DataSHA256, LabelsSHA256: set.LabelsSHA256, Index: set.Index, set: set}
 }
 
 func (d *evalData) Len() int           { return len(d.labels) }

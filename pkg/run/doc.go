@@ -12,7 +12,7 @@
 //     harden loop (pkg/harden) with its rounds printed as they end, the
 //     hardened model saved, sanity checks on it, the report written.
 //
-// Data: Attack and Eval stream the evaluation set (dataset.Open): image
+// Data: Attack, Eval and Harden stream the evaluation set (dataset.Open): image
 // folders are decoded per batch and plain .npy and IDX files read by
 // offset, so that peak memory does not grow with the set; the clip-range
 // check runs on each batch as it is read. --max-memory (Options.MaxMemory)
@@ -20,8 +20,10 @@
 // offset (gzip, .npz, Fortran order, CSV) are read whole and bounded by
 // --max-memory as before. Exceptions that hold the set in memory: a model
 // carrying a squeeze detector (its clean false-positive rate and every
-// fooling example are scored at once), Harden (its measurement pool and
-// its training set are loaded whole, dataset.Load) and Certify.
+// fooling example are scored at once), Harden's training and validation
+// sets (loaded whole, dataset.Load: training draws its batches from them)
+// and Certify. Harden's measurements, its checkpoint fingerprint and its
+// certified target read the evaluation set batch by batch.
 //   - Eval, Inspect, Serve, Render, Diff, Merge, Init, Attacks, Defences:
 //     the other commands.
 //

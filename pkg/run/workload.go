@@ -41,9 +41,8 @@ type workload struct {
 // its model file or (with o.Target) connects to its remote endpoint;
 // o.Shard keeps one shard of the samples. The data is streamed
 // (dataset.Open: read batch by batch, its samples checked against the
-// clip range as they are read) unless whole is set, when it is loaded
-// into memory (dataset.Load) and checked at once, as harden needs it.
-func loadWorkload(ctx context.Context, o *Options, whole bool) (*workload, error) {
+// clip range as they are read).
+func loadWorkload(ctx context.Context, o *Options) (*workload, error) {
 	plan := o.Plan
 	w := &workload{plan: plan}
 	im := plan.Images
@@ -52,38 +51,18 @@ func loadWorkload(ctx context.Context, o *Options, whole bool) (*workload, error
 		Interpolation: im.Interpolation, ChannelOrder: im.ChannelOrder, Grayscale: im.Grayscale,
 	}}
 	if o.Target.URL != "" {
-		if whole {
-			set, err := dataset.Load(plan.Data, plan.Labels, opts)
-			if err != nil {
-				return nil, err
-			}
-			w.data = setData(set)
-		} else {
-			st, err := dataset.Open(plan.Data, plan.Labels, opts)
-			if err != nil {
-				return nil, err
-			}
-			w.data = streamData(st)
+		st, err := dataset.Open(plan.Data, plan.Labels, opts)
+		if err != nil {
+			return nil, err
 		}
+		w.data = streamData(st)
 		p := plan.Preprocessing
 		if p.Scale != 1 || len(p.Mean) > 0 || (p.Layout != "" && p.Layout != "NCHW") {
 			w.data.Close()
 			return nil, errors.New("preprocessing scale, mean/std and layout apply to a model file's graph; a remote --target receives the data as given")
 		}
 	} else {
-		var (
-			m    *onnxmodel.Model
-			data *evalData
-			err  error
-		)
-		if whole {
-			var set *dataset.Set
-			if m, set, err = loadModelAndData(plan.Model, plan.Data, plan.Labels, opts); err == nil {
-				data = setData(set)
-			}
-		} else {
-			m, data, err = openModelAndData(plan.Model, plan.Data, plan.Labels, opts)
-		}
+		m, data, err := openModelAndData(plan.Model, plan.Data, plan.Labels, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -128,29 +107,17 @@ func withPreprocessing(o *Options, m *onnxmodel.Model) (*onnxmodel.Model, attack
 	return m, clf, nil
 }
 
-// finish shards the data, checks its clip range, builds the attack pool
+// finish shards the data, has its clip range checked as it is read, builds the attack pool
 // and dials a remote target.
 func (w *workload) finish(ctx context.Context, o *Options) (*workload, error) {
 	plan := w.plan
 	w.totalN = w.data.Len()
 	if o.Shard.Count > 0 {
-		if w.data.set != nil {
-			shard, err := w.data.set.Shard(o.Shard.Index, o.Shard.Count)
-			if err != nil {
-				return w, err
-			}
-			w.data = setData(shard)
-		} else if err := w.data.shard(o.Shard.Index, o.Shard.Count); err != nil {
+		if err := w.data.shard(o.Shard.Index, o.Shard.Count); err != nil {
 			return w, err
 		}
 	}
-	if w.data.set != nil {
-		if err := checkClipRange(w.data.set, plan, "sample"); err != nil {
-			return w, err
-		}
-	} else {
-		w.data.clip, w.data.clipLo, w.data.clipHi = true, float32(plan.Preprocessing.ClipMin), float32(plan.Preprocessing.ClipMax)
-	}
+	w.data.clip, w.data.clipLo, w.data.clipHi = true, float32(plan.Preprocessing.ClipMin), float32(plan.Preprocessing.ClipMax)
 	if len(plan.Attacks) == 0 {
 		return w, errors.New("the attack pool is empty: add `attacks:` to the config or pass --attack")
 	}
