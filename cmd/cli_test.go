@@ -109,7 +109,12 @@ func TestBadInputExitCode2(t *testing.T) {
 	}
 	garbage := writeFile(t, "garbage.onnx", []byte("this is not a protobuf \xff\xff\xff\xff"))
 	truncated := writeFile(t, "truncated.onnx", model[:len(model)/2])
-	nanNPY := writeFile(t, "nan.npy", npyFloat32([]float32{0.5, float32NaN()}, 2))
+	// A NaN in the second sample, in the model's input shape: the data is
+	// streamed, so the NaN is found when its batch is read, after the
+	// shape check.
+	nan := make([]float32, 2*784)
+	nan[784+3] = float32NaN()
+	nanNPY := writeFile(t, "nan.npy", npyFloat32(nan, 2, 1, 28, 28))
 	shortY := writeFile(t, "y.npy", npyInt64([]int64{1}, 1))
 	twoX := writeFile(t, "x2.npy", npyFloat32(make([]float32, 2*784), 2, 1, 28, 28))
 	unknownDtype := writeFile(t, "c8.npy", append([]byte("\x93NUMPY\x01\x00\x76\x00{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }"+strings.Repeat(" ", 118-len("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }")-1)+"\n"), make([]byte, 16)...))

@@ -34,7 +34,11 @@
 // batch (plain .npy and IDX files by offset, image folders decoded per
 // batch), so that memory follows the batch rather than the dataset. Inputs
 // that cannot be read by offset (gzip, .npz, Fortran order, CSV) are read
-// whole, bounded by Options.MaxBytes (Stream.Streamed tells which).
+// whole, bounded by Options.MaxBytes (Stream.Streamed tells which). For a
+// streamed input Options.MaxBytes bounds one sample: the set's size does not
+// count against it. advtest's attack, eval and harden commands read their
+// evaluation data through Open; harden's training set and certify's data
+// go through Load.
 //
 // Set.Hash identifies the source files (SHA-256 of the bytes read) for
 // reports. WriteNPY and WriteLabelsNPY save arrays atomically, for example

@@ -163,6 +163,12 @@ var imageExts = map[string]bool{".png": true, ".jpg": true, ".jpeg": true}
 // shape when opts does not fix it. An image file directly in dir is an
 // error, as is a folder without images.
 func OpenImageFolder(dir string, opts ImageOptions) (*ImageFolder, error) {
+	return openImageFolder(dir, opts, false)
+}
+
+// openImageFolder is OpenImageFolder; perSample bounds one sample by
+// opts.MaxBytes instead of the whole folder (Open streams it).
+func openImageFolder(dir string, opts ImageOptions, perSample bool) (*ImageFolder, error) {
 	if err := opts.validate(); err != nil {
 		return nil, errf(dir, ErrInvalid, "%v", err)
 	}
@@ -262,7 +268,11 @@ func OpenImageFolder(dir string, opts ImageOptions) (*ImageFolder, error) {
 		ch = 1
 	}
 	f.shape = []int{ch, h, w}
-	if need := int64(len(f.Files)) * int64(ch*h*w) * 4; need > (&Options{MaxBytes: opts.MaxBytes}).maxBytes() {
+	if one := int64(ch*h*w) * 4; perSample && one > (&Options{MaxBytes: opts.MaxBytes}).maxBytes() {
+		return nil, errf(dir, ErrTooLarge, "one image of %dx%dx%d takes %s as float32, over the limit of %s (lower the image size)",
+			ch, h, w, humanBytes(float64(one)), humanBytes(float64((&Options{MaxBytes: opts.MaxBytes}).maxBytes())))
+	}
+	if need := int64(len(f.Files)) * int64(ch*h*w) * 4; !perSample && need > (&Options{MaxBytes: opts.MaxBytes}).maxBytes() {
 		return nil, errf(dir, ErrTooLarge, "%d images of %dx%dx%d would take %s as float32, over the limit of %s (lower the limit of samples or the image size)",
 			len(f.Files), ch, h, w, humanBytes(float64(need)), humanBytes(float64((&Options{MaxBytes: opts.MaxBytes}).maxBytes())))
 	}

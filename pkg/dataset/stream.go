@@ -21,7 +21,8 @@ import (
 // and IDX files (read by offset). Other inputs — gzip-compressed files,
 // .npz archives, Fortran-ordered arrays and CSV — are read whole into
 // memory, bounded by Options.MaxBytes, and served from there; Streamed
-// tells which.
+// tells which. For a streamed input Options.MaxBytes bounds one sample,
+// not the set: the set's size does not count against it.
 type Stream struct {
 	// Path, LabelsPath, Format, Columns and the digests are as in Set.
 	Path, LabelsPath string
@@ -29,6 +30,11 @@ type Stream struct {
 	Columns          []string
 	DataSHA256       string
 	LabelsSHA256     string
+	// Index gives each sample's position in the file (the full folder
+	// listing of an image folder) when Limit kept a subset that is not the
+	// first samples; nil means sample i is the file's sample i. As
+	// Set.Index.
+	Index []int
 
 	src      Source
 	streamed bool
@@ -50,7 +56,7 @@ func Open(dataPath, labelsPath string, opts Options) (*Stream, error) {
 		}
 		img := opts.Images
 		img.Limit, img.MaxBytes = opts.Limit, opts.MaxBytes
-		f, err := OpenImageFolder(dataPath, img)
+		f, err := openImageFolder(dataPath, img, true)
 		if err != nil {
 			return nil, err
 		}
@@ -58,7 +64,11 @@ func Open(dataPath, labelsPath string, opts Options) (*Stream, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Stream{Path: dataPath, Format: "images", DataSHA256: sum, src: f, streamed: true}, nil
+		s := &Stream{Path: dataPath, Format: "imagefolder", DataSHA256: sum, src: f, streamed: true}
+		if img.Limit > 0 && f.Len() < len(f.all) {
+			s.Index = append([]int(nil), f.Index...)
+		}
+		return s, nil
 	}
 	if s, ok, err := openFileArray(dataPath, labelsPath, opts); ok || err != nil {
 		return s, err
@@ -68,7 +78,7 @@ func Open(dataPath, labelsPath string, opts Options) (*Stream, error) {
 		return nil, err
 	}
 	return &Stream{Path: set.Path, LabelsPath: set.LabelsPath, Format: set.Format, Columns: set.Columns,
-		DataSHA256: set.DataSHA256, LabelsSHA256: set.LabelsSHA256, src: SetSource(set)}, nil
+		DataSHA256: set.DataSHA256, LabelsSHA256: set.LabelsSHA256, Index: set.Index, src: SetSource(set)}, nil
 }
 
 // Streamed reports whether samples are read from disk per batch (true) or

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"image/color"
 	"io"
 	"math"
 	"os"
@@ -163,4 +164,50 @@ func gunzip(t *testing.T, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestOpenImageFolderBudgetAndIndex checks that Options.MaxBytes bounds
+// one sample of a streamed image folder, not the folder (Load still
+// bounds the folder), and that a limited folder's Stream carries the
+// samples' positions in the full listing, as Load's Set does.
+func TestOpenImageFolderBudgetAndIndex(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"a/0.png", "a/1.png", "a/2.png", "b/0.png"} {
+		writePNG(t, filepath.Join(dir, p), 4, 4, solid(color.NRGBA{9, 9, 9, 255}))
+	}
+	one := int64(3 * 4 * 4 * 4) // a sample as float32
+	for _, tc := range []struct {
+		name     string
+		maxBytes int64
+		openErr  bool
+		loadErr  bool
+	}{
+		{"the folder fits", 4 * one, false, false},
+		{"one sample fits, the folder does not", 2 * one, false, true},
+		{"no sample fits", one - 1, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(dir, "", Options{MaxBytes: tc.maxBytes})
+			if (err != nil) != tc.openErr || err != nil && !errors.Is(err, ErrTooLarge) {
+				t.Errorf("Open: %v, want an ErrTooLarge error: %v", err, tc.openErr)
+			}
+			if err == nil && (!s.Streamed() || s.Len() != 4) {
+				t.Errorf("Open: streamed %v, %d samples; want streamed, 4", s.Streamed(), s.Len())
+			}
+			if _, err := Load(dir, "", Options{MaxBytes: tc.maxBytes}); (err != nil) != tc.loadErr || err != nil && !errors.Is(err, ErrTooLarge) {
+				t.Errorf("Load: %v, want an ErrTooLarge error: %v", err, tc.loadErr)
+			}
+		})
+	}
+	s, err := Open(dir, "", Options{Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := Load(dir, "", Options{Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Index, set.Index) || s.Index == nil || s.Format != set.Format || s.Hash() != set.Hash() {
+		t.Errorf("Open: index %v format %s hash %s; Load: %v %s %s", s.Index, s.Format, s.Hash(), set.Index, set.Format, set.Hash())
+	}
 }

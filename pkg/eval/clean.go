@@ -87,21 +87,24 @@ func checkFinite(logits *tensor.Tensor, offset int) error {
 	return nil
 }
 
-// Clean classifies x in batches of batchSize and compares with y.
-func Clean(ctx context.Context, m Logitser, x *tensor.Tensor, y []int, batchSize int) (*CleanResult, error) {
-	n := x.Shape[0]
-	if n != len(y) {
-		return nil, fmt.Errorf("eval: %d samples but %d labels", n, len(y))
-	}
+// Clean classifies the samples of d in batches of batchSize, read one
+// batch at a time into one buffer, and compares with d's labels; a sample
+// that cannot be read is the error.
+func Clean(ctx context.Context, m Logitser, d Data, batchSize int) (*CleanResult, error) {
 	if batchSize <= 0 {
 		return nil, fmt.Errorf("eval: batch size %d, want > 0", batchSize)
 	}
-	per := x.Len() / max(n, 1)
+	n, y, shape := d.Len(), d.Labels(), d.SampleShape()
+	per := tensor.Numel(shape)
 	r := &CleanResult{N: n, Pred: make([]int, n), Correct: make([]bool, n)}
+	buf := make([]float32, min(batchSize, n)*per)
 	start := time.Now()
 	for lo := 0; lo < n; lo += batchSize {
 		hi := min(lo+batchSize, n)
-		xb := tensor.FromFloat32(x.F[lo*per:hi*per], append([]int{hi - lo}, x.Shape[1:]...)...)
+		if err := d.ReadBatch(buf[:(hi-lo)*per], lo, hi); err != nil {
+			return nil, err
+		}
+		xb := tensor.FromFloat32(buf[:(hi-lo)*per], append([]int{hi - lo}, shape...)...)
 		logits, err := m.Logits(ctx, xb)
 		if err != nil {
 			return nil, err
@@ -143,4 +146,16 @@ func Clean(ctx context.Context, m Logitser, x *tensor.Tensor, y []int, batchSize
 		r.Accuracy = float64(r.NCorrect) / float64(n)
 	}
 	return r, nil
+}
+
+// checkXY checks that x [N, ...] has one label in y per sample.
+func checkXY(x *tensor.Tensor, y []int) error {
+	n := 0
+	if x.Rank() > 0 {
+		n = x.Shape[0]
+	}
+	if x.Rank() == 0 || n != len(y) {
+		return fmt.Errorf("eval: %d samples but %d labels", n, len(y))
+	}
+	return nil
 }

@@ -25,6 +25,17 @@
 //     sanity checks all read the same numbers.
 //   - Sanity runs the gradient-masking checks of Carlini et al. 2019 §5 on
 //     a Result and the classifier the pool attacked.
+//   - Streaming: Clean, RunPoolData and Sanity take the samples as Data
+//     (dataset.Source satisfies it; TensorData wraps a tensor in memory,
+//     and RunPool is RunPoolData on one) and read them batch by batch. The
+//     clean pass reads the set in batches of BatchSize, each attack batch
+//     reads its clean-correct samples (ReadSamples: contiguous spans, at
+//     most twice the batch), and the sanity checks read back their bounded
+//     subset (SanityOptions.Samples) on every rerun (Subset). What
+//     outlives a batch is small: per-sample outcomes and the kept examples
+//     (PoolOptions.KeepExamples; the HTML gallery keeps a few per attack),
+//     so that memory follows the batch size, not the set. Outcomes are the
+//     same whichever way the samples are read.
 //
 // eval knows no output format and no files.
 package eval

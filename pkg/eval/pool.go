@@ -96,10 +96,27 @@ func RunPool(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []i
 	if opts.BatchSize <= 0 {
 		return nil, fmt.Errorf("eval: batch size %d, want > 0", opts.BatchSize)
 	}
-	clean, err := Clean(ctx, clf, x, y, opts.BatchSize)
+	if err := checkXY(x, y); err != nil {
+		return nil, err
+	}
+	return RunPoolData(ctx, clf, TensorData(x, y), attacks, opts)
+}
+
+// RunPoolData is RunPool on Data read batch by batch: the clean pass reads
+// the set in batches of BatchSize, each attack batch reads its
+// clean-correct samples (ReadSamples), and nothing but the per-sample
+// outcomes and the kept examples outlives a batch, so that memory follows
+// the batch size, not the set. A sample that cannot be read stops the run
+// as an attack failure does (before any attack: a nil result).
+func RunPoolData(ctx context.Context, clf attack.Classifier, d Data, attacks []attack.Attack, opts PoolOptions) (*PoolResult, error) {
+	if opts.BatchSize <= 0 {
+		return nil, fmt.Errorf("eval: batch size %d, want > 0", opts.BatchSize)
+	}
+	clean, err := Clean(ctx, clf, d, opts.BatchSize)
 	if err != nil {
 		return nil, err
 	}
+	y := d.Labels()
 	if opts.SampleIndex != nil && len(opts.SampleIndex) != clean.N {
 		return nil, fmt.Errorf("eval: %d sample indices for %d samples", len(opts.SampleIndex), clean.N)
 	}
@@ -111,7 +128,7 @@ func RunPool(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []i
 		}
 	}
 	n := clean.N
-	per := x.Len() / max(n, 1)
+	per := tensor.Numel(d.SampleShape())
 	for ai, a := range attacks {
 		run := &AttackRun{
 			Attack: a, Attacked: make([]bool, n), Fooled: make([]bool, n),
@@ -128,11 +145,15 @@ func RunPool(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []i
 			}
 			hi := min(lo+opts.BatchSize, len(idx))
 			ids := idx[lo:hi]
-			xb := tensor.New(append([]int{len(ids)}, x.Shape[1:]...)...)
+			xb, err := ReadSamples(d, ids)
+			if err != nil {
+				res.Incomplete = err
+				run.Seconds = time.Since(start).Seconds()
+				return res, err
+			}
 			yb := make([]int, len(ids))
 			gi := make([]int, len(ids))
 			for j, i := range ids {
-				copy(xb.F[j*per:(j+1)*per], x.F[i*per:(i+1)*per])
 				yb[j] = y[i]
 				gi[j] = i
 				if opts.SampleIndex != nil {

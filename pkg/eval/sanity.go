@@ -167,7 +167,7 @@ func toFloat(v any) (float64, bool) {
 
 // Sanity runs the gradient-masking sanity checks of Carlini et al. 2019
 // (§5, "On Evaluating Adversarial Robustness") on the model behind clf,
-// given the pool's figures on x, y (res, from RunPool on the same clf and
+// given the pool's figures on d (res, from RunPoolData on the same clf and
 // data, through NewResult). The reruns attack clf, so pass the classifier an honest
 // evaluation attacks (defend.AdaptiveWith for a hardened model):
 //
@@ -201,7 +201,10 @@ func toFloat(v any) (float64, bool) {
 //
 // Checks whose attack the pool lacks are skipped. All figures are over the
 // same clean-correct samples (the first Samples of them).
-func Sanity(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []int, res *Result, opts SanityOptions) ([]SanityCheck, error) {
+//
+// The checks' samples (at most opts.Samples clean-correct ones) are read
+// back from d batch by batch by every rerun, never held whole.
+func Sanity(ctx context.Context, clf attack.Classifier, d Data, res *Result, opts SanityOptions) ([]SanityCheck, error) {
 	opts.defaults()
 	if res == nil || res.Pool == nil || res.Pool.Clean == nil {
 		return nil, fmt.Errorf("sanity: no pool result")
@@ -223,10 +226,10 @@ func Sanity(ctx context.Context, clf attack.Classifier, x *tensor.Tensor, y []in
 	if len(idx) == 0 {
 		return nil, fmt.Errorf("sanity: no clean-correct sample to attack")
 	}
-	var err error
-	if s.x, s.y, err = gather(x, y, idx); err != nil {
-		return nil, err
+	if d.Len() != pool.Clean.N {
+		return nil, fmt.Errorf("sanity: %d samples, but the pool ran on %d", d.Len(), pool.Clean.N)
 	}
+	s.data = Subset(d, idx)
 
 	var out []SanityCheck
 	for _, step := range []struct {
@@ -260,8 +263,7 @@ type sanity struct {
 	pool *PoolResult
 	res  *Result // the pool's figures, for its attacks' keys
 	idx  []int   // clean-correct samples the checks use, indices into the data
-	x    *tensor.Tensor
-	y    []int
+	data Data    // the samples of idx, read back from the data per rerun
 	opts SanityOptions
 	// boxSR is the SR of the eps-growth check's gradient attack at an eps
 	// whose ball holds the whole clip box (that attack is then unbounded
@@ -270,21 +272,6 @@ type sanity struct {
 	// apgd holds the black-box check's APGD-CE reruns' success rates, by
 	// norm@eps.
 	apgd map[string]float64
-}
-
-func gather(x *tensor.Tensor, y []int, idx []int) (*tensor.Tensor, []int, error) {
-	n := x.Shape[0]
-	if n != len(y) {
-		return nil, nil, fmt.Errorf("sanity: %d samples but %d labels", n, len(y))
-	}
-	per := x.Len() / max(n, 1)
-	xs := tensor.New(append([]int{len(idx)}, x.Shape[1:]...)...)
-	ys := make([]int, len(idx))
-	for j, i := range idx {
-		copy(xs.F[j*per:(j+1)*per], x.F[i*per:(i+1)*per])
-		ys[j] = y[i]
-	}
-	return xs, ys, nil
 }
 
 // poolSR is the success rate of the pool's attack j over the checks'
@@ -326,7 +313,7 @@ func (s *sanity) rerun(a attack.Attack) (float64, error) {
 
 // rerunFooled is rerun that also returns whether each sample was fooled.
 func (s *sanity) rerunFooled(a attack.Attack) (float64, []bool, error) {
-	r, err := RunPool(s.ctx, s.clf, s.x, s.y, []attack.Attack{a}, PoolOptions{BatchSize: s.opts.BatchSize, Seed: s.opts.Seed})
+	r, err := RunPoolData(s.ctx, s.clf, s.data, []attack.Attack{a}, PoolOptions{BatchSize: s.opts.BatchSize, Seed: s.opts.Seed})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -404,7 +391,7 @@ func (s *sanity) epsGrowth() (SanityCheck, error) {
 	lo, hi := clipRange(a)
 	width := hi - lo
 	if a.Norm() == attack.L2 {
-		width *= math.Sqrt(float64(s.x.Len() / max(s.x.Shape[0], 1)))
+		width *= math.Sqrt(float64(tensor.Numel(s.data.SampleShape())))
 	}
 	e0 := a.Eps()
 	c := SanityCheck{Attack: s.key(j), N: len(s.idx)}

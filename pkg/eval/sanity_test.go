@@ -26,7 +26,7 @@ func sanityRun(t *testing.T, clf attack.Classifier, n int) []SanityCheck {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checks, err := Sanity(ctx, clf, set.X, set.Y, mustResult(t, pool), SanityOptions{BatchSize: 64, Seed: 1})
+	checks, err := Sanity(ctx, clf, TensorData(set.X, set.Y), mustResult(t, pool), SanityOptions{BatchSize: 64, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,9 +168,7 @@ func TestSanityBlackBoxBeatsWhiteBox(t *testing.T) {
 					s.idx = append(s.idx, i)
 				}
 			}
-			if s.x, s.y, err = gather(set.X, set.Y, s.idx); err != nil {
-				t.Fatal(err)
-			}
+			s.data = Subset(TensorData(set.X, set.Y), s.idx)
 			c, err := s.blackBox()
 			if err != nil {
 				t.Fatal(err)
@@ -227,7 +225,7 @@ func TestSanityWeakUnboundedSearchIsNotMasking(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checks, err := Sanity(ctx, m, set.X, set.Y, mustResult(t, pool), SanityOptions{BatchSize: 64, Seed: 1, Unbounded: weakCW})
+		checks, err := Sanity(ctx, m, TensorData(set.X, set.Y), mustResult(t, pool), SanityOptions{BatchSize: 64, Seed: 1, Unbounded: weakCW})
 		if err != nil {
 			t.Fatal(err)
 		}

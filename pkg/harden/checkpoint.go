@@ -16,6 +16,7 @@ import (
 	"github.com/advtest/advtest/pkg/atomicfile"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/onnxmodel"
+	"github.com/advtest/advtest/pkg/tensor"
 )
 
 // StateFile is the checkpoint state's file name in the checkpoint folder.
@@ -135,7 +136,7 @@ func LoadCheckpoint(dir string) (*State, *onnxmodel.Model, error) {
 // (attack keys, the trainer attack, batch size, the evaluation data) and
 // the training and validation data. MaxRounds is left out, so a resumed
 // run may be given more rounds.
-func fingerprint(cfg Config, pool Pool, trainerAttack string) string {
+func fingerprint(cfg Config, pool Pool, trainerAttack string) (string, error) {
 	h := sha256.New()
 	meta, _ := json.Marshal(struct {
 		Schedule      []DefenceSpec
@@ -147,8 +148,20 @@ func fingerprint(cfg Config, pool Pool, trainerAttack string) string {
 		Certified     *CertifiedTarget `json:",omitempty"`
 	}{cfg.Schedule, cfg.UntilSR, cfg.MaxCleanDrop, cfg.Seed, poolKeys(pool), trainerAttack, pool.BatchSize, cfg.UntilCertified})
 	h.Write(meta)
-	hashFloats(h, pool.X.F)
-	hashInts(h, pool.Y)
+	// The evaluation samples are hashed as read, batch by batch: the same
+	// digest as hashing them whole.
+	d := pool.data()
+	bs := max(pool.BatchSize, 1)
+	buf := make([]float32, min(bs, d.Len())*tensor.Numel(d.SampleShape()))
+	for lo := 0; lo < d.Len(); lo += bs {
+		hi := min(lo+bs, d.Len())
+		b := buf[:(hi-lo)*tensor.Numel(d.SampleShape())]
+		if err := d.ReadBatch(b, lo, hi); err != nil {
+			return "", err
+		}
+		hashFloats(h, b)
+	}
+	hashInts(h, d.Labels())
 	for _, s := range []*dataset.Set{cfg.Train, cfg.Validation} {
 		if s == nil {
 			h.Write([]byte("none"))
@@ -157,7 +170,7 @@ func fingerprint(cfg Config, pool Pool, trainerAttack string) string {
 		hashFloats(h, s.X.F)
 		hashInts(h, s.Y)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func poolKeys(p Pool) []string {

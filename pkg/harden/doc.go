@@ -53,5 +53,9 @@
 //     there.
 //
 // Every measurement is an eval.Result (Measure): a round's AttackSR and
-// WorstCaseSR are read from it, never recomputed here.
+// WorstCaseSR are read from it, never recomputed here. The evaluation data
+// is Pool.Data (read batch by batch, eval.RunPoolData) or Pool.X and Y in
+// memory; the checkpoint's fingerprint hashes it as read, the same digest
+// either way. The training data (Config.Train, Config.Validation) is held
+// in memory.
 package harden

@@ -35,6 +35,10 @@ type Pool struct {
 	// X and Y are the evaluation samples (input space) and labels.
 	X *tensor.Tensor
 	Y []int
+	// Data, when not nil, replaces X and Y: the evaluation samples read
+	// batch by batch (a streamed set, eval.Data), so that a round's
+	// measurement holds a batch, not the set.
+	Data eval.Data
 	// Attacks is the pool, run in this order; at least one must be bounded
 	// (Eps > 0): the worst case is over the bounded ones.
 	Attacks []attack.Attack
@@ -186,7 +190,13 @@ func Measure(ctx context.Context, m *onnxmodel.Model, pool Pool, seed uint64) (*
 	if err != nil {
 		return nil, err
 	}
-	res, err := eval.RunPool(ctx, clf, pool.X, pool.Y, pool.Attacks, eval.PoolOptions{BatchSize: pool.BatchSize, Seed: seed, Progress: pool.Progress})
+	opts := eval.PoolOptions{BatchSize: pool.BatchSize, Seed: seed, Progress: pool.Progress}
+	var res *eval.PoolResult
+	if pool.Data != nil {
+		res, err = eval.RunPoolData(ctx, clf, pool.Data, pool.Attacks, opts)
+	} else {
+		res, err = eval.RunPool(ctx, clf, pool.X, pool.Y, pool.Attacks, opts)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +204,22 @@ func Measure(ctx context.Context, m *onnxmodel.Model, pool Pool, seed uint64) (*
 		return nil, res.Incomplete
 	}
 	return eval.NewResult(res, pool.specs())
+}
+
+// data is the evaluation set as eval.Data: Data, or X and Y.
+func (p Pool) data() eval.Data {
+	if p.Data != nil {
+		return p.Data
+	}
+	return eval.TensorData(p.X, p.Y)
+}
+
+// labels are the evaluation labels.
+func (p Pool) labels() []int {
+	if p.Data != nil {
+		return p.Data.Labels()
+	}
+	return p.Y
 }
 
 func (p Pool) specs() []eval.AttackSpec {
@@ -268,7 +294,7 @@ func Validate(cfg Config, pool Pool) error {
 		return fmt.Errorf("harden: max_clean_drop %v: want a number in [0, 1]", cfg.MaxCleanDrop)
 	case len(cfg.Schedule) == 0:
 		return errors.New("harden: no defences: add `harden.defences` to the config")
-	case pool.X == nil || len(pool.Y) == 0:
+	case pool.X == nil && pool.Data == nil || len(pool.labels()) == 0:
 		return errors.New("harden: no evaluation data")
 	case pool.BatchSize < 1:
 		return fmt.Errorf("harden: batch size %d: want >= 1", pool.BatchSize)
@@ -353,7 +379,10 @@ func Run(ctx context.Context, m *onnxmodel.Model, pool Pool, cfg Config) (*Resul
 		return nil, err
 	}
 	ta, _ := TrainerAttack(pool.Attacks)
-	fp := fingerprint(cfg, pool, ta)
+	fp, err := fingerprint(cfg, pool, ta)
+	if err != nil {
+		return nil, err
+	}
 	res := &Result{Model: m}
 	var cur *eval.Result // the current model's measurement, when taken in this run
 	var curCert *report.Certification
@@ -479,13 +508,16 @@ func certifyModel(ctx context.Context, m *onnxmodel.Model, pool Pool, cfg Config
 	if err != nil {
 		return nil, err
 	}
-	n := len(pool.Y)
+	d := pool.data()
+	n := d.Len()
 	if t.Samples > 0 && t.Samples < n {
 		n = t.Samples
 	}
-	per := pool.X.Len() / len(pool.Y)
-	x := tensor.FromFloat32(pool.X.F[:n*per], append([]int{n}, pool.X.Shape[1:]...)...)
-	samples, err := certify.Certify(ctx, base.Model, x, pool.Y[:n], certify.Options{Params: base.Params, Seed: cfg.Seed})
+	x := tensor.New(append([]int{n}, d.SampleShape()...)...)
+	if err := d.ReadBatch(x.F, 0, n); err != nil {
+		return nil, err
+	}
+	samples, err := certify.Certify(ctx, base.Model, x, d.Labels()[:n], certify.Options{Params: base.Params, Seed: cfg.Seed})
 	if err != nil {
 		return nil, fmt.Errorf("certify: %w", err)
 	}

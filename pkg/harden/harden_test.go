@@ -462,3 +462,32 @@ func TestValidateEnsembleRetrainNeedsData(t *testing.T) {
 		t.Errorf("an ensemble of files without train.data: %v, want it accepted", err)
 	}
 }
+
+// TestPoolDataMatchesTensors runs the loop with the evaluation set as
+// Pool.Data (read batch by batch) and as Pool.X and Y: the same rows, and
+// the same checkpoint fingerprint (hashed as read), whatever the batch.
+func TestPoolDataMatchesTensors(t *testing.T) {
+	m, pool, train := loadTab(t)
+	cfg := tabConfig(train, 0, 1, at("2"))
+	streamed := pool
+	streamed.X, streamed.Y, streamed.Data = nil, nil, eval.TensorData(pool.X, pool.Y)
+	streamed.BatchSize = 37
+	want, err := fingerprint(cfg, pool, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := fingerprint(cfg, Pool{Data: streamed.Data, Attacks: pool.Attacks, BatchSize: pool.BatchSize}, ""); err != nil || got != want {
+		t.Errorf("fingerprint %s (%v), want %s", got, err, want)
+	}
+	ctx := context.Background()
+	a, err := Run(ctx, m, pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamed.BatchSize = pool.BatchSize
+	b, err := Run(ctx, m, streamed, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameRows(t, b.Rows, a.Rows)
+}

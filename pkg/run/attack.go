@@ -48,9 +48,10 @@ func Attack(ctx context.Context, o Options) (*report.Report, error) {
 		}
 		return nil, err
 	}
+	defer w.data.Close()
 	keep := examplesToKeep(w)
 	bar := o.progress()
-	pool, runErr := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, w.attacks, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, Progress: bar.Update, KeepExamples: keep, SampleIndex: w.set.Index})
+	pool, runErr := eval.RunPoolData(ctx, w.clf, w.data, w.attacks, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, Progress: bar.Update, KeepExamples: keep, SampleIndex: w.data.Index})
 	bar.Finish()
 	if runErr != nil && pool == nil {
 		if ctx.Err() != nil {
@@ -184,7 +185,7 @@ func examplesToKeep(w *workload) int {
 	}
 	if w.model != nil {
 		if _, ok := w.model.Metadata(defend.DetectorSqueezersKey); ok {
-			keep = max(keep, w.set.Len())
+			keep = max(keep, w.data.Len())
 		}
 	}
 	return keep
@@ -232,7 +233,7 @@ func sanity(ctx context.Context, o *Options, clf attack.Classifier, w *workload,
 	bar := o.progress()
 	defer bar.Finish()
 	plan := w.plan
-	return eval.Sanity(ctx, clf, w.set.X, w.set.Y, res, eval.SanityOptions{
+	return eval.Sanity(ctx, clf, w.data, res, eval.SanityOptions{
 		BatchSize: plan.BatchSize, Seed: plan.Seed, Samples: plan.Sanity.Samples,
 		Progress: func(check string) {
 			for i, id := range sanityIDs {

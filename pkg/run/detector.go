@@ -28,17 +28,24 @@ func detectorResult(ctx context.Context, w *workload, res *eval.PoolResult) (*re
 		return nil, err
 	}
 	det.Clf = w.clf
-	fpr, err := det.Rate(ctx, w.set.X)
+	// The clean false-positive rate scores every sample at once: the
+	// detector's model keeps every fooling example too (examplesToKeep),
+	// so its run holds the set in memory whether or not it streams.
+	x, err := w.data.readAll()
+	if err != nil {
+		return nil, fmt.Errorf("detector: %w", err)
+	}
+	fpr, err := det.Rate(ctx, x)
 	if err != nil {
 		return nil, fmt.Errorf("detector: %w", err)
 	}
 	squeezers, _ := w.model.Metadata(defend.DetectorSqueezersKey)
 	out := &report.DetectorResult{
 		Squeezers: squeezers, Threshold: det.Threshold, TargetFPR: det.FPR,
-		N: w.set.Len(), FalsePositiveRate: fpr, Note: detectorNote,
+		N: w.data.Len(), FalsePositiveRate: fpr, Note: detectorNote,
 	}
-	shape := w.set.SampleShape()
-	per := w.set.X.Len() / max(w.set.Len(), 1)
+	shape := w.data.SampleShape()
+	per := tensor.Numel(shape)
 	for i, run := range res.Attacks {
 		da := report.DetectorAttack{Attack: w.specs[i].Name, Key: w.specs[i].Key(), NAdversarial: len(run.Examples)}
 		if len(run.Examples) > 0 {

@@ -50,11 +50,14 @@ func Eval(ctx context.Context, o EvalOptions) (*EvalReport, error) {
 	if o.BatchSize <= 0 {
 		return nil, fmt.Errorf("eval: --batch-size %d: want a positive number", o.BatchSize)
 	}
-	m, set, err := loadModelAndData(o.Model, o.Data, o.Labels, dataset.Options{Limit: o.Limit, LabelColumn: o.LabelColumn, MaxBytes: o.MaxMemory})
+	// The data is streamed (dataset.Open): read batch by batch, so that
+	// memory follows the batch size, not the set.
+	m, data, err := openModelAndData(o.Model, o.Data, o.Labels, dataset.Options{Limit: o.Limit, LabelColumn: o.LabelColumn, MaxBytes: o.MaxMemory})
 	if err != nil {
 		return nil, err
 	}
-	res, err := eval.Clean(ctx, m, set.X, set.Y, o.BatchSize)
+	defer data.Close()
+	res, err := eval.Clean(ctx, m, data, o.BatchSize)
 	if err != nil {
 		return nil, err
 	}

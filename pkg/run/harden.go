@@ -51,10 +51,13 @@ func Harden(ctx context.Context, o Options, ho HardenOptions) (*report.Report, e
 	}
 	lo := o
 	lo.Stderr, lo.Target, lo.Shard = nil, Target{}, Shard{}
+	// The evaluation set is streamed: each round's measurement reads it
+	// batch by batch. The training set is loaded whole (loadTrain).
 	w, err := loadWorkload(ctx, &lo)
 	if err != nil {
 		return nil, err
 	}
+	defer w.data.Close()
 	gate, err := gateOf(plan)
 	if err != nil {
 		return nil, err
@@ -198,7 +201,7 @@ func hardenConfig(o *Options, w *workload, train, val *dataset.Set, ckpt string,
 			bars.train.Update(round, fmt.Sprintf("round %d %s", round, name), p.Iter, p.Iters)
 		},
 	}
-	pool := harden.Pool{X: w.set.X, Y: w.set.Y, Attacks: w.attacks, Specs: w.specs, BatchSize: plan.BatchSize, Progress: bars.pool.Update}
+	pool := harden.Pool{Data: w.data, Attacks: w.attacks, Specs: w.specs, BatchSize: plan.BatchSize, Progress: bars.pool.Update}
 	return cfg, pool, bars
 }
 

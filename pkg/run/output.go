@@ -96,23 +96,28 @@ func wantsHTML(plan *config.Plan) bool {
 // HTML report's gallery, with the model's predictions and confidences on
 // the clean and adversarial inputs.
 func buildGallery(ctx context.Context, w *workload, res *eval.PoolResult) format.Gallery {
-	shape := w.set.SampleShape()
+	shape := w.data.SampleShape()
 	if len(shape) < 2 || len(shape) > 3 {
 		return nil // not image data
 	}
 	if w.plan.Preprocessing.Layout == "NHWC" && len(shape) == 3 {
 		return nil // the gallery draws CHW images
 	}
-	per := w.set.X.Len() / w.set.Len()
+	per := tensor.Numel(shape)
+	labels := w.data.Labels()
 	var g format.Gallery
 	for _, run := range res.Attacks {
 		for k, ex := range run.Examples {
 			if k == galleryPerAttack {
 				break // more were kept for a detector
 			}
-			orig := w.set.X.F[ex.Sample*per : (ex.Sample+1)*per]
+			// The clean image is read back from the data: the pool keeps
+			// only the adversarial ones.
 			x := tensor.New(append([]int{2}, shape...)...)
-			copy(x.F[:per], orig)
+			if err := w.data.ReadBatch(x.F[:per], ex.Sample, ex.Sample+1); err != nil {
+				return g
+			}
+			orig := append([]float32(nil), x.F[:per]...)
 			copy(x.F[per:], ex.XAdv)
 			logits, err := w.clf.Logits(ctx, x)
 			if err != nil {
@@ -120,10 +125,10 @@ func buildGallery(ctx context.Context, w *workload, res *eval.PoolResult) format
 			}
 			probs := tensor.Softmax(logits).F
 			c := logits.Shape[1]
-			label := w.set.Y[ex.Sample]
+			label := labels[ex.Sample]
 			pred := eval.Argmax(logits)[1]
 			g = append(g, format.Example{
-				Attack: run.Attack.Name(), Original: append([]float32(nil), orig...), Adversarial: ex.XAdv, Shape: shape,
+				Attack: run.Attack.Name(), Original: orig, Adversarial: ex.XAdv, Shape: shape,
 				Label: label, Pred: pred, Confidence: float64(probs[c+pred]), LabelConfidence: float64(probs[label]),
 			})
 		}

@@ -72,7 +72,7 @@ func emptyReport(toolVersion string, w *workload) (*report.Report, error) {
 	} else {
 		rep.Model = report.Model{Path: plan.Model, Producer: "remote endpoint (Open Inference Protocol)"}
 	}
-	rep.Data = report.Data{Path: w.set.Path, LabelsPath: w.set.LabelsPath, SHA256: w.set.DataSHA256, LabelsSHA256: w.set.LabelsSHA256, N: w.totalN}
+	rep.Data = report.Data{Path: w.data.Path, LabelsPath: w.data.LabelsPath, SHA256: w.data.DataSHA256, LabelsSHA256: w.data.LabelsSHA256, N: w.totalN}
 	return rep, nil
 }
 
@@ -121,7 +121,7 @@ func runSweep(ctx context.Context, w *workload, rep *report.Report) error {
 		if err != nil {
 			return fmt.Errorf("sweep eps %g: %w", eps, err)
 		}
-		pool, err := eval.RunPool(ctx, w.clf, w.set.X, w.set.Y, []attack.Attack{a}, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, SampleIndex: w.set.Index})
+		pool, err := eval.RunPoolData(ctx, w.clf, w.data, []attack.Attack{a}, eval.PoolOptions{BatchSize: plan.BatchSize, Seed: plan.Seed, SampleIndex: w.data.Index})
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,16 +29,19 @@ type workload struct {
 	// clf is what the pool attacks: the model, or the remote endpoint.
 	clf    attack.Classifier
 	remote *remoteClassifier
-	set    *dataset.Set
+	// data is the evaluation set (the shard of it), read batch by batch.
+	data *evalData
 	// totalN is the number of samples of the whole run (before --shard).
 	totalN  int
 	attacks []attack.Attack
 	specs   []eval.AttackSpec
 }
 
-// loadWorkload loads the plan's data and attack pool, and its model file
-// or (with o.Target) connects to its remote endpoint; o.Shard keeps one
-// shard of the samples.
+// loadWorkload opens the plan's data and builds its attack pool, and loads
+// its model file or (with o.Target) connects to its remote endpoint;
+// o.Shard keeps one shard of the samples. The data is streamed
+// (dataset.Open: read batch by batch, its samples checked against the
+// clip range as they are read).
 func loadWorkload(ctx context.Context, o *Options) (*workload, error) {
 	plan := o.Plan
 	w := &workload{plan: plan}
@@ -47,60 +51,80 @@ func loadWorkload(ctx context.Context, o *Options) (*workload, error) {
 		Interpolation: im.Interpolation, ChannelOrder: im.ChannelOrder, Grayscale: im.Grayscale,
 	}, SkipColumns: dataTargetColumns(plan)}
 	if o.Target.URL != "" {
-		set, err := dataset.Load(plan.Data, plan.Labels, opts)
+		st, err := dataset.Open(plan.Data, plan.Labels, opts)
 		if err != nil {
 			return nil, err
 		}
+		w.data = streamData(st)
 		p := plan.Preprocessing
 		if p.Scale != 1 || len(p.Mean) > 0 || (p.Layout != "" && p.Layout != "NCHW") {
+			w.data.Close()
 			return nil, errors.New("preprocessing scale, mean/std and layout apply to a model file's graph; a remote --target receives the data as given")
 		}
-		w.set = set
 	} else {
-		m, set, err := loadModelAndData(plan.Model, plan.Data, plan.Labels, opts)
+		m, data, err := openModelAndData(plan.Model, plan.Data, plan.Labels, opts)
 		if err != nil {
 			return nil, err
 		}
-		pre := onnxmodel.Preprocessing{Scale: float32(plan.Preprocessing.Scale), Layout: plan.Preprocessing.Layout}
-		for i := range plan.Preprocessing.Mean {
-			pre.Mean = append(pre.Mean, float32(plan.Preprocessing.Mean[i]))
-			pre.Std = append(pre.Std, float32(plan.Preprocessing.Std[i]))
-		}
-		if m, err = m.WithPreprocessing(pre); err != nil {
-			return nil, fmt.Errorf("%s: %w", plan.Model, err)
-		}
-		// A model with a preprocessor defence in its graph (a squeezer) is
-		// attacked through BPDA, one with inference noise through EOT, as
-		// harden measures them: plain gradients through a quantiser, or
-		// one noise draw's, would report a masked gradient as robustness.
-		clf, err := defend.AdaptiveWith(m, defend.AdaptiveOptions{Seed: plan.Seed})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", plan.Model, err)
-		}
-		if clf == attack.Classifier(m) && m.Randomised() {
-			o.warn(plan.Model + ": the graph draws random numbers (RandomNormal/RandomUniform ops) without advtest's noise mark: every attack step sees one draw, which understates the SR of a randomised defence; harden such a model with the gaussian-noise defence to get EOT")
-		}
-		w.model, w.clf, w.set = m, clf, set
-	}
-	w.totalN = w.set.Len()
-	if o.Shard.Count > 0 {
-		shard, err := w.set.Shard(o.Shard.Index, o.Shard.Count)
-		if err != nil {
+		w.data = data
+		if w.model, w.clf, err = withPreprocessing(o, m); err != nil {
+			data.Close()
 			return nil, err
 		}
-		w.set = shard
 	}
-	set := w.set
-	if err := checkClipRange(set, plan, "sample"); err != nil {
+	w, err := w.finish(ctx, o)
+	if err != nil {
+		w.data.Close()
 		return nil, err
 	}
+	return w, nil
+}
+
+// withPreprocessing puts the plan's preprocessing in m's graph and returns
+// the model and what the pool attacks: the model, or its adaptive view.
+func withPreprocessing(o *Options, m *onnxmodel.Model) (*onnxmodel.Model, attack.Classifier, error) {
+	plan := o.Plan
+	pre := onnxmodel.Preprocessing{Scale: float32(plan.Preprocessing.Scale), Layout: plan.Preprocessing.Layout}
+	for i := range plan.Preprocessing.Mean {
+		pre.Mean = append(pre.Mean, float32(plan.Preprocessing.Mean[i]))
+		pre.Std = append(pre.Std, float32(plan.Preprocessing.Std[i]))
+	}
+	m, err := m.WithPreprocessing(pre)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", plan.Model, err)
+	}
+	// A model with a preprocessor defence in its graph (a squeezer) is
+	// attacked through BPDA, one with inference noise through EOT, as
+	// harden measures them: plain gradients through a quantiser, or
+	// one noise draw's, would report a masked gradient as robustness.
+	clf, err := defend.AdaptiveWith(m, defend.AdaptiveOptions{Seed: plan.Seed})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", plan.Model, err)
+	}
+	if clf == attack.Classifier(m) && m.Randomised() {
+		o.warn(plan.Model + ": the graph draws random numbers (RandomNormal/RandomUniform ops) without advtest's noise mark: every attack step sees one draw, which understates the SR of a randomised defence; harden such a model with the gaussian-noise defence to get EOT")
+	}
+	return m, clf, nil
+}
+
+// finish shards the data, has its clip range checked as it is read, builds the attack pool
+// and dials a remote target.
+func (w *workload) finish(ctx context.Context, o *Options) (*workload, error) {
+	plan := w.plan
+	w.totalN = w.data.Len()
+	if o.Shard.Count > 0 {
+		if err := w.data.shard(o.Shard.Index, o.Shard.Count); err != nil {
+			return w, err
+		}
+	}
+	w.data.clip, w.data.clipLo, w.data.clipHi = true, float32(plan.Preprocessing.ClipMin), float32(plan.Preprocessing.ClipMax)
 	if len(plan.Attacks) == 0 {
-		return nil, errors.New("the attack pool is empty: add `attacks:` to the config or pass --attack")
+		return w, errors.New("the attack pool is empty: add `attacks:` to the config or pass --attack")
 	}
 	for i, ca := range plan.Attacks {
 		a, spec, err := buildAttack(ca, plan)
 		if err != nil {
-			return nil, fmt.Errorf("attacks[%d]: %w", i, err)
+			return w, fmt.Errorf("attacks[%d]: %w", i, err)
 		}
 		// A shard keeps its fooled samples' norms, so that merging the
 		// shards' reports gives exact medians.
@@ -110,11 +134,11 @@ func loadWorkload(ctx context.Context, o *Options) (*workload, error) {
 	}
 	if o.Target.URL != "" {
 		if err := checkRemotePool(w.attacks); err != nil {
-			return nil, err
+			return w, err
 		}
-		rc, err := dialTarget(ctx, o, set.SampleShape())
+		rc, err := dialTarget(ctx, o, w.data.SampleShape())
 		if err != nil {
-			return nil, err
+			return w, err
 		}
 		w.clf, w.remote = rc, rc
 	}
@@ -162,19 +186,29 @@ func loadModelAndData(modelPath, dataPath, labelsPath string, opts dataset.Optio
 	return m, set, nil
 }
 
-// fitData makes set's sample shape fit m's input (fitSampleShape) and
+// fitData makes set's sample shape fit m's input (fitShape) and
 // checks that every label is a class of m.
 func fitData(m *onnxmodel.Model, set *dataset.Set) error {
-	if err := fitSampleShape(m, set); err != nil {
+	shape, err := fitShape(m, set.Path, set.SampleShape())
+	if err != nil {
 		return err
+	}
+	if !slices.Equal(shape, set.SampleShape()) {
+		set.X = set.X.Reshaped(append([]int{set.Len()}, shape...)...)
 	}
 	if err := checkHasClasses(m, set); err != nil {
 		return err
 	}
+	return checkModelClasses(m, labelsPathOr(set.LabelsPath, set.Path), set.Y)
+}
+
+// checkModelClasses checks that every label is a class of m (when m's
+// class count is known); labelsFile names the file in the error.
+func checkModelClasses(m *onnxmodel.Model, labelsFile string, labels []int) error {
 	if nc := m.NumClasses(); nc > 0 {
-		for i, y := range set.Y {
+		for i, y := range labels {
 			if y < 0 || y >= nc {
-				return fmt.Errorf("%s: label %d of sample %d is not a class of the model (it has %d classes)", labelsOrData(set), y, i, nc)
+				return fmt.Errorf("%s: label %d of sample %d is not a class of the model (it has %d classes)", labelsFile, y, i, nc)
 			}
 		}
 	}
@@ -212,24 +246,33 @@ func checkClipRange(set *dataset.Set, plan *config.Plan, what string) error {
 	per := set.X.Len() / max(set.Len(), 1)
 	for i, v := range set.X.F {
 		if v < lo || v > hi {
-			return fmt.Errorf("%s: %s %d has value %g outside the clip range [%g, %g] (set preprocessing.clip_min/clip_max or preprocessing.scale)", set.Path, what, i/per, v, lo, hi)
+			return clipError(set.Path, what, i/per, v, lo, hi)
 		}
 	}
 	return nil
 }
 
-func labelsOrData(s *dataset.Set) string {
-	if s.LabelsPath != "" {
-		return s.LabelsPath
-	}
-	return s.Path
+// clipError is checkClipRange's error for sample i of file.
+func clipError(file, what string, i int, v, lo, hi float32) error {
+	return fmt.Errorf("%s: %s %d has value %g outside the clip range [%g, %g] (set preprocessing.clip_min/clip_max or preprocessing.scale)", file, what, i, v, lo, hi)
 }
 
-func fitSampleShape(m *onnxmodel.Model, set *dataset.Set) error {
+// labelsPathOr is the labels file, or the data file that holds the labels.
+func labelsPathOr(labelsPath, dataPath string) string {
+	if labelsPath != "" {
+		return labelsPath
+	}
+	return dataPath
+}
+
+// fitShape returns the sample shape that fits m's input: have itself when
+// it matches, else m's declared shape when it has as many elements (an
+// IDX image [28 28] becomes [1 28 28] for a model that declares
+// [N 1 28 28]); a real mismatch is an error naming both files.
+func fitShape(m *onnxmodel.Model, dataPath string, have []int) ([]int, error) {
 	want := m.SampleShape()
-	have := set.SampleShape()
 	if want == nil {
-		return nil
+		return have, nil
 	}
 	if len(want) == len(have) {
 		ok := true
@@ -239,7 +282,7 @@ func fitSampleShape(m *onnxmodel.Model, set *dataset.Set) error {
 			}
 		}
 		if ok {
-			return nil
+			return have, nil
 		}
 	}
 	known := true
@@ -249,10 +292,9 @@ func fitSampleShape(m *onnxmodel.Model, set *dataset.Set) error {
 		}
 	}
 	if known && tensor.Numel(want) == tensor.Numel(have) {
-		set.X = set.X.Reshaped(append([]int{set.Len()}, want...)...)
-		return nil
+		return slices.Clone(want), nil
 	}
-	return fmt.Errorf("%s: samples have shape %v, the model %s expects %v per sample", set.Path, have, m.Path, want)
+	return nil, fmt.Errorf("%s: samples have shape %v, the model %s expects %v per sample", dataPath, have, m.Path, want)
 }
 
 // remoteClassifier is a deployed model as the pool sees it: scores from an
