@@ -64,7 +64,7 @@ func count(v []bool) int {
 }
 
 // TestPGDDefaultStepStrength pins that `pgd:eps=0.3` with its default
-// step (today eps/4 itself) is no weaker than PGD with step eps/4
+// step and schedule (a cosine from eps/2, 3 restarts) is no weaker than PGD with step eps/4
 // (torchattacks' alpha) on the adversarially trained CNN, within one
 // sample per 500, and that the old
 // default (2.5·eps/steps = eps/16 at 40 steps) is measurably weaker, so
@@ -77,8 +77,8 @@ func TestPGDDefaultStepStrength(t *testing.T) {
 	m, b := loadATModel(t, strengthSamples)
 	tol := max(1, (b.Len()+499)/500)
 	def := fooledBy(t, "pgd:eps=0.3", m, b, 1)
-	quarter := fooledBy(t, "pgd:eps=0.3,step=0.075", m, b, 1)
-	old := fooledBy(t, "pgd:eps=0.3,step=0.01875", m, b, 1)
+	quarter := fooledBy(t, "pgd:eps=0.3,step=0.075,restarts=1", m, b, 1)
+	old := fooledBy(t, "pgd:eps=0.3,step=0.01875,restarts=1", m, b, 1)
 	_, n := def.SuccessRate()
 	nd, nq, no := count(def.Fooled), count(quarter.Fooled), count(old.Fooled)
 	t.Logf("%d clean-correct of %d; fooled: default %d, step eps/4 %d, step eps/16 (old default) %d", n, b.Len(), nd, nq, no)
