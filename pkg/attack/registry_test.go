@@ -114,7 +114,7 @@ func TestFactoriesDocumentDefaults(t *testing.T) {
 
 func TestResolvedParams(t *testing.T) {
 	p := mustNew(t, "pgd:eps=0.4,steps=20").Params()
-	if p["step"] != 0.4/4 || p["step_schedule"] != "constant" || p["norm"] != "linf" || p["restarts"] != 1 || p["random_start"] != true {
+	if p["step"] != 0.4/2 || p["step_schedule"] != "cosine" || p["norm"] != "linf" || p["restarts"] != 3 || p["random_start"] != true {
 		t.Errorf("pgd params: %v", p)
 	}
 	for spec, want := range map[string][2]any{
