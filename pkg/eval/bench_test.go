@@ -23,7 +23,7 @@ func BenchmarkPGD(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := attack.NewFromSpec("pgd:norm=linf,eps=0.3,steps=40,step=0.01,early_stop=false")
+	a, err := attack.NewFromSpec("pgd:norm=linf,eps=0.3,steps=40,step=0.01,restarts=1,early_stop=false")
 	if err != nil {
 		b.Fatal(err)
 	}
