@@ -13,7 +13,10 @@ import (
 )
 
 // refusedQuickly runs load, which must fail with an error containing want,
-// in under a second and allocating under 100 MB. It returns the error.
+// allocating under 100 MB. The time is logged, not checked: wall time
+// depends on the machine's load, and the bytes allocated are what a
+// loader that decodes what it should refuse gives away. It returns the
+// error.
 func refusedQuickly(t *testing.T, want string, load func() (*Model, error)) error {
 	t.Helper()
 	var before, after runtime.MemStats
@@ -31,9 +34,6 @@ func refusedQuickly(t *testing.T, want string, load func() (*Model, error)) erro
 	}
 	if strings.Contains(err.Error(), "internal error") {
 		t.Errorf("refused by a recovered panic: %v", err)
-	}
-	if took > time.Second {
-		t.Errorf("took %v to refuse, want under a second", took)
 	}
 	if d := after.TotalAlloc - before.TotalAlloc; d > 100<<20 {
 		t.Errorf("allocated %d MiB to refuse, want under 100", d>>20)
