@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestIDX loads IDX files as MNIST ships them (ubyte images [N, H, W] with
@@ -344,20 +343,18 @@ func TestNPZZipBomb(t *testing.T) {
 	// 1. Declared size over the limit: refused before opening.
 	declared := put(t, dir, "declared.npz", rawZip(t, []rawMember{{"x.npy", bomb, big + uint64(len(small))}, {"y.npy", y, uint64(len(labels3()))}}))
 	var err error
-	start := time.Now()
 	n := allocated(func() { _, err = Load(declared, "", opts) })
 	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "x.npy: member declares 64 MiB uncompressed, over the limit of 3 MiB") {
 		t.Errorf("declared bomb: %v", err)
 	}
-	if n > 4<<20 || time.Since(start) > 2*time.Second {
-		t.Errorf("declared bomb: allocated %d bytes in %v", n, time.Since(start))
+	if n > 4<<20 {
+		t.Errorf("declared bomb: allocated %d bytes", n)
 	}
 
 	// 2. Declared size small (a lie), actual size 64 MiB: only the bytes the
 	// NPY header declares are inflated. The member's CRC is never checked
 	// (it is wrong here), which shows it was not read to the end.
 	lying := put(t, dir, "lying.npz", rawZip(t, []rawMember{{"x.npy", bomb, uint64(len(small))}, {"y.npy", y, uint64(len(labels3()))}}))
-	start = time.Now()
 	var s *Set
 	n = allocated(func() { s, err = Load(lying, "", opts) })
 	if err != nil {
@@ -368,8 +365,8 @@ func TestNPZZipBomb(t *testing.T) {
 	if !slices.Equal(s.X.F, []float32{1, 2, 3}) {
 		t.Errorf("lying bomb: got %v", s.X.F)
 	}
-	if n > 4<<20 || time.Since(start) > 2*time.Second {
-		t.Errorf("lying bomb: allocated %d bytes in %v", n, time.Since(start))
+	if n > 4<<20 {
+		t.Errorf("lying bomb: allocated %d bytes", n)
 	}
 
 	// 3. An NPY header inside a member that declares more than the limit.
