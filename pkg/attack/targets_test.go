@@ -88,7 +88,7 @@ func TestTargetedKeys(t *testing.T) {
 		{"hsja:targeted=true,target=least-likely", "needs scores"},
 		{"boundary:target=least-likely", "needs scores"},
 	} {
-		a, err := NewFromSpec(c.spec)
+		a, err := newFromSpec(c.spec)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%s: error %v, want %q", c.spec, err, c.err)

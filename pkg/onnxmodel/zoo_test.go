@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/onnxmodel"
@@ -155,7 +156,7 @@ func checkZooModel(path string, ref map[string]*tensor.Tensor, eps, srWant float
 		}
 	}
 
-	a, err := attack.NewFromSpec(fmt.Sprintf("fgsm:eps=%g", eps))
+	a, err := attacktest.New(fmt.Sprintf("fgsm:eps=%g", eps))
 	if err != nil {
 		return fig, err
 	}
