@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/advtest/advtest/pkg/dataset"
+	"github.com/advtest/advtest/internal/npyfile"
 )
 
 func TestParseTargetRule(t *testing.T) {
@@ -167,7 +167,7 @@ func TestTargetSelection(t *testing.T) {
 	for g := range table {
 		table[g] = (g*7 + 1) % c
 	}
-	if err := dataset.WriteLabelsNPY(file, table); err != nil {
+	if err := npyfile.WriteLabels(file, table); err != nil {
 		t.Fatal(err)
 	}
 	b := toy.b
