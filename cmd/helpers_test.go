@@ -2,37 +2,17 @@ package cmd
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
-	"strings"
 	"testing"
 
+	"github.com/advtest/advtest/internal/npyfile"
 	"github.com/advtest/advtest/pkg/onnxmodel"
 )
 
 func float32NaN() float32 { return float32(math.NaN()) }
 
-func npyHeader(descr string, shape []int) []byte {
-	parts := make([]string, len(shape))
-	for i, d := range shape {
-		parts[i] = fmt.Sprint(d)
-	}
-	tuple := "(" + strings.Join(parts, ", ")
-	if len(shape) == 1 {
-		tuple += ","
-	}
-	tuple += ")"
-	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, tuple)
-	total := 10 + len(dict) + 1
-	pad := (64 - total%64) % 64
-	dict += strings.Repeat(" ", pad) + "\n"
-	h := []byte("\x93NUMPY\x01\x00")
-	h = binary.LittleEndian.AppendUint16(h, uint16(len(dict)))
-	return append(h, dict...)
-}
-
 func npyFloat32(v []float32, shape ...int) []byte {
-	b := npyHeader("<f4", shape)
+	b := npyfile.Header("<f4", shape)
 	for _, x := range v {
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
 	}
@@ -40,7 +20,7 @@ func npyFloat32(v []float32, shape ...int) []byte {
 }
 
 func npyInt64(v []int64, shape ...int) []byte {
-	b := npyHeader("<i8", shape)
+	b := npyfile.Header("<i8", shape)
 	for _, x := range v {
 		b = binary.LittleEndian.AppendUint64(b, uint64(x))
 	}

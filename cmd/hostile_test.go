@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/advtest/advtest/internal/npyfile"
 	"github.com/advtest/advtest/pkg/onnxmodel"
 	"github.com/advtest/advtest/pkg/onnxmodel/onnxpb"
 )
@@ -157,7 +158,7 @@ func hostileModels(t *testing.T, dir string) map[string]string {
 		return put(name, buf.Bytes())
 	}
 	labels := npyInt64([]int64{1, 2}, 2)
-	out["npz declared"] = npz("declared.npz", map[string][]byte{"x.npy": npyHeader("<f4", []int{2000000, 1, 28, 28}), "y.npy": labels})
+	out["npz declared"] = npz("declared.npz", map[string][]byte{"x.npy": npyfile.Header("<f4", []int{2000000, 1, 28, 28}), "y.npy": labels})
 	bomb := append(npyFloat32(make([]float32, 2*784), 2, 1, 28, 28), make([]byte, 64<<20)...)
 	out["npz bomb"] = npz("bomb.npz", map[string][]byte{"x.npy": bomb, "y.npy": labels})
 

@@ -60,10 +60,10 @@ func TestAutoAttackVersions(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewFromSpec("autoattack:version=plus,norm=l1,eps=5"); err == nil {
+	if _, err := newFromSpec("autoattack:version=plus,norm=l1,eps=5"); err == nil {
 		t.Error("version=plus accepted norm=l1")
 	}
-	if _, err := NewFromSpec("autoattack:version=fast"); err == nil {
+	if _, err := newFromSpec("autoattack:version=fast"); err == nil {
 		t.Error("unknown version accepted")
 	}
 }

@@ -3,7 +3,7 @@
 // helpers they share. Attacks see a model only through Classifier (white-box)
 // or a score/label oracle (black-box); they know nothing of files or flags.
 //
-// Attacks are built by name from string parameters (New, NewFromSpec,
+// Attacks are built by name from string parameters (New, after ParseSpec of
 // "pgd:norm=linf,eps=0.3,steps=40"); Lookup documents each one's parameters
 // and defaults. Every Run keeps x_adv inside the clip range (Bounds) and the
 // attack's norm ball, measures Outcome.Fooled with a final forward pass on

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/config"
 	"github.com/advtest/advtest/pkg/dataset"
@@ -42,7 +43,7 @@ func loadATModel(t *testing.T, n int) (*onnxmodel.Model, attack.Batch) {
 // fooledBy runs spec with a fixed seed and returns its Outcome.
 func fooledBy(t *testing.T, spec string, clf attack.Classifier, b attack.Batch, seed uint64) *attack.Outcome {
 	t.Helper()
-	a, err := attack.NewFromSpec(spec)
+	a, err := attacktest.New(spec)
 	if err != nil {
 		t.Fatal(err)
 	}

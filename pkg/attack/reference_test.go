@@ -14,7 +14,7 @@ import (
 // mustNew builds an attack from a spec or fails the test.
 func mustNew(t testing.TB, spec string) Attack {
 	t.Helper()
-	a, err := NewFromSpec(spec)
+	a, err := newFromSpec(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestMinimalOnLinear(t *testing.T) {
 		{"lbfgs:min=-1,max=2", L2, 0.10},
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
-			a, err := NewFromSpec(tc.spec)
+			a, err := newFromSpec(tc.spec)
 			if err != nil {
 				t.Skip(err) // attack not written yet
 			}

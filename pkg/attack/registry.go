@@ -125,12 +125,3 @@ func ParseSpec(s string) (Spec, error) {
 	}
 	return sp, nil
 }
-
-// NewFromSpec parses a spec with ParseSpec and builds its attack with New.
-func NewFromSpec(s string) (Attack, error) {
-	sp, err := ParseSpec(s)
-	if err != nil {
-		return nil, err
-	}
-	return New(sp.Name, sp.Params)
-}

@@ -6,6 +6,16 @@ import (
 	"testing"
 )
 
+// newFromSpec is internal/attacktest.New for this package's own tests,
+// which cannot import it (it imports this package).
+func newFromSpec(s string) (Attack, error) {
+	sp, err := ParseSpec(s)
+	if err != nil {
+		return nil, err
+	}
+	return New(sp.Name, sp.Params)
+}
+
 func TestParseSpec(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -55,7 +65,7 @@ func TestNewErrors(t *testing.T) {
 		{"apgd-t:n_targets=0", []string{"apgd-t", "n_targets"}},
 		{"apgd-ce:loss=dlr", []string{"apgd-ce", "unknown parameter", "loss"}},
 	} {
-		_, err := NewFromSpec(tc.spec)
+		_, err := newFromSpec(tc.spec)
 		if err == nil {
 			t.Errorf("%s: no error", tc.spec)
 			continue

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/advtest/advtest/pkg/dataset"
+	"github.com/advtest/advtest/internal/npyfile"
 )
 
 func TestParseTargetRule(t *testing.T) {
@@ -88,7 +88,7 @@ func TestTargetedKeys(t *testing.T) {
 		{"hsja:targeted=true,target=least-likely", "needs scores"},
 		{"boundary:target=least-likely", "needs scores"},
 	} {
-		a, err := NewFromSpec(c.spec)
+		a, err := newFromSpec(c.spec)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%s: error %v, want %q", c.spec, err, c.err)
@@ -167,7 +167,7 @@ func TestTargetSelection(t *testing.T) {
 	for g := range table {
 		table[g] = (g*7 + 1) % c
 	}
-	if err := dataset.WriteLabelsNPY(file, table); err != nil {
+	if err := npyfile.WriteLabels(file, table); err != nil {
 		t.Fatal(err)
 	}
 	b := toy.b

@@ -177,7 +177,7 @@ func TestTransferErrors(t *testing.T) {
 		{"transfer:surrogate=" + surrogatePath + ",attack=deepfool,targeted=true", "no targeted form"},
 		{"transfer:surrogate=" + surrogatePath + ",surrogate_sha256=" + strings.Repeat("0", 64), "surrogate_sha256: " + surrogatePath},
 	} {
-		_, err := NewFromSpec(c.spec)
+		_, err := newFromSpec(c.spec)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one naming %q", c.spec, err, c.want)
 		}

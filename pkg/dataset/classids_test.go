@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/advtest/advtest/internal/npyfile"
 	"github.com/advtest/advtest/pkg/tensor"
 )
 
@@ -20,11 +21,11 @@ func TestLoadClassIDs(t *testing.T) {
 		return p
 	}
 	npy := filepath.Join(dir, "t.npy")
-	if err := WriteLabelsNPY(npy, []int{3, 0, 9}); err != nil {
+	if err := npyfile.WriteLabels(npy, []int{3, 0, 9}); err != nil {
 		t.Fatal(err)
 	}
 	floats := filepath.Join(dir, "f.npy")
-	if err := WriteNPY(floats, tensor.FromFloat32([]float32{1, 2, 3, 4}, 2, 2)); err != nil {
+	if err := npyfile.Write(floats, tensor.FromFloat32([]float32{1, 2, 3, 4}, 2, 2)); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {

@@ -41,6 +41,6 @@
 // go through Load.
 //
 // Set.Hash identifies the source files (SHA-256 of the bytes read) for
-// reports. WriteNPY and WriteLabelsNPY save arrays atomically, for example
-// adversarial examples.
+// reports. The package only reads; tests and the testdata generators write
+// NPY files with internal/npyfile.
 package dataset

@@ -531,20 +531,3 @@ func LoadImageFolder(dir string, opts ImageOptions) (*Set, error) {
 	}
 	return s, nil
 }
-
-// ImageFolderClasses returns the class names of an image folder (its
-// subfolders, sorted, names starting with "." skipped): class id i is
-// the i-th name.
-func ImageFolderClasses(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
-	}
-	var out []string
-	for _, e := range entries {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			out = append(out, e.Name())
-		}
-	}
-	return out, nil
-}

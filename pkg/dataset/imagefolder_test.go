@@ -89,9 +89,10 @@ func TestLoadImageFolder(t *testing.T) {
 	if g := pixel(s, 2, 0, 1, 1); g < 126.0/255 || g > 130.0/255 {
 		t.Errorf("jpeg grey %v, want about 128/255", g)
 	}
-	classes, err := ImageFolderClasses(dir)
-	if err != nil || strings.Join(classes, ",") != "ant,cat,dog" {
-		t.Errorf("classes %v %v", classes, err)
+	if f, err := OpenImageFolder(dir, ImageOptions{}); err != nil {
+		t.Error(err)
+	} else if got := strings.Join(f.Classes, ","); got != "ant,cat,dog" {
+		t.Errorf("classes %s, want ant,cat,dog", got)
 	}
 
 	// The same folder hashes the same; moving a file to another class

@@ -1,7 +1,6 @@
 package dataset
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -300,36 +299,4 @@ func decodeNPY(r io.Reader, name string, size int64, trusted, drain bool, t targ
 		avail = max(size-n, 0)
 	}
 	return readBody(source{name: name, r: r, avail: avail, trusted: trusted, drain: drain}, h, t, opts)
-}
-
-// npyHeader returns the preamble and header of an NPY file (version 1.0, or
-// 2.0 when the header does not fit in 65535 bytes), padded so that the data
-// starts at a multiple of 64 bytes.
-func npyHeader(descr string, shape []int) []byte {
-	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shapeTuple(shape))
-	if len(shape) == 0 {
-		dict = fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (), }", descr)
-	}
-	var b bytes.Buffer
-	pre := 10
-	if len(dict)+1+pre > 65535 {
-		pre = 12
-	}
-	pad := 64 - (pre+len(dict)+1)%64
-	if pad == 64 {
-		pad = 0
-	}
-	hlen := len(dict) + pad + 1
-	b.WriteString(npyMagic)
-	if pre == 10 {
-		b.Write([]byte{1, 0})
-		b.Write(binary.LittleEndian.AppendUint16(nil, uint16(hlen)))
-	} else {
-		b.Write([]byte{2, 0})
-		b.Write(binary.LittleEndian.AppendUint32(nil, uint32(hlen)))
-	}
-	b.WriteString(dict)
-	b.WriteString(strings.Repeat(" ", pad))
-	b.WriteByte('\n')
-	return b.Bytes()
 }

@@ -4,10 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"io"
-	"os"
 	"strings"
-
-	"github.com/advtest/advtest/pkg/tensor"
 )
 
 // npzArrays holds the arrays a .npz archive contributes: x, and y when the
@@ -101,37 +98,4 @@ func decodeNPZMember(f *zip.File, name string, t target, opts *Options) (*decode
 		return nil, errf(name, ErrFormat, "member is not an NPY array (want the magic %q)", npyMagic)
 	}
 	return decodeNPY(io.MultiReader(bytes.NewReader(peek[:n]), r), name, int64(f.UncompressedSize64), false, false, t, opts)
-}
-
-// ReadArrays reads every array of a .npz archive as float32 tensors, by
-// member name without the .npy suffix (integer arrays are converted;
-// uint8 is not scaled). It serves reference files and tools; datasets are
-// read with Load.
-func ReadArrays(path string, opts Options) (map[string]*tensor.Tensor, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	zr, err := zip.NewReader(f, st.Size())
-	if err != nil {
-		return nil, errf(path, ErrFormat, "not a readable .npz (zip) archive: %v", err)
-	}
-	opts.NoScale = true
-	out := map[string]*tensor.Tensor{}
-	for _, m := range zr.File {
-		if strings.HasSuffix(m.Name, "/") {
-			continue
-		}
-		d, err := decodeNPZMember(m, path+": "+m.Name, asData, &opts)
-		if err != nil {
-			return nil, err
-		}
-		out[strings.TrimSuffix(m.Name, ".npy")] = tensor.FromFloat32(d.f, d.keptShape()...)
-	}
-	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/advtest/advtest/internal/npyfile"
 	"github.com/advtest/advtest/pkg/tensor"
 )
 
@@ -177,16 +178,17 @@ func TestHash(t *testing.T) {
 	}
 }
 
-// TestWriteNPY round-trips float32 and int64 arrays and pins the header
-// bytes (golden: the header numpy 1.26 writes for these shapes).
+// TestWriteNPY checks that Load reads what internal/npyfile writes: it
+// round-trips float32 and int64 arrays and pins the header bytes (golden:
+// the header numpy 1.26 writes for these shapes).
 func TestWriteNPY(t *testing.T) {
 	dir := t.TempDir()
 	xp, yp := filepath.Join(dir, "x.npy"), filepath.Join(dir, "y.npy")
 	x := tensor.FromFloat32([]float32{0.5, -1, 3.25, 1e-7, 0, 2}, 3, 1, 2)
-	if err := WriteNPY(xp, x); err != nil {
+	if err := npyfile.Write(xp, x); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteLabelsNPY(yp, []int{2, 0, 1}); err != nil {
+	if err := npyfile.WriteLabels(yp, []int{2, 0, 1}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(xp)
@@ -208,7 +210,7 @@ func TestWriteNPY(t *testing.T) {
 		t.Errorf("round trip: %v %v %v", s.X.Shape, s.X.F, s.Y)
 	}
 	// Overwriting replaces the file and leaves no temporary file behind.
-	if err := WriteNPY(xp, tensor.FromFloat32([]float32{1, 2, 3}, 3)); err != nil {
+	if err := npyfile.Write(xp, tensor.FromFloat32([]float32{1, 2, 3}, 3)); err != nil {
 		t.Fatal(err)
 	}
 	ents, _ := os.ReadDir(dir)
@@ -225,7 +227,7 @@ func TestWriteNPY(t *testing.T) {
 		for i := range shape {
 			shape[i] = 1
 		}
-		h := npyHeader("<f4", shape)
+		h := npyfile.Header("<f4", shape)
 		if len(h)%64 != 0 || h[len(h)-1] != '\n' {
 			t.Errorf("rank %d: header of %d bytes", rank, len(h))
 		}
@@ -234,17 +236,17 @@ func TestWriteNPY(t *testing.T) {
 		}
 	}
 	// Errors: a missing folder, a tensor whose data does not match its shape.
-	if err := WriteNPY(filepath.Join(dir, "no", "x.npy"), x); err == nil {
+	if err := npyfile.Write(filepath.Join(dir, "no", "x.npy"), x); err == nil {
 		t.Error("wrote into a missing folder")
 	}
-	if err := WriteNPY(filepath.Join(dir, "bad.npy"), &tensor.Tensor{Shape: []int{4}, F: []float32{1}}); err == nil {
+	if err := npyfile.Write(filepath.Join(dir, "bad.npy"), &tensor.Tensor{Shape: []int{4}, F: []float32{1}}); err == nil {
 		t.Error("wrote a malformed tensor")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bad.npy")); !os.IsNotExist(err) {
 		t.Error("a failed write left a file")
 	}
 	// int64 tensors round-trip as labels.
-	if err := WriteNPY(yp, tensor.FromInt64([]int64{5, 6, 7}, 3)); err != nil {
+	if err := npyfile.Write(yp, tensor.FromInt64([]int64{5, 6, 7}, 3)); err != nil {
 		t.Fatal(err)
 	}
 	if s, err := Load(xp, yp, Options{}); err != nil || !slices.Equal(s.Y, []int{5, 6, 7}) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/onnxmodel"
@@ -15,7 +16,7 @@ import (
 // clean accuracy of m on set.
 func pgdSR(t testing.TB, m *onnxmodel.Model, set *dataset.Set, spec string) (sr, acc float64) {
 	t.Helper()
-	a, err := attack.NewFromSpec(spec)
+	a, err := attacktest.New(spec)
 	if err != nil {
 		t.Fatal(err)
 	}

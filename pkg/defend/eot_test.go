@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/tensor"
 )
@@ -68,7 +69,7 @@ func TestEOTAveragesDraws(t *testing.T) {
 			t.Fatalf("σ=0: EOT logit %g, model %g", lz.F[i], lm.F[i])
 		}
 	}
-	atk, _ := attack.NewFromSpec("pgd:norm=linf,eps=0.3,steps=10")
+	atk, _ := attacktest.New("pgd:norm=linf,eps=0.3,steps=10")
 	o, err := atk.Run(ctx, e, attack.Batch{X: x, Y: set.Y}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/onnxmodel"
 	"github.com/advtest/advtest/pkg/tensor"
@@ -361,7 +362,7 @@ func TestEOTUnmasksNoise(t *testing.T) {
 	if nCorrect < 30 {
 		t.Fatalf("the reference classifies only %d of %d clean samples correctly", nCorrect, set.Len())
 	}
-	atk, err := attack.NewFromSpec("pgd:norm=linf,eps=0.15,steps=10")
+	atk, err := attacktest.New("pgd:norm=linf,eps=0.15,steps=10")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/onnxmodel"
@@ -164,7 +165,7 @@ func TestBPDAUnmasksBitDepth(t *testing.T) {
 	if adaptive, err := Adaptive(h); err != nil || adaptive == attack.Classifier(h) {
 		t.Fatalf("Adaptive did not pick BPDA (%v)", err)
 	}
-	atk, err := attack.NewFromSpec("pgd:norm=linf,eps=0.3,steps=20")
+	atk, err := attacktest.New("pgd:norm=linf,eps=0.3,steps=20")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func TestDetectorCalibratedFPR(t *testing.T) {
 	if fpr < 0.03 || fpr > 0.07 {
 		t.Errorf("held-out FPR %.3f, want 0.05 ± 0.02", fpr)
 	}
-	atk, err := attack.NewFromSpec("fgsm:norm=linf,eps=0.3")
+	atk, err := attacktest.New("fgsm:norm=linf,eps=0.3")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/onnxmodel"
@@ -30,7 +31,7 @@ func TestAutoAttackAtLeastBestSingleOnATCNN(t *testing.T) {
 	specs := []string{"autoattack:eps=0.3", "pgd:eps=0.3", "apgd-ce:eps=0.3", "apgd-dlr:eps=0.3", "apgd-t:eps=0.3", "fab-t:eps=0.3", "square:eps=0.3"}
 	var atks []attack.Attack
 	for _, sp := range specs {
-		a, err := attack.NewFromSpec(sp)
+		a, err := attacktest.New(sp)
 		if err != nil {
 			t.Fatal(err)
 		}

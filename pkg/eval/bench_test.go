@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/onnxmodel"
@@ -23,7 +24,7 @@ func BenchmarkPGD(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := attack.NewFromSpec("pgd:norm=linf,eps=0.3,steps=40,step=0.01,restarts=1,early_stop=false")
+	a, err := attacktest.New("pgd:norm=linf,eps=0.3,steps=40,step=0.01,restarts=1,early_stop=false")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func BenchmarkDeepFoolResNet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := attack.NewFromSpec("deepfool")
+	a, err := attacktest.New("deepfool")
 	if err != nil {
 		b.Fatal(err)
 	}

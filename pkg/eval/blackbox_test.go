@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/onnxmodel"
@@ -34,11 +35,11 @@ func TestSquareVersusPGDOnCNN(t *testing.T) {
 		t.Skip("real-model black-box check (about 30 s)")
 	}
 	m, set := loadMNIST(t, 100)
-	pgd, err := attack.NewFromSpec("pgd:eps=0.3,steps=40")
+	pgd, err := attacktest.New("pgd:eps=0.3,steps=40")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sq, err := attack.NewFromSpec("square:eps=0.3,max_queries=1000")
+	sq, err := attacktest.New("square:eps=0.3,max_queries=1000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func TestPoolQueriesThroughScoreFunc(t *testing.T) {
 	}
 	var attacks []attack.Attack
 	for _, spec := range []string{"fgsm:eps=0.3", "square:eps=0.3,max_queries=200", "hsja:max_queries=300"} {
-		a, err := attack.NewFromSpec(spec)
+		a, err := attacktest.New(spec)
 		if err != nil {
 			t.Fatal(err)
 		}

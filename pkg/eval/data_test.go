@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/onnxmodel"
 	"github.com/advtest/advtest/pkg/tensor"
@@ -78,7 +79,7 @@ func TestRunPoolDataReadsPerBatch(t *testing.T) {
 	}
 	var pool []attack.Attack
 	for _, s := range []string{"fgsm:eps=0.1", "pgd:eps=0.1,steps=3"} {
-		a, err := attack.NewFromSpec(s)
+		a, err := attacktest.New(s)
 		if err != nil {
 			t.Fatal(err)
 		}

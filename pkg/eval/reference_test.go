@@ -9,6 +9,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/onnxmodel"
@@ -48,7 +49,7 @@ func loadRefs(t *testing.T) *refDoc {
 // and the perturbation L2 norms of the fooled samples.
 func srOf(t *testing.T, m *onnxmodel.Model, set *dataset.Set, spec string) (float64, []float64, int) {
 	t.Helper()
-	a, err := attack.NewFromSpec(spec)
+	a, err := attacktest.New(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,7 @@ func TestAPGDWorstCaseAtLeastPGD(t *testing.T) {
 		pgd, _, _ := srOf(t, m, set, fmt.Sprintf("pgd:norm=linf,eps=%g,steps=40,step=0.01", tc.eps))
 		var pool []attack.Attack
 		for _, name := range []string{"apgd-ce", "apgd-dlr"} {
-			a, err := attack.NewFromSpec(fmt.Sprintf("%s:norm=linf,eps=%g", name, tc.eps))
+			a, err := attacktest.New(fmt.Sprintf("%s:norm=linf,eps=%g", name, tc.eps))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/defend"
 	"github.com/advtest/advtest/pkg/onnxmodel"
@@ -17,7 +18,7 @@ import (
 func sanityRun(t *testing.T, clf attack.Classifier, n int) []SanityCheck {
 	t.Helper()
 	_, set := loadMNIST(t, n)
-	pgd, err := attack.NewFromSpec("pgd:norm=linf,eps=0.3,steps=10")
+	pgd, err := attacktest.New("pgd:norm=linf,eps=0.3,steps=10")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestSanityBlackBoxBeatsWhiteBox(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var atks []attack.Attack
 			for _, sp := range tc.pool {
-				a, err := attack.NewFromSpec(sp)
+				a, err := attacktest.New(sp)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -215,7 +216,7 @@ func TestSanityWeakUnboundedSearchIsNotMasking(t *testing.T) {
 	for _, c := range cases {
 		var atks []attack.Attack
 		for _, spec := range c.pool {
-			a, err := attack.NewFromSpec(spec)
+			a, err := attacktest.New(spec)
 			if err != nil {
 				t.Fatal(err)
 			}

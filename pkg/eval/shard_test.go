@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/onnxmodel"
 )
@@ -30,7 +31,7 @@ func TestShardsReproduceSingleRun(t *testing.T) {
 	}
 	var pool []attack.Attack
 	for _, s := range specs {
-		a, err := attack.NewFromSpec(s)
+		a, err := attacktest.New(s)
 		if err != nil {
 			t.Fatal(err)
 		}

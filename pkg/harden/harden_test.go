@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/defend"
@@ -38,7 +39,7 @@ func loadTab(t *testing.T) (*onnxmodel.Model, Pool, *dataset.Set) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pgd, err := attack.NewFromSpec(tabPGD)
+	pgd, err := attacktest.New(tabPGD)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,8 +316,8 @@ func TestScheduleAndTrainerAttack(t *testing.T) {
 	if _, _, ok := scheduled([]DefenceSpec{{Name: "squeeze"}}, 2); ok {
 		t.Error("a schedule without a trainer is repeated")
 	}
-	fgsm, _ := attack.NewFromSpec("deepfool")
-	pgd, _ := attack.NewFromSpec("pgd:eps=0.1,steps=7")
+	fgsm, _ := attacktest.New("deepfool")
+	pgd, _ := attacktest.New("pgd:eps=0.1,steps=7")
 	spec, ok := TrainerAttack([]attack.Attack{fgsm, pgd})
 	if !ok || !strings.HasPrefix(spec, "pgd:") || !strings.Contains(spec, "eps=0.1") || !strings.Contains(spec, "steps=7") {
 		t.Fatalf("trainer attack %q", spec)
@@ -350,7 +351,7 @@ func TestSqueezerMeasuredThroughBPDA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pgd, _ := attack.NewFromSpec("pgd:eps=0.3,steps=10")
+	pgd, _ := attacktest.New("pgd:eps=0.3,steps=10")
 	pool := Pool{X: set.X, Y: set.Y, Attacks: []attack.Attack{pgd}, BatchSize: 40}
 	cfg := Config{UntilSR: 0.1, MaxRounds: 1, MaxCleanDrop: 0.05, Seed: 1, Schedule: []DefenceSpec{{Name: "squeeze", Params: map[string]string{"bits": "2", "median": "0"}}}}
 	res, err := Run(context.Background(), m, pool, cfg)
@@ -398,7 +399,7 @@ func TestNoiseMeasuredThroughEOT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pgd, _ := attack.NewFromSpec("pgd:norm=linf,eps=0.15,steps=10")
+	pgd, _ := attacktest.New("pgd:norm=linf,eps=0.15,steps=10")
 	pool := Pool{X: set.X, Y: set.Y, Attacks: []attack.Attack{pgd}, BatchSize: 40}
 	a, err := Measure(context.Background(), noisy, pool, 7)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/advtest/advtest/internal/npyfile"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/tensor"
 )
@@ -62,7 +63,7 @@ var noPyTorchRef = map[string]string{
 
 func loadRef(t *testing.T, model string) map[string]*tensor.Tensor {
 	t.Helper()
-	ref, err := dataset.ReadArrays(strings.TrimSuffix(model, ".onnx")+".ref.npz", dataset.Options{})
+	ref, err := npyfile.ReadArrays(strings.TrimSuffix(model, ".onnx") + ".ref.npz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestParamGradients(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := loadRef(t, path)
-	want, err := dataset.ReadArrays(filepath.Join(modelsDir, "mnist_mlp.param_grads.npz"), dataset.Options{})
+	want, err := npyfile.ReadArrays(filepath.Join(modelsDir, "mnist_mlp.param_grads.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/advtest/advtest/internal/attacktest"
+	"github.com/advtest/advtest/internal/npyfile"
 	"github.com/advtest/advtest/pkg/attack"
-	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/onnxmodel"
 	"github.com/advtest/advtest/pkg/tensor"
 )
@@ -72,7 +73,7 @@ func TestZoo(t *testing.T) {
 	seen := map[string]bool{}
 	for _, arch := range archs {
 		entry := doc.Models[arch]
-		ref, err := dataset.ReadArrays(filepath.Join(zooDir, arch+".ref.npz"), dataset.Options{})
+		ref, err := npyfile.ReadArrays(filepath.Join(zooDir, arch+".ref.npz"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +156,7 @@ func checkZooModel(path string, ref map[string]*tensor.Tensor, eps, srWant float
 		}
 	}
 
-	a, err := attack.NewFromSpec(fmt.Sprintf("fgsm:eps=%g", eps))
+	a, err := attacktest.New(fmt.Sprintf("fgsm:eps=%g", eps))
 	if err != nil {
 		return fig, err
 	}

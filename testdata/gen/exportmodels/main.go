@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/advtest/advtest/internal/npyfile"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/defend"
 	"github.com/advtest/advtest/pkg/onnxmodel"
@@ -123,7 +124,7 @@ func run(out string) error {
 		if err := m.Save(filepath.Join(out, name+".onnx")); err != nil {
 			return err
 		}
-		if err := dataset.WriteNPY(filepath.Join(out, name+".input.npy"), input); err != nil {
+		if err := npyfile.Write(filepath.Join(out, name+".input.npy"), input); err != nil {
 			return err
 		}
 		if m.Randomised() {
@@ -132,7 +133,7 @@ func run(out string) error {
 			fmt.Println("wrote", name, "(random: no expected outputs)")
 			continue
 		}
-		if err := dataset.WriteNPY(filepath.Join(out, name+".expected.npy"), outs[m.Outputs[0].Name]); err != nil {
+		if err := npyfile.Write(filepath.Join(out, name+".expected.npy"), outs[m.Outputs[0].Name]); err != nil {
 			return err
 		}
 		fmt.Println("wrote", name)
