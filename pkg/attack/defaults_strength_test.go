@@ -65,7 +65,7 @@ func count(v []bool) int {
 }
 
 // TestPGDDefaultStepStrength pins that `pgd:eps=0.3` with its default
-// step and schedule (a cosine from eps/2, 3 restarts) is no weaker than PGD with step eps/4
+// step and schedule (mixed from eps/2, 5 restarts) is no weaker than PGD with step eps/4
 // (torchattacks' alpha) on the adversarially trained CNN, within one
 // sample per 500, and that the old
 // default (2.5·eps/steps = eps/16 at 40 steps) is measurably weaker, so

@@ -22,7 +22,7 @@ type iterSpec struct {
 	norm        Norm
 	eps, step   float64
 	steps       int
-	schedule    string // step schedule: "" or "constant", or "cosine" (see stepAt)
+	schedule    string // step schedule: "" or "constant", "cosine" or "mixed" (see stepAt)
 	restarts    int
 	randomStart bool
 	momentum    bool
@@ -36,12 +36,21 @@ type iterSpec struct {
 // constant schedule; for "cosine", step·(1+cos(π·it/steps))/2, decaying
 // from step at the first iteration towards 0 at the last (the cosine
 // annealing of Loshchilov & Hutter, "SGDR", ICLR 2017, eq. 5, with one
-// period and no restart).
-func (sp *iterSpec) stepAt(it int) float64 {
-	if sp.schedule == "cosine" && sp.steps > 0 {
-		return sp.step * 0.5 * (1 + math.Cos(math.Pi*float64(it)/float64(sp.steps)))
+// period and no restart). "mixed" alternates over the restarts (restart
+// r, 0-based): the cosine decay from step on even r, the constant step/4
+// on odd r.
+func (sp *iterSpec) stepAt(r, it int) float64 {
+	schedule, step := sp.schedule, sp.step
+	if schedule == "mixed" {
+		schedule = "cosine"
+		if r%2 == 1 {
+			schedule, step = "constant", step/4
+		}
 	}
-	return sp.step
+	if schedule == "cosine" && sp.steps > 0 {
+		return step * 0.5 * (1 + math.Cos(math.Pi*float64(it)/float64(sp.steps)))
+	}
+	return step
 }
 
 // parallelChunk is the minimum number of samples per goroutine for
@@ -153,7 +162,7 @@ func runIterative(ctx context.Context, clf Classifier, b Batch, rng *rand.Rand, 
 			for j, i := range idx {
 				tr.offer(s, i, s.row(cur, i), s.succeeded(lg.F[j*s.c:(j+1)*s.c], i), float64(loss[j]))
 			}
-			step := sp.stepAt(it)
+			step := sp.stepAt(r, it)
 			tensor.ParallelFor(len(idx), parallelChunk(d), func(a, z int) {
 				for j := a; j < z; j++ {
 					i := idx[j]

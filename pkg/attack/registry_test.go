@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -124,13 +125,15 @@ func TestFactoriesDocumentDefaults(t *testing.T) {
 
 func TestResolvedParams(t *testing.T) {
 	p := mustNew(t, "pgd:eps=0.4,steps=20").Params()
-	if p["step"] != 0.4/2 || p["step_schedule"] != "cosine" || p["norm"] != "linf" || p["restarts"] != 3 || p["random_start"] != true {
+	if p["step"] != 0.4/2 || p["step_schedule"] != "mixed" || p["norm"] != "linf" || p["restarts"] != 5 || p["random_start"] != true {
 		t.Errorf("pgd params: %v", p)
 	}
 	for spec, want := range map[string][2]any{
 		"pgd:eps=0.4,step_schedule=constant":         {0.4 / 4, "constant"},
 		"pgd:eps=0.4,step=0.01":                      {0.01, "constant"},
 		"pgd:eps=0.4,step=0.01,step_schedule=cosine": {0.01, "cosine"},
+		"pgd:eps=0.4,step_schedule=cosine":           {0.4 / 2, "cosine"},
+		"pgd:eps=0.4,step=0.1,step_schedule=mixed":   {0.1, "mixed"},
 	} {
 		if p := mustNew(t, spec).Params(); p["step"] != want[0] || p["step_schedule"] != want[1] {
 			t.Errorf("%s: step %v step_schedule %v, want %v", spec, p["step"], p["step_schedule"], want)
@@ -175,4 +178,35 @@ func requiredParams(name string, p map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// TestStepSchedules pins the step of iteration it of restart r under each
+// schedule: the cosine decays from step to 0 over steps; mixed is that
+// cosine on even restarts and a constant step/4 on odd ones.
+func TestStepSchedules(t *testing.T) {
+	const step, steps = 0.2, 40
+	cosAt := func(it int) float64 { return step * 0.5 * (1 + math.Cos(math.Pi*float64(it)/steps)) }
+	cases := []struct {
+		schedule string
+		r, it    int
+		want     float64
+	}{
+		{"constant", 0, 0, step},
+		{"constant", 3, 39, step},
+		{"cosine", 0, 0, step},
+		{"cosine", 2, 20, step / 2},
+		{"cosine", 1, 39, cosAt(39)},
+		{"mixed", 0, 0, step},
+		{"mixed", 0, 20, step / 2},
+		{"mixed", 1, 0, step / 4},
+		{"mixed", 1, 39, step / 4},
+		{"mixed", 2, 10, cosAt(10)},
+		{"mixed", 3, 5, step / 4},
+	}
+	for _, tc := range cases {
+		sp := iterSpec{step: step, steps: steps, schedule: tc.schedule}
+		if got := sp.stepAt(tc.r, tc.it); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%s restart %d iteration %d: step %v, want %v", tc.schedule, tc.r, tc.it, got, tc.want)
+		}
+	}
 }

@@ -329,8 +329,8 @@ func (d *PGDTraining) Validate() error {
 		}
 		if sp.Name == "pgd" {
 			// Training uses Madry's PGD (one start, constant step, eps/4 when
-			// the step is auto), not the evaluation default's three restarts
-			// of a cosine schedule, which would triple the cost of training.
+			// the step is auto), not the evaluation default's five restarts
+			// of a mixed schedule, which would multiply the cost of training.
 			for k, v := range map[string]string{"restarts": "1", "step_schedule": "constant"} {
 				if _, set := sp.Params[k]; !set {
 					sp.Params[k] = v
