@@ -392,7 +392,7 @@ func (o *softmaxOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tens
 	if err != nil {
 		return nil, nil, err
 	}
-	y := rc.Alloc(x.Shape...)
+	y := rc.AllocNoZero(x.Shape...) // every line is written below
 	lines := outer * inner
 	if n == 0 || lines == 0 {
 		return []*tensor.Tensor{y}, nil, nil
@@ -405,11 +405,31 @@ func (o *softmaxOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tens
 				m = max(m, x.F[base+j*inner])
 			}
 			var sum float64
-			for j := 0; j < n; j++ {
-				e := math.Exp(float64(x.F[base+j*inner] - m))
-				sum += e
-				if !o.log {
-					y.F[base+j*inner] = float32(e)
+			if inner == 1 && !o.log {
+				// The common case (the last axis): contiguous lines.
+				xs, ys := x.F[base:base+n], y.F[base:base+n]
+				ys = ys[:len(xs)]
+				var s0, s1 float64
+				j := 0
+				for ; j+1 < len(xs); j += 2 {
+					e0, e1 := expf32(xs[j]-m), expf32(xs[j+1]-m)
+					ys[j], ys[j+1] = e0, e1
+					s0 += float64(e0)
+					s1 += float64(e1)
+				}
+				for ; j < len(xs); j++ {
+					e := expf32(xs[j] - m)
+					ys[j] = e
+					s0 += float64(e)
+				}
+				sum = s0 + s1
+			} else {
+				for j := 0; j < n; j++ {
+					e := expf32(x.F[base+j*inner] - m)
+					sum += float64(e)
+					if !o.log {
+						y.F[base+j*inner] = e
+					}
 				}
 			}
 			if o.log {
