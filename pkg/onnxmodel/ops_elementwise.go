@@ -198,25 +198,25 @@ func (o *binaryOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any,
 		}
 	case binMul:
 		if needA {
-			t := rc.Alloc(shape...)
+			t := rc.AllocNoZero(shape...) // applyBinary writes every element
 			applyBinary(binMul, t.F, shape, g.F, shape, b.F, b.Shape)
 			grads[0] = reduceTo(rc, t, a.Shape, true, 1)
 		}
 		if needB {
-			t := rc.Alloc(shape...)
+			t := rc.AllocNoZero(shape...) // applyBinary writes every element
 			applyBinary(binMul, t.F, shape, g.F, shape, a.F, a.Shape)
 			grads[1] = reduceTo(rc, t, b.Shape, true, 1)
 		}
 	case binDiv:
 		if needA {
-			t := rc.Alloc(shape...)
+			t := rc.AllocNoZero(shape...) // applyBinary writes every element
 			applyBinary(binDiv, t.F, shape, g.F, shape, b.F, b.Shape)
 			grads[0] = reduceTo(rc, t, a.Shape, true, 1)
 		}
 		if needB {
 			// d(a/b)/db = -y/b.
 			y := out[0]
-			t := rc.Alloc(shape...)
+			t := rc.AllocNoZero(shape...) // applyBinary writes every element
 			applyBinary(binMul, t.F, shape, g.F, shape, y.F, shape)
 			applyBinary(binDiv, t.F, shape, t.F, shape, b.F, b.Shape)
 			grads[1] = reduceTo(rc, t, b.Shape, true, -1)
