@@ -3,6 +3,7 @@ package onnxmodel
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/advtest/advtest/pkg/onnxmodel/onnxpb"
 	"github.com/advtest/advtest/pkg/tensor"
@@ -77,13 +78,15 @@ func opBenchCases() []opBenchCase {
 // followed by the backward rule for the activations' gradients (what one
 // node costs in an input-gradient run). GFLOP/s is reported for
 // convolutions and matrix products, GB/s (inputs and output read or
-// written once) for the others.
+// written once) for the others, and the process's CPU time per op
+// (cpu-ms/op, unix only; GOMAXPROCS workers add up), which the load of a
+// shared machine disturbs less than ns/op.
 func BenchmarkOps(b *testing.B) {
 	for _, c := range opBenchCases() {
 		// setup builds the node and its inputs inside the sub-benchmark, so
 		// that a -bench filter skips the cases it does not run; b.Loop
 		// starts the clock after it.
-		setup := func(b *testing.B) (op Op, rc *RunContext, in, gOut []*tensor.Tensor, need []bool, report func()) {
+		setup := func(b *testing.B) (op Op, rc *RunContext, in, gOut []*tensor.Tensor, need []bool, report func(cpu0 time.Duration)) {
 			op = buildOp(b, c.spec)
 			rng := rand.New(rand.NewPCG(3, 4))
 			in = make([]*tensor.Tensor, len(c.shapes))
@@ -104,7 +107,10 @@ func BenchmarkOps(b *testing.B) {
 				need[i] = true
 			}
 			rc.pool.releaseAll()
-			report = func() {
+			report = func(cpu0 time.Duration) {
+				if cpu := processCPU(); cpu > 0 {
+					b.ReportMetric(float64(cpu-cpu0)/1e6/float64(b.N), "cpu-ms/op")
+				}
 				sec := b.Elapsed().Seconds() / float64(b.N)
 				if c.flops > 0 {
 					b.ReportMetric(c.flops/sec/1e9, "GFLOP/s")
@@ -116,16 +122,18 @@ func BenchmarkOps(b *testing.B) {
 		}
 		b.Run(c.name+"/fwd", func(b *testing.B) {
 			op, rc, in, _, _, report := setup(b)
+			cpu0 := processCPU()
 			for b.Loop() {
 				if _, _, err := op.Forward(rc, in); err != nil {
 					b.Fatal(err)
 				}
 				rc.pool.releaseAll()
 			}
-			report()
+			report(cpu0)
 		})
 		b.Run(c.name+"/fwdbwd", func(b *testing.B) {
 			op, rc, in, gOut, need, report := setup(b)
+			cpu0 := processCPU()
 			for b.Loop() {
 				out, saved, err := op.Forward(rc, in)
 				if err != nil {
@@ -136,7 +144,7 @@ func BenchmarkOps(b *testing.B) {
 				}
 				rc.pool.releaseAll()
 			}
-			report()
+			report(cpu0)
 		})
 	}
 }

@@ -20,13 +20,14 @@ const dwPlaneChunk = 4
 func (s *convSetup) depthwiseForward(y []float32) {
 	kk := s.geom.KH * s.geom.KW
 	tensor.ParallelFor(s.n*s.c, dwPlaneChunk, func(lo, hi int) {
+		var scratch []float32
 		for p := lo; p < hi; p++ {
 			c := p % s.c
 			var bias float32
 			if s.b != nil {
 				bias = s.b.F[c]
 			}
-			tensor.DepthwisePlane(&s.geom, s.x.F[p*s.inHW:(p+1)*s.inHW], s.w.F[c*kk:(c+1)*kk], bias, y[p*s.oHW:(p+1)*s.oHW])
+			scratch = tensor.DepthwisePlane(&s.geom, s.x.F[p*s.inHW:(p+1)*s.inHW], s.w.F[c*kk:(c+1)*kk], bias, y[p*s.oHW:(p+1)*s.oHW], scratch)
 		}
 	})
 }
@@ -58,9 +59,10 @@ func (s *convSetup) depthwiseBackward(rc *RunContext, in, out, gOut []*tensor.Te
 	if needX {
 		dx := rc.AllocNoZero(s.x.Shape...) // DepthwisePlaneGradX writes every element
 		tensor.ParallelFor(s.n*s.c, dwPlaneChunk, func(lo, hi int) {
+			var scratch []float32
 			for p := lo; p < hi; p++ {
 				c := p % s.c
-				tensor.DepthwisePlaneGradX(&s.geom, dy.F[p*s.oHW:(p+1)*s.oHW], s.w.F[c*kk:(c+1)*kk], dx.F[p*s.inHW:(p+1)*s.inHW])
+				scratch = tensor.DepthwisePlaneGradX(&s.geom, dy.F[p*s.oHW:(p+1)*s.oHW], s.w.F[c*kk:(c+1)*kk], dx.F[p*s.inHW:(p+1)*s.inHW], scratch)
 			}
 		})
 		grads[0] = dx

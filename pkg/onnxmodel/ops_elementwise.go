@@ -156,7 +156,7 @@ func (o *binaryOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tenso
 		}
 		return []*tensor.Tensor{out}, nil, nil
 	}
-	out := rc.Alloc(shape...)
+	out := rc.AllocNoZero(shape...) // applyBinary writes every element
 	applyBinary(o.kind, out.F, shape, a.F, a.Shape, b.F, b.Shape)
 	return []*tensor.Tensor{out}, nil, nil
 }

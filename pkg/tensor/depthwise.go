@@ -11,55 +11,49 @@ package tensor
 
 // DepthwisePlane writes y (g.OH×g.OW) = bias + the cross-correlation of
 // the plane x (g.H×g.W) with the kernel w (g.KH×g.KW), zero padded, with
-// g's strides and dilations. Every element of y is written.
-func DepthwisePlane(g *ConvGeom, x, w []float32, bias float32, y []float32) {
+// g's strides and dilations. Every element of y is written. The plane is
+// first copied into scratch with its padding made explicit, so that no
+// window needs a bounds test; scratch is grown when too small and
+// returned for the next call.
+func DepthwisePlane(g *ConvGeom, x, w []float32, bias float32, y, scratch []float32) []float32 {
 	y = y[:g.OH*g.OW]
 	x = x[:g.H*g.W]
 	w = w[:g.KH*g.KW]
+	// The padded plane: the rows and columns the windows reach.
+	hp := (g.OH-1)*g.SH + (g.KH-1)*g.DH + 1
+	wp := (g.OW-1)*g.SW + (g.KW-1)*g.DW + 1
+	if cap(scratch) < hp*wp {
+		scratch = make([]float32, hp*wp)
+	}
+	xp := scratch[:hp*wp]
+	clear(xp)
+	// Columns [c0, c1) of x land at c0+PadL.
+	c0, c1 := max(0, -g.PadL), min(g.W, wp-g.PadL)
+	for r := max(0, -g.PadT); r < min(g.H, hp-g.PadT); r++ {
+		if c0 < c1 {
+			copy(xp[(r+g.PadT)*wp+c0+g.PadL:], x[r*g.W+c0:r*g.W+c1])
+		}
+	}
 	for oh := 0; oh < g.OH; oh++ {
 		yrow := y[oh*g.OW : (oh+1)*g.OW]
 		for i := range yrow {
 			yrow[i] = bias
 		}
 		for kh := 0; kh < g.KH; kh++ {
-			ih := oh*g.SH - g.PadT + kh*g.DH
-			if ih < 0 || ih >= g.H {
-				continue
-			}
-			dwRow(yrow, x[ih*g.W:(ih+1)*g.W], w[kh*g.KW:(kh+1)*g.KW], g.SW, g.DW, g.PadL)
+			r := oh*g.SH + kh*g.DH
+			dwRow(yrow, xp[r*wp:(r+1)*wp], w[kh*g.KW:(kh+1)*g.KW], g.SW, g.DW)
 		}
 	}
+	return scratch
 }
 
-// dwRow adds to yrow[ow] Σ_kw wr[kw]·xrow[ow·sw − padL + kw·dw], the terms
-// inside xrow only.
-func dwRow(yrow, xrow, wr []float32, sw, dw, padL int) {
+// dwRow adds to yrow[ow] Σ_kw wr[kw]·xrow[ow·sw + kw·dw]; every window
+// lies inside xrow.
+func dwRow(yrow, xrow, wr []float32, sw, dw int) {
 	kw := len(wr)
-	ow := len(yrow)
-	// [lo, hi): outputs whose whole window lies inside xrow.
-	lo, _ := validRange(ow, sw, -padL, len(xrow))
-	_, hi := validRange(ow, sw, -padL+(kw-1)*dw, len(xrow))
-	if hi < lo {
-		hi = lo
-	}
-	edge := func(o int) {
-		var acc float32
-		for k, wv := range wr {
-			if iw := o*sw - padL + k*dw; iw >= 0 && iw < len(xrow) {
-				acc += wv * xrow[iw]
-			}
-		}
-		yrow[o] += acc
-	}
-	for o := 0; o < lo; o++ {
-		edge(o)
-	}
-	for o := max(hi, lo); o < ow; o++ {
-		edge(o)
-	}
 	if dw != 1 {
-		for o := lo; o < hi; o++ {
-			i := o*sw - padL
+		for o := range yrow {
+			i := o * sw
 			var acc float32
 			for k, wv := range wr {
 				acc += wv * xrow[i+k*dw]
@@ -71,28 +65,28 @@ func dwRow(yrow, xrow, wr []float32, sw, dw, padL int) {
 	switch kw {
 	case 3:
 		w0, w1, w2 := wr[0], wr[1], wr[2]
-		for o := lo; o < hi; o++ {
-			i := o*sw - padL
+		for o := range yrow {
+			i := o * sw
 			xs := xrow[i : i+3 : i+3]
 			yrow[o] += w0*xs[0] + w1*xs[1] + w2*xs[2]
 		}
 	case 5:
 		w0, w1, w2, w3, w4 := wr[0], wr[1], wr[2], wr[3], wr[4]
-		for o := lo; o < hi; o++ {
-			i := o*sw - padL
+		for o := range yrow {
+			i := o * sw
 			xs := xrow[i : i+5 : i+5]
 			yrow[o] += (w0*xs[0] + w1*xs[1]) + (w2*xs[2] + w3*xs[3]) + w4*xs[4]
 		}
 	case 7:
 		w0, w1, w2, w3, w4, w5, w6 := wr[0], wr[1], wr[2], wr[3], wr[4], wr[5], wr[6]
-		for o := lo; o < hi; o++ {
-			i := o*sw - padL
+		for o := range yrow {
+			i := o * sw
 			xs := xrow[i : i+7 : i+7]
 			yrow[o] += ((w0*xs[0] + w1*xs[1]) + (w2*xs[2] + w3*xs[3])) + ((w4*xs[4] + w5*xs[5]) + w6*xs[6])
 		}
 	default:
-		for o := lo; o < hi; o++ {
-			i := o*sw - padL
+		for o := range yrow {
+			i := o * sw
 			xs := xrow[i : i+kw : i+kw]
 			var acc float32
 			for k, wv := range wr {
@@ -107,9 +101,9 @@ func dwRow(yrow, xrow, wr []float32, sw, dw, padL int) {
 // respect to DepthwisePlane's x given dy (g.OH×g.OW), its gradient with
 // respect to y. Every element of dx is written. With unit strides and
 // dilations it is itself a depthwise correlation, of dy with the kernel
-// flipped (padding K−1−pad); otherwise each dy element is scattered
-// through the kernel.
-func DepthwisePlaneGradX(g *ConvGeom, dy, w []float32, dx []float32) {
+// flipped (padding K−1−pad), which uses scratch as DepthwisePlane does;
+// otherwise each dy element is scattered through the kernel.
+func DepthwisePlaneGradX(g *ConvGeom, dy, w []float32, dx, scratch []float32) []float32 {
 	dx = dx[:g.H*g.W]
 	dy = dy[:g.OH*g.OW]
 	w = w[:g.KH*g.KW]
@@ -126,8 +120,7 @@ func DepthwisePlaneGradX(g *ConvGeom, dy, w []float32, dx []float32) {
 		}
 		tg := ConvGeom{C: 1, H: g.OH, W: g.OW, KH: g.KH, KW: g.KW, SH: 1, SW: 1, DH: 1, DW: 1,
 			PadT: g.KH - 1 - g.PadT, PadL: g.KW - 1 - g.PadL, OH: g.H, OW: g.W}
-		DepthwisePlane(&tg, dy, wf, 0, dx)
-		return
+		return DepthwisePlane(&tg, dy, wf, 0, dx, scratch)
 	}
 	clear(dx)
 	for oh := 0; oh < g.OH; oh++ {
@@ -147,6 +140,7 @@ func DepthwisePlaneGradX(g *ConvGeom, dy, w []float32, dx []float32) {
 			}
 		}
 	}
+	return scratch
 }
 
 // DepthwisePlaneGradW adds to dw (g.KH×g.KW) the gradient of a loss with

@@ -63,9 +63,9 @@ func TestDepthwisePlane(t *testing.T) {
 			}
 		}
 		gotY := randn(oh * ow) // garbage: every element must be written
-		DepthwisePlane(g, x, w, 0.5, gotY)
+		DepthwisePlane(g, x, w, 0.5, gotY, randn(3)) // a dirty scratch, too small
 		gotDX := randn(c.h * c.w)
-		DepthwisePlaneGradX(g, dy, w, gotDX)
+		DepthwisePlaneGradX(g, dy, w, gotDX, randn(1000)) // a dirty scratch
 		gotDW := make([]float32, len(w))
 		for i := range gotDW {
 			gotDW[i] = 1
