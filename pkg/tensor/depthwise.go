@@ -97,6 +97,29 @@ func dwRow(yrow, xrow, wr []float32, sw, dw int) {
 	}
 }
 
+// dwRowAdjoint adds wr[kw]·dyrow[ow] to xrow[ow·sw + kw·dw] for every ow
+// and kw: the adjoint of dwRow.
+func dwRowAdjoint(xrow, dyrow, wr []float32, sw, dw int) {
+	kw := len(wr)
+	if dw == 1 && kw == 3 {
+		w0, w1, w2 := wr[0], wr[1], wr[2]
+		for o, v := range dyrow {
+			i := o * sw
+			xs := xrow[i : i+3 : i+3]
+			xs[0] += w0 * v
+			xs[1] += w1 * v
+			xs[2] += w2 * v
+		}
+		return
+	}
+	for o, v := range dyrow {
+		i := o * sw
+		for k, wv := range wr {
+			xrow[i+k*dw] += wv * v
+		}
+	}
+}
+
 // DepthwisePlaneGradX writes dx (g.H×g.W), the gradient of a loss with
 // respect to DepthwisePlane's x given dy (g.OH×g.OW), its gradient with
 // respect to y. Every element of dx is written. With unit strides and
@@ -122,22 +145,27 @@ func DepthwisePlaneGradX(g *ConvGeom, dy, w []float32, dx, scratch []float32) []
 			PadT: g.KH - 1 - g.PadT, PadL: g.KW - 1 - g.PadL, OH: g.H, OW: g.W}
 		return DepthwisePlane(&tg, dy, wf, 0, dx, scratch)
 	}
-	clear(dx)
+	// The adjoint of DepthwisePlane's padded correlation: scatter into the
+	// padded plane, then keep its interior.
+	hp := (g.OH-1)*g.SH + (g.KH-1)*g.DH + 1
+	wp := (g.OW-1)*g.SW + (g.KW-1)*g.DW + 1
+	if cap(scratch) < hp*wp {
+		scratch = make([]float32, hp*wp)
+	}
+	xp := scratch[:hp*wp]
+	clear(xp)
 	for oh := 0; oh < g.OH; oh++ {
 		dyrow := dy[oh*g.OW : (oh+1)*g.OW]
 		for kh := 0; kh < g.KH; kh++ {
-			ih := oh*g.SH - g.PadT + kh*g.DH
-			if ih < 0 || ih >= g.H {
-				continue
-			}
-			dxrow := dx[ih*g.W : (ih+1)*g.W]
-			for kw, wv := range w[kh*g.KW : (kh+1)*g.KW] {
-				off := kw*g.DW - g.PadL
-				lo, hi := validRange(g.OW, g.SW, off, g.W)
-				for o := lo; o < hi; o++ {
-					dxrow[o*g.SW+off] += wv * dyrow[o]
-				}
-			}
+			r := oh*g.SH + kh*g.DH
+			dwRowAdjoint(xp[r*wp:(r+1)*wp], dyrow, w[kh*g.KW:(kh+1)*g.KW], g.SW, g.DW)
+		}
+	}
+	clear(dx)
+	c0, c1 := max(0, -g.PadL), min(g.W, wp-g.PadL)
+	for r := max(0, -g.PadT); r < min(g.H, hp-g.PadT); r++ {
+		if c0 < c1 {
+			copy(dx[r*g.W+c0:r*g.W+c1], xp[(r+g.PadT)*wp+c0+g.PadL:])
 		}
 	}
 	return scratch
