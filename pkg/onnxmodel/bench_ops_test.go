@@ -32,7 +32,7 @@ func dwConvCase(name string, n, c, hw, k, stride int) opBenchCase {
 		spec: opSpec{opType: "Conv", nInputs: 3, attrs: []*onnxpb.AttributeProto{
 			attrInt("group", int64(c)),
 			attrInts("kernel_shape", int64(k), int64(k)),
-			attrInts("pads", int64(k / 2), int64(k / 2), int64(k / 2), int64(k / 2)),
+			attrInts("pads", int64(k/2), int64(k/2), int64(k/2), int64(k/2)),
 			attrInts("strides", int64(stride), int64(stride)),
 		}},
 		shapes: [][]int{{n, c, hw, hw}, {c, 1, k, k}, {c}},

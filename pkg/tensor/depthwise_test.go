@@ -62,7 +62,7 @@ func TestDepthwisePlane(t *testing.T) {
 				}
 			}
 		}
-		gotY := randn(oh * ow) // garbage: every element must be written
+		gotY := randn(oh * ow)                       // garbage: every element must be written
 		DepthwisePlane(g, x, w, 0.5, gotY, randn(3)) // a dirty scratch, too small
 		gotDX := randn(c.h * c.w)
 		DepthwisePlaneGradX(g, dy, w, gotDX, randn(1000)) // a dirty scratch
