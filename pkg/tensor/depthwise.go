@@ -51,6 +51,9 @@ func DepthwisePlane(g *ConvGeom, x, w []float32, bias float32, y, scratch []floa
 // lies inside xrow.
 func dwRow(yrow, xrow, wr []float32, sw, dw int) {
 	kw := len(wr)
+	if sw == 1 && dw == 1 && dwRowS1Fast(yrow, xrow, wr) {
+		return
+	}
 	if dw != 1 {
 		for o := range yrow {
 			i := o * sw

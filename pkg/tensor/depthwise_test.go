@@ -10,6 +10,14 @@ import (
 // definition over geometries covering every unrolled width, strides,
 // dilations, asymmetric padding and kernels wider than the input.
 func TestDepthwisePlane(t *testing.T) {
+	defer func(v bool) { dwUseAVX512 = v }(dwUseAVX512)
+	for _, asm := range []bool{dwUseAVX512, false} {
+		dwUseAVX512 = asm
+		testDepthwisePlane(t)
+	}
+}
+
+func testDepthwisePlane(t *testing.T) {
 	type geo struct{ h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr int }
 	var cases []geo
 	for _, k := range []int{1, 2, 3, 4, 5, 7, 8} {
@@ -25,6 +33,11 @@ func TestDepthwisePlane(t *testing.T) {
 		geo{6, 10, 3, 5, 2, 1, 1, 2, 0, 1, 2, 3},
 		geo{3, 3, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},
 		geo{12, 12, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1},
+		// Rows of 16 and more outputs: whole AVX-512 steps and a masked tail.
+		geo{4, 37, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3},
+		geo{3, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+		geo{5, 40, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2},
+		geo{3, 50, 3, 9, 2, 1, 1, 1, 0, 4, 0, 4},
 	)
 	rng := rand.New(rand.NewPCG(5, 6))
 	randn := func(n int) []float32 {
@@ -79,7 +92,7 @@ func TestDepthwisePlane(t *testing.T) {
 		}{{"y", gotY, y, 0}, {"dx", gotDX, dx, 0}, {"dw", gotDW, dw, 1}} {
 			for i, v := range cmp.want {
 				if d := math.Abs(float64(cmp.got[i]) - v - cmp.add); d > 1e-4*(1+math.Abs(v)) {
-					t.Fatalf("%+v: %s[%d] = %g, want %g", c, cmp.name, i, cmp.got[i], v+cmp.add)
+					t.Fatalf("%+v (assembly %v): %s[%d] = %g, want %g", c, dwUseAVX512, cmp.name, i, cmp.got[i], v+cmp.add)
 				}
 			}
 		}
