@@ -21,7 +21,10 @@ func expf32(x float32) float32 {
 		c1    = 0.693359375
 		c2    = -2.12194440e-4
 	)
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
+	// n = round(x·log2e): adding and subtracting 1.5·2^23 rounds a float32
+	// of magnitude below 2^22 to an integer (no call to math.Floor).
+	const round = 12582912
+	n := (x*log2e + round) - round
 	r := x - n*c1 - n*c2
 	z := r * r
 	p := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1

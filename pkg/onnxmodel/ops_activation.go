@@ -401,8 +401,19 @@ func (o *softmaxOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tens
 		for l := lo; l < hi; l++ {
 			base := (l/inner)*n*inner + l%inner
 			m := float32(math.Inf(-1))
-			for j := 0; j < n; j++ {
-				m = max(m, x.F[base+j*inner])
+			if inner == 1 {
+				// A comparison rather than max, whose NaN and signed-zero
+				// rules cost a branch chain per element; a NaN it skips
+				// still makes the whole line NaN through the sum.
+				for _, v := range x.F[base : base+n] {
+					if v > m {
+						m = v
+					}
+				}
+			} else {
+				for j := 0; j < n; j++ {
+					m = max(m, x.F[base+j*inner])
+				}
 			}
 			var sum float64
 			if inner == 1 && !o.log {
