@@ -53,3 +53,31 @@ func erff32(v float32) float32 {
 	q = q*x2 - 1.42647390514189e-02
 	return x * p / q
 }
+
+// expShiftRow writes ys[j] = e^(xs[j]−m) (expf32, written out in the loop:
+// the call cost as much as the polynomial) and returns Σ ys in float64.
+func expShiftRow(ys, xs []float32, m float32) float64 {
+	const (
+		log2e = 1.44269504088896341
+		c1    = 0.693359375
+		c2    = -2.12194440e-4
+		round = 12582912
+	)
+	ys = ys[:len(xs)]
+	var sum float64
+	for j, v := range xs {
+		x := v - m
+		var e float32
+		if x > -87.3 && x < 88 {
+			n := (x*log2e + round) - round
+			r := x - n*c1 - n*c2
+			p := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
+			e = (p*(r*r) + r + 1) * math.Float32frombits(uint32(int32(n)+127)<<23)
+		} else {
+			e = expf32(x)
+		}
+		ys[j] = e
+		sum += float64(e)
+	}
+	return sum
+}

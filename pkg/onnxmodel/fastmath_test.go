@@ -45,4 +45,26 @@ func TestFastMath(t *testing.T) {
 		}
 		t.Logf("%s: worst error %.3g of the tolerance", c.name, worst)
 	}
+	// expShiftRow is expf32 written out: the same values bit for bit.
+	xs := make([]float32, 0, 4096)
+	for i := 0; i < 4000; i++ {
+		xs = append(xs, -120+float32(i)*0.06)
+	}
+	xs = append(xs, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()))
+	ys := make([]float32, len(xs))
+	var sum float64
+	for _, m := range []float32{0, 3.5} {
+		got := expShiftRow(ys, xs, m)
+		sum = 0
+		for j, v := range xs {
+			want := expf32(v - m)
+			if math.Float32bits(ys[j]) != math.Float32bits(want) && !(want != want && ys[j] != ys[j]) {
+				t.Fatalf("expShiftRow: e^(%g−%g) = %g, expf32 gives %g", v, m, ys[j], want)
+			}
+			sum += float64(want)
+		}
+		if got != sum && !(got != got && sum != sum) {
+			t.Errorf("expShiftRow sum %g, want %g", got, sum)
+		}
+	}
 }

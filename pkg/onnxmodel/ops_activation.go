@@ -418,22 +418,7 @@ func (o *softmaxOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tens
 			var sum float64
 			if inner == 1 && !o.log {
 				// The common case (the last axis): contiguous lines.
-				xs, ys := x.F[base:base+n], y.F[base:base+n]
-				ys = ys[:len(xs)]
-				var s0, s1 float64
-				j := 0
-				for ; j+1 < len(xs); j += 2 {
-					e0, e1 := expf32(xs[j]-m), expf32(xs[j+1]-m)
-					ys[j], ys[j+1] = e0, e1
-					s0 += float64(e0)
-					s1 += float64(e1)
-				}
-				for ; j < len(xs); j++ {
-					e := expf32(xs[j] - m)
-					ys[j] = e
-					s0 += float64(e)
-				}
-				sum = s0 + s1
+				sum = expShiftRow(y.F[base:base+n], x.F[base:base+n], m)
 			} else {
 				for j := 0; j < n; j++ {
 					e := expf32(x.F[base+j*inner] - m)
