@@ -31,7 +31,7 @@ type opSpec struct {
 }
 
 // buildOp compiles spec into an Op or fails the test.
-func buildOp(t *testing.T, spec opSpec) Op {
+func buildOp(t testing.TB, spec opSpec) Op {
 	t.Helper()
 	b, ok := registry[spec.opType]
 	if !ok {

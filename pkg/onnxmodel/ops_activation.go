@@ -392,7 +392,7 @@ func (o *softmaxOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tens
 	if err != nil {
 		return nil, nil, err
 	}
-	y := rc.Alloc(x.Shape...)
+	y := rc.AllocNoZero(x.Shape...) // every line is written below
 	lines := outer * inner
 	if n == 0 || lines == 0 {
 		return []*tensor.Tensor{y}, nil, nil
@@ -401,15 +401,31 @@ func (o *softmaxOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tens
 		for l := lo; l < hi; l++ {
 			base := (l/inner)*n*inner + l%inner
 			m := float32(math.Inf(-1))
-			for j := 0; j < n; j++ {
-				m = max(m, x.F[base+j*inner])
+			if inner == 1 {
+				// A comparison rather than max, whose NaN and signed-zero
+				// rules cost a branch chain per element; a NaN it skips
+				// still makes the whole line NaN through the sum.
+				for _, v := range x.F[base : base+n] {
+					if v > m {
+						m = v
+					}
+				}
+			} else {
+				for j := 0; j < n; j++ {
+					m = max(m, x.F[base+j*inner])
+				}
 			}
 			var sum float64
-			for j := 0; j < n; j++ {
-				e := math.Exp(float64(x.F[base+j*inner] - m))
-				sum += e
-				if !o.log {
-					y.F[base+j*inner] = float32(e)
+			if inner == 1 && !o.log {
+				// The common case (the last axis): contiguous lines.
+				sum = expShiftRow(y.F[base:base+n], x.F[base:base+n], m)
+			} else {
+				for j := 0; j < n; j++ {
+					e := expf32(x.F[base+j*inner] - m)
+					sum += float64(e)
+					if !o.log {
+						y.F[base+j*inner] = e
+					}
 				}
 			}
 			if o.log {

@@ -426,6 +426,10 @@ func (o *convOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tensor,
 		return nil, nil, err
 	}
 	y := rc.AllocNoZero(s.outShape...) // every element is written by a GEMM with beta 0
+	if s.depthwise(o.group) {
+		s.depthwiseForward(y.F)
+		return []*tensor.Tensor{y}, nil, nil
+	}
 	xs, ys := s.c*s.inHW, s.m*s.oHW
 	nnBatchFor(s.n, func(lo, hi int) {
 		var col *[]float32
@@ -468,6 +472,9 @@ func (o *convOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOut 
 	s, err := o.setup(in, nnNeed(need, 1))
 	if err != nil {
 		return nil, err
+	}
+	if s.depthwise(o.group) {
+		return s.depthwiseBackward(rc, in, out, gOut, need)
 	}
 	xs, ys := s.c*s.inHW, s.m*s.oHW
 	return convBackward(rc, in, out, gOut, need, s.b != nil, convShape{x: s.x.Shape, w: s.w.Shape, n: s.n, m: s.m, yHW: s.oHW, colLen: s.colLen(), pointwise: s.pointwise},

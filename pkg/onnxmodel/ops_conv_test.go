@@ -162,6 +162,21 @@ func convCases() []convCase {
 		{name: "depthwise_kernel_wider_than_image", x: []int{2, 3, 2, 2}, w: []int{3, 1, 7, 7}, group: 3,
 			attrs:  []*onnxpb.AttributeProto{attrInt("group", 3), attrInts("pads", 3, 3, 3, 3)},
 			stride: [2]int{1, 1}, dil: [2]int{1, 1}, pads: [4]int{3, 3, 3, 3}, outDims: []int{2, 2}},
+		// One channel per group (tensor.DepthwisePlane's path): ConvNeXt's
+		// 7×7, MobileNetV2's strided 3×3, EfficientNet's 5×5, dilated and
+		// asymmetrically padded.
+		{name: "depthwise_7x7", x: []int{2, 3, 9, 10}, w: []int{3, 1, 7, 7}, bias: true, group: 3,
+			attrs:  []*onnxpb.AttributeProto{attrInt("group", 3), attrInts("pads", 3, 3, 3, 3)},
+			stride: [2]int{1, 1}, dil: [2]int{1, 1}, pads: [4]int{3, 3, 3, 3}, outDims: []int{9, 10}},
+		{name: "depthwise_3x3_stride2", x: []int{2, 4, 7, 8}, w: []int{4, 1, 3, 3}, bias: true, group: 4,
+			attrs:  []*onnxpb.AttributeProto{attrInt("group", 4), attrInts("pads", 1, 1, 1, 1), attrInts("strides", 2, 2)},
+			stride: [2]int{2, 2}, dil: [2]int{1, 1}, pads: [4]int{1, 1, 1, 1}, outDims: []int{4, 4}},
+		{name: "depthwise_5x5_stride2_asym", x: []int{1, 2, 9, 9}, w: []int{2, 1, 5, 5}, group: 2,
+			attrs:  []*onnxpb.AttributeProto{attrInt("group", 2), attrInts("pads", 1, 2, 2, 1), attrInts("strides", 2, 2)},
+			stride: [2]int{2, 2}, dil: [2]int{1, 1}, pads: [4]int{1, 2, 2, 1}, outDims: []int{4, 4}},
+		{name: "depthwise_3x3_dilated", x: []int{1, 2, 8, 7}, w: []int{2, 1, 3, 3}, bias: true, group: 2,
+			attrs:  []*onnxpb.AttributeProto{attrInt("group", 2), attrInts("pads", 2, 2, 2, 2), attrInts("dilations", 2, 2)},
+			stride: [2]int{1, 1}, dil: [2]int{2, 2}, pads: [4]int{2, 2, 2, 2}, outDims: []int{8, 7}},
 		{name: "pointwise", x: []int{2, 5, 4, 3}, w: []int{3, 5, 1, 1}, bias: true, group: 1, stride: [2]int{1, 1}, dil: [2]int{1, 1}, outDims: []int{4, 3}},
 		{name: "pointwise_strided", x: []int{2, 5, 4, 3}, w: []int{3, 5, 1, 1}, group: 1,
 			attrs: []*onnxpb.AttributeProto{attrInts("strides", 2, 2)}, stride: [2]int{2, 2}, dil: [2]int{1, 1}, outDims: []int{2, 2}},

@@ -156,7 +156,7 @@ func (o *binaryOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tenso
 		}
 		return []*tensor.Tensor{out}, nil, nil
 	}
-	out := rc.Alloc(shape...)
+	out := rc.AllocNoZero(shape...) // applyBinary writes every element
 	applyBinary(o.kind, out.F, shape, a.F, a.Shape, b.F, b.Shape)
 	return []*tensor.Tensor{out}, nil, nil
 }
@@ -198,25 +198,25 @@ func (o *binaryOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any,
 		}
 	case binMul:
 		if needA {
-			t := rc.Alloc(shape...)
+			t := rc.AllocNoZero(shape...) // applyBinary writes every element
 			applyBinary(binMul, t.F, shape, g.F, shape, b.F, b.Shape)
 			grads[0] = reduceTo(rc, t, a.Shape, true, 1)
 		}
 		if needB {
-			t := rc.Alloc(shape...)
+			t := rc.AllocNoZero(shape...) // applyBinary writes every element
 			applyBinary(binMul, t.F, shape, g.F, shape, a.F, a.Shape)
 			grads[1] = reduceTo(rc, t, b.Shape, true, 1)
 		}
 	case binDiv:
 		if needA {
-			t := rc.Alloc(shape...)
+			t := rc.AllocNoZero(shape...) // applyBinary writes every element
 			applyBinary(binDiv, t.F, shape, g.F, shape, b.F, b.Shape)
 			grads[0] = reduceTo(rc, t, a.Shape, true, 1)
 		}
 		if needB {
 			// d(a/b)/db = -y/b.
 			y := out[0]
-			t := rc.Alloc(shape...)
+			t := rc.AllocNoZero(shape...) // applyBinary writes every element
 			applyBinary(binMul, t.F, shape, g.F, shape, y.F, shape)
 			applyBinary(binDiv, t.F, shape, t.F, shape, b.F, b.Shape)
 			grads[1] = reduceTo(rc, t, b.Shape, true, -1)
@@ -916,6 +916,11 @@ func (o *unaryOp) forward(y, x []float32) {
 		for i, v := range x {
 			y[i] = sigmoid(v)
 		}
+	case unErf:
+		y = y[:len(x)]
+		for i, v := range x {
+			y[i] = erff32(v)
+		}
 	case unIdentity:
 		copy(y, x)
 	default:
@@ -943,7 +948,7 @@ func (o *unaryOp) scalar(v float32) float32 {
 	case unLog:
 		return float32(math.Log(x))
 	case unErf:
-		return float32(math.Erf(x))
+		return erff32(v)
 	case unAbs:
 		return float32(math.Abs(x))
 	case unReciprocal:
@@ -1003,7 +1008,7 @@ func (o *unaryOp) derivative(x, y float32) float32 {
 	case unLog:
 		return 1 / x
 	case unErf:
-		return float32(2 / math.SqrtPi * math.Exp(-float64(x)*float64(x)))
+		return 2 / math.SqrtPi * expf32(-x*x)
 	case unAbs, unSign:
 		if o.kind == unSign {
 			return 0
@@ -1064,7 +1069,7 @@ func (o *unaryOp) derivative(x, y float32) float32 {
 
 // readsOutput reports whether Backward reads the output's data: Relu's
 // and Neg's rules read only X (their cases below).
-func (o *unaryOp) readsOutput() bool { return o.kind != unRelu && o.kind != unNeg }
+func (o *unaryOp) readsOutput() bool { return o.kind != unRelu && o.kind != unNeg && o.kind != unErf }
 
 // backwardReads: X's data always; Y's unless readsOutput says not.
 func (o *unaryOp) backwardReads(need []bool, nOut int) (in, out []bool) {
@@ -1085,11 +1090,12 @@ func (o *unaryOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, 
 		return grads, nil
 	}
 	x := in[0]
-	gx := rc.Alloc(x.Shape...)
-	grads[0] = gx
 	if len(gOut) == 0 || gOut[0] == nil {
+		grads[0] = rc.Alloc(x.Shape...)
 		return grads, nil
 	}
+	gx := rc.AllocNoZero(x.Shape...) // every element is written below
+	grads[0] = gx
 	g := gOut[0]
 	if len(g.F) != len(x.F) || len(out) == 0 || out[0] == nil || out[0].Len() != len(x.F) || (o.readsOutput() && len(out[0].F) != len(x.F)) {
 		return nil, fmt.Errorf("backward: gradient or output does not match input %s", x)
@@ -1109,6 +1115,12 @@ func (o *unaryOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, 
 		case unNeg:
 			for i := lo; i < hi; i++ {
 				gx.F[i] = -g.F[i]
+			}
+		case unErf:
+			xs, gs, gxs := x.F[lo:hi], g.F[lo:hi], gx.F[lo:hi]
+			gs, gxs = gs[:len(xs)], gxs[:len(xs)]
+			for i, v := range xs {
+				gxs[i] = gs[i] * (2 / math.SqrtPi) * expf32(-v*v)
 			}
 		default:
 			for i := lo; i < hi; i++ {

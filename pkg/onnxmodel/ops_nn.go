@@ -253,6 +253,10 @@ type matMulSetup struct {
 	// flatA: B is one matrix shared by all batches and A's batches are
 	// contiguous, so the whole product is one (batch·M)×K by K×N GEMM.
 	flatA bool
+	// fullA, fullB: the operand is not broadcast over the batch axes, so
+	// each of its matrices belongs to one batch and its gradient's GEMMs
+	// can write (beta 0) instead of accumulate into a cleared buffer.
+	fullA, fullB bool
 }
 
 func (o *matMulOp) setup(in []*tensor.Tensor) (*matMulSetup, error) {
@@ -291,6 +295,7 @@ func (o *matMulOp) setup(in []*tensor.Tensor) (*matMulSetup, error) {
 		s.outShape = append(s.outShape, s.n)
 	}
 	s.batch = tensor.Numel(outB)
+	s.fullA, s.fullB = tensor.Numel(aB) == s.batch, tensor.Numel(bB) == s.batch
 	if tensor.Numel(bB) == 1 && tensor.SameShape(aB, outB) {
 		s.flatA = true
 		return s, nil
@@ -335,7 +340,7 @@ func (o *matMulOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Tenso
 	if err != nil {
 		return nil, nil, err
 	}
-	y := rc.Alloc(s.outShape...)
+	y := rc.AllocNoZero(s.outShape...) // every element is written by a GEMM with beta 0
 	m, n, k := s.m, s.n, s.k
 	if s.flatA {
 		tensor.Gemm(false, false, s.batch*m, n, k, 1, s.a.F, k, s.b.F, n, 0, y.F, n)
@@ -359,28 +364,37 @@ func (o *matMulOp) Backward(rc *RunContext, in, out []*tensor.Tensor, _ any, gOu
 		return nil, err
 	}
 	m, n, k := s.m, s.n, s.k
+	// alloc returns a gradient buffer: uncleared when the GEMMs below
+	// write every element with beta 0 (write), cleared when they
+	// accumulate or do not run.
+	alloc := func(shape []int, write bool) (*tensor.Tensor, float32) {
+		if dy != nil && write {
+			return rc.AllocNoZero(shape...), 0
+		}
+		return rc.Alloc(shape...), 1
+	}
 	if nnNeed(need, 0) {
-		da := rc.Alloc(s.a.Shape...)
+		da, beta := alloc(s.a.Shape, s.flatA || s.fullA)
 		grads[0] = da
 		if dy != nil {
 			if s.flatA {
 				tensor.Gemm(false, true, s.batch*m, k, n, 1, dy.F, n, s.b.F, n, 0, da.F, k)
 			} else {
 				for bi := 0; bi < s.batch; bi++ {
-					tensor.Gemm(false, true, m, k, n, 1, dy.F[bi*m*n:], n, s.b.F[s.bOff[bi]:], n, 1, da.F[s.aOff[bi]:], k)
+					tensor.Gemm(false, true, m, k, n, 1, dy.F[bi*m*n:], n, s.b.F[s.bOff[bi]:], n, beta, da.F[s.aOff[bi]:], k)
 				}
 			}
 		}
 	}
 	if nnNeed(need, 1) {
-		db := rc.Alloc(s.b.Shape...)
+		db, beta := alloc(s.b.Shape, s.flatA || s.fullB)
 		grads[1] = db
 		if dy != nil {
 			if s.flatA {
 				tensor.Gemm(true, false, k, n, s.batch*m, 1, s.a.F, k, dy.F, n, 0, db.F, n)
 			} else {
 				for bi := 0; bi < s.batch; bi++ {
-					tensor.Gemm(true, false, k, n, m, 1, s.a.F[s.aOff[bi]:], k, dy.F[bi*m*n:], n, 1, db.F[s.bOff[bi]:], n)
+					tensor.Gemm(true, false, k, n, m, 1, s.a.F[s.aOff[bi]:], k, dy.F[bi*m*n:], n, beta, db.F[s.bOff[bi]:], n)
 				}
 			}
 		}

@@ -364,8 +364,9 @@ func (o *layerNormOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Te
 	if err != nil {
 		return nil, nil, err
 	}
-	y := rc.Alloc(x.Shape...)
+	y := rc.AllocNoZero(x.Shape...) // every row is written below
 	sv := &layerNormSaved{mean: make([]float32, rows), invStd: make([]float32, rows)}
+	gs, bs := lnExpand(scale, d), lnExpand(bias, d)
 	tensor.ParallelFor(rows, 16, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, yr := x.F[r*d:(r+1)*d], y.F[r*d:(r+1)*d]
@@ -380,19 +381,9 @@ func (o *layerNormOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Te
 			}
 			inv := float32(1 / math.Sqrt(q/float64(max(d, 1))+float64(o.eps)))
 			sv.mean[r], sv.invStd[r] = mean, inv
+			yr, gs, bs := yr[:len(xr)], gs[:len(xr)], bs[:len(xr)]
 			for j, v := range xr {
-				g := scale.F[0]
-				if len(scale.F) > 1 {
-					g = scale.F[j]
-				}
-				yr[j] = (v - mean) * inv * g
-				if bias != nil {
-					if len(bias.F) > 1 {
-						yr[j] += bias.F[j]
-					} else {
-						yr[j] += bias.F[0]
-					}
-				}
+				yr[j] = (v-mean)*inv*gs[j] + bs[j]
 			}
 		}
 	})
@@ -410,6 +401,22 @@ func (o *layerNormOp) Forward(rc *RunContext, in []*tensor.Tensor) ([]*tensor.Te
 	return out, sv, nil
 }
 
+// lnExpand returns LayerNormalization's scale or bias t as d values, one
+// per normalised element: t's own when it has d, t's one value repeated
+// when it has one, zeros when t is absent (no bias).
+func lnExpand(t *tensor.Tensor, d int) []float32 {
+	if t != nil && len(t.F) == d {
+		return t.F
+	}
+	v := make([]float32, d)
+	if t != nil && len(t.F) > 0 {
+		for j := range v {
+			v[j] = t.F[0]
+		}
+	}
+	return v
+}
+
 // Backward returns the gradients with respect to X, Scale and B.
 func (o *layerNormOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved any, gOut []*tensor.Tensor, need []bool) ([]*tensor.Tensor, error) {
 	x, scale, bias, _, rows, d, err := o.setup(in)
@@ -421,9 +428,6 @@ func (o *layerNormOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved a
 		return nil, errors.New("backward without its forward state")
 	}
 	grads := make([]*tensor.Tensor, len(in))
-	if nnNeed(need, 0) {
-		grads[0] = rc.Alloc(x.Shape...)
-	}
 	if nnNeed(need, 1) {
 		grads[1] = rc.Alloc(scale.Shape...)
 	}
@@ -443,25 +447,27 @@ func (o *layerNormOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved a
 		gInv = gOut[2].F
 	}
 	if dy == nil && gMean == nil && gInv == nil {
+		if nnNeed(need, 0) {
+			grads[0] = rc.Alloc(x.Shape...)
+		}
 		return grads, nil
+	}
+	if nnNeed(need, 0) {
+		grads[0] = rc.AllocNoZero(x.Shape...) // every row is written below
 	}
 	if dy == nil {
 		dy = rc.Alloc(x.Shape...)
 	}
-	gamma := func(j int) float32 {
-		if len(scale.F) > 1 {
-			return scale.F[j]
-		}
-		return scale.F[0]
-	}
+	gs := lnExpand(scale, d)
 	if grads[0] != nil {
 		tensor.ParallelFor(rows, 16, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				xr, dyr, dxr := x.F[r*d:(r+1)*d], dy.F[r*d:(r+1)*d], grads[0].F[r*d:(r+1)*d]
+				dyr, dxr, gs := dyr[:len(xr)], dxr[:len(xr)], gs[:len(xr)]
 				mean, inv := sv.mean[r], sv.invStd[r]
 				var sg, sgx float32
 				for j, v := range xr {
-					g := dyr[j] * gamma(j)
+					g := dyr[j] * gs[j]
 					sg += g
 					sgx += g * (v - mean) * inv
 				}
@@ -476,7 +482,7 @@ func (o *layerNormOp) Backward(rc *RunContext, in, out []*tensor.Tensor, saved a
 				}
 				for j, v := range xr {
 					xh := (v - mean) * inv
-					dxr[j] = inv*(dyr[j]*gamma(j)-sg-xh*sgx) + gm + gi*(v-mean)
+					dxr[j] = inv*(dyr[j]*gs[j]-sg-xh*sgx) + gm + gi*(v-mean)
 				}
 			}
 		})

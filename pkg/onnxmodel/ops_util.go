@@ -395,7 +395,7 @@ func reduceTo(rc *RunContext, g *tensor.Tensor, target []int, owned bool, scale 
 	if tensor.SameShape(g.Shape, target) {
 		r := g
 		if !owned {
-			r = rc.Alloc(target...)
+			r = rc.AllocNoZero(target...) // copy writes every element
 			copy(r.F, g.F)
 		}
 		if scale != 1 {
