@@ -12,7 +12,8 @@
 #
 # Within a round each side times every figure as the median of REPEATS runs
 # after one warm-up run (PyTorch: WARMUP/REPEATS in the environment; Go:
-# -test.benchtime REPEATSx after Go's own first b.N=1 run); PGD is one timed
+# -test.benchtime REPEATSx, each benchmark run making its own untimed warm-up
+# call; Go's first b.N=1 run is not reported when REPEATS > 1); PGD is one timed
 # run per round on each side (its forward+backward figures have warmed
 # resnet50 up).
 #
@@ -20,21 +21,28 @@
 # OpenBLAS). Usage, from the repository root:
 #   nice -n 10 /usr/bin/python3 testdata/gen/imagenet_models.py   # once, ~700 MB
 #   ROUNDS=5 bash testdata/gen/bench_imagenet_side_by_side.sh
-# ARCHS="resnet50 vit_b_16" limits the models; PGD=0 leaves out the PGD figure.
+# ARCHS="resnet50 vit_b_16" limits the models (ARCHS="" runs none), PGD=0 leaves
+# out the PGD figure.
 # Run it on a quiet machine; the load average is printed with the results.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-5}
 REPEATS=${REPEATS:-3}
 PY=${PY:-/usr/bin/python3}
-ARCHS=${ARCHS:-resnet50 vit_b_16 convnext_tiny mobilenet_v2 efficientnet_b0}
+ARCHS=${ARCHS-resnet50 vit_b_16 convnext_tiny mobilenet_v2 efficientnet_b0}
 PGD=${PGD:-1}
 if [ ! -f testdata/bench/images.npy ]; then
   echo "testdata/bench/ absent: run /usr/bin/python3 testdata/gen/imagenet_models.py first" >&2
   exit 1
 fi
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+# KEEP=dir keeps every round's raw figures in dir (created if need be).
+if [ -n "${KEEP:-}" ]; then
+  out=$KEEP
+  mkdir -p "$out"
+else
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+fi
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  rounds: $ROUNDS  repeats: $REPEATS  load at start: $(cut -d' ' -f1-3 /proc/loadavg)  cpus: $(nproc)"
 # The test binaries are built once, outside the timed rounds.
 go test -c -o "$out/onnxmodel.test" ./pkg/onnxmodel
@@ -51,8 +59,10 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "round $r/$ROUNDS $a: advtest" >&2
     (cd pkg/onnxmodel && GOMAXPROCS=2 "$out/onnxmodel.test" -test.run '^$' -test.bench "^BenchmarkImageNet\$/^$a\$/" \
       -test.benchtime "${REPEATS}x") >> "$out/go_model_$r.txt"
-    [ "$r" = 1 ] && figures+=("$a forward|go_model|BenchmarkImageNet/$a/forward-|$a/forward"
-      "$a forward+input gradient|go_model|BenchmarkImageNet/$a/forward+backward|$a/forward_backward_input")
+    if [ "$r" = 1 ]; then
+      figures+=("$a forward|go_model|BenchmarkImageNet/$a/forward-|$a/forward"
+        "$a forward+input gradient|go_model|BenchmarkImageNet/$a/forward+backward|$a/forward_backward_input")
+    fi
   done
   if [ "$PGD" = 1 ]; then
     echo "round $r/$ROUNDS resnet50 PGD-10: PyTorch" >&2
@@ -61,7 +71,9 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "round $r/$ROUNDS resnet50 PGD-10: advtest" >&2
     (cd pkg/eval && GOMAXPROCS=2 "$out/eval.test" -test.run '^$' -test.bench '^BenchmarkImageNetPGD$' \
       -test.benchtime 1x) > "$out/go_pgd_$r.txt"
-    [ "$r" = 1 ] && figures+=("resnet50 PGD-Linf-10|go_pgd|BenchmarkImageNetPGD|resnet50/pgd_linf_10")
+    if [ "$r" = 1 ]; then
+      figures+=("resnet50 PGD-Linf-10|go_pgd|BenchmarkImageNetPGD|resnet50/pgd_linf_10")
+    fi
   fi
   # One PyTorch results file per round, as bench_stats.py reads them.
   "$PY" -c 'import json, sys

@@ -5,7 +5,8 @@ ImageNet classifiers with random weights, for the side-by-side benchmark
 The models are torchvision 0.14's resnet50, vit_b_16, convnext_tiny,
 mobilenet_v2 and efficientnet_b0 built with weights=None (1000 classes)
 after torch.manual_seed; BatchNorm running statistics are re-estimated on
-random images with zoo.py's reestimate_bn (so activations neither vanish
+random images with zoo.py's reestimate_bn, and vit_b_16's classifier,
+which torchvision zero-initialises, gets zoo.py's reinit_head (so activations neither vanish
 nor explode through the random network), then the model is put in eval
 mode and exported as zoo.py does: input "input" [batch,3,224,224] with a
 dynamic batch axis "batch", output "logits", here at opset 17 only.
@@ -40,7 +41,7 @@ import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import TESTDATA, save_npy  # noqa: E402
-from zoo import op_counts, reestimate_bn, smooth_images  # noqa: E402
+from zoo import op_counts, reestimate_bn, reinit_head, smooth_images  # noqa: E402
 
 OUT = os.path.join(TESTDATA, "bench")
 N = 8
@@ -77,6 +78,8 @@ def main():
             continue
         torch.manual_seed(3000 + seed)
         model = build(arch)
+        if arch == "vit_b_16":
+            reinit_head(model.heads.head)  # torchvision zero-initialises it: constant logits, zero gradients
         reestimate_bn(model, torch.Generator().manual_seed(4000 + seed), SHAPE)
         model.eval()
         torch.save(model.state_dict(), os.path.join(OUT, arch + ".pt"))
