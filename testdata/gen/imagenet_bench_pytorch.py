@@ -9,7 +9,8 @@ weights of <arch>.pt (the same numbers as <arch>.onnx), two threads:
                                  with respect to the input (parameters frozen)
   resnet50/pgd_linf_10           PGD-Linf-10: eps 4/255, constant step
                                  eps/4, one uniform random start, all 10
-                                 steps for every sample (no early stop)
+                                 steps for every sample (no early stop),
+                                 labelled with the model's clean predictions
 for every <arch> of imagenet_models.ARCHS (or those named with --arch).
 Each figure is the median of REPEATS timed runs after WARMUP untimed ones
 (PGD: PGD_REPEATS after PGD_WARMUP, and after one untimed forward+backward
@@ -98,12 +99,14 @@ def main():
         if arch == "resnet50" and "pgd_linf_10" in figures:
             gen = torch.Generator().manual_seed(0)
             eps, step = PGD["eps"], PGD["step"]
+            with torch.no_grad():
+                y_pgd = model(x).argmax(1)  # clean predictions, as BenchmarkImageNetPGD labels them
 
             def pgd():
                 x_adv = (x + (torch.rand(x.shape, generator=gen) * 2 - 1) * eps).clamp(0, 1)
                 for _ in range(PGD["steps"]):
                     xa = x_adv.requires_grad_(True)
-                    (g,) = torch.autograd.grad(F.cross_entropy(model(xa), y, reduction="sum"), xa)
+                    (g,) = torch.autograd.grad(F.cross_entropy(model(xa), y_pgd, reduction="sum"), xa)
                     x_adv = x_adv.detach() + step * g.sign()
                     x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
                 return x_adv
@@ -125,7 +128,7 @@ def main():
         "load_average_at_end": list(os.getloadavg()),
         "batch": batch,
         "warmup_runs": WARMUP, "repeats": REPEATS, "pgd_warmup_runs": PGD_WARMUP, "pgd_repeats": PGD_REPEATS,
-        "pgd_linf_10": dict(PGD, random_start=True, early_stop=False,
+        "pgd_linf_10": dict(PGD, random_start=True, early_stop=False, labels="clean predictions",
                             samples_per_s_counts="batch / time of the whole attack (start + 10 gradient steps)"),
         "results": results,
     }
