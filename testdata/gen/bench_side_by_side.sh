@@ -36,31 +36,9 @@ for r in $(seq 1 "$ROUNDS"); do
   (cd pkg/eval && GOMAXPROCS=2 "$out/eval.test" -test.run '^$' -test.bench 'BenchmarkPGD' -test.benchtime 2x) > "$out/go_pgd_$r.txt"
 done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$PY" - "$out" "$ROUNDS" <<'PY'
-import json, re, statistics, sys
-out, rounds = sys.argv[1], int(sys.argv[2])
-figures = [
-    ("MLP forward", "go_model", "BenchmarkModel/mnist_mlp.onnx/forward-", "mnist_mlp/forward"),
-    ("MLP forward+backward (input)", "go_model", "BenchmarkModel/mnist_mlp.onnx/forward+backward", "mnist_mlp/forward_backward_input"),
-    ("CNN forward", "go_model", "BenchmarkModel/mnist_cnn.onnx/forward-", "mnist_cnn/forward"),
-    ("CNN forward+backward (input)", "go_model", "BenchmarkModel/mnist_cnn.onnx/forward+backward", "mnist_cnn/forward_backward_input"),
-    ("CNN PGD-Linf-40", "go_pgd", "BenchmarkPGD", "mnist_cnn/pgd_linf_40"),
-]
-def go(prefix, name, r):
-    for line in open(f"{out}/{prefix}_{r}.txt"):
-        m = re.search(r"([\d.]+) samples/s", line)
-        if line.startswith(name) and m:
-            return float(m.group(1))
-    raise SystemExit(f"{name}: no samples/s line in round {r}")
-def stats(v):
-    return max(v), statistics.median(v), max(v) / min(v)
-print(f"\nsamples/s over {rounds} interleaved rounds (best = fastest round; spread = fastest/slowest)")
-print("| figure | advtest best | advtest median | advtest spread | PyTorch best | PyTorch median | PyTorch spread | best/best | median/median |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-for label, prefix, gname, tkey in figures:
-    g = [go(prefix, gname, r) for r in range(1, rounds + 1)]
-    t = [json.load(open(f"{out}/torch_{r}.json"))["results"][tkey]["samples_per_s"] for r in range(1, rounds + 1)]
-    gb, gm, gs = stats(g)
-    tb, tm, ts = stats(t)
-    print(f"| {label} | {gb:.0f} | {gm:.0f} | {gs:.2f}x | {tb:.1f} | {tm:.1f} | {ts:.2f}x | {gb/tb:.2f} | {gm/tm:.2f} |")
-PY
+"$PY" testdata/gen/bench_stats.py "$out" "$ROUNDS" \
+  "MLP forward|go_model|BenchmarkModel/mnist_mlp.onnx/forward-|mnist_mlp/forward" \
+  "MLP forward+backward (input)|go_model|BenchmarkModel/mnist_mlp.onnx/forward+backward|mnist_mlp/forward_backward_input" \
+  "CNN forward|go_model|BenchmarkModel/mnist_cnn.onnx/forward-|mnist_cnn/forward" \
+  "CNN forward+backward (input)|go_model|BenchmarkModel/mnist_cnn.onnx/forward+backward|mnist_cnn/forward_backward_input" \
+  "CNN PGD-Linf-40|go_pgd|BenchmarkPGD|mnist_cnn/pgd_linf_40"
