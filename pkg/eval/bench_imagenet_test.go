@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/advtest/advtest/internal/attacktest"
 	"github.com/advtest/advtest/pkg/attack"
 	"github.com/advtest/advtest/pkg/dataset"
 	"github.com/advtest/advtest/pkg/onnxmodel"
@@ -33,7 +34,7 @@ func BenchmarkImageNetPGD(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := attack.NewFromSpec("pgd:norm=linf,eps=0.01568627450980392,steps=10,step=0.00392156862745098,restarts=1,early_stop=false")
+	a, err := attacktest.New("pgd:norm=linf,eps=0.01568627450980392,steps=10,step=0.00392156862745098,restarts=1,early_stop=false")
 	if err != nil {
 		b.Fatal(err)
 	}
