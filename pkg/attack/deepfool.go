@@ -20,8 +20,10 @@ import (
 //	xᵢ₊₁ = clip(x + (1 + overshoot)·Σ rᵢ)
 //
 // until the label changes or max_iter steps. Each w'ₖ is one gradient
-// evaluation (a one-hot difference as dLoss/dLogits), so a step costs one
-// evaluation per candidate class. It is untargeted only.
+// evaluation (a one-hot difference as dLoss/dLogits), so a step counts one
+// evaluation per candidate class; a MultiGradientClassifier computes them
+// all from one forward pass (one forward and K backward passes a step, the
+// batched Jacobian of the reference code). It is untargeted only.
 //
 // Defaults (the reference code's and Foolbox's): norm=l2, max_iter=50,
 // overshoot=0.02, nb_grads=0 (all classes; k > 0 uses the k classes with
@@ -111,13 +113,21 @@ func (a *DeepFool) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.R
 			loss[j] = z[targets[j]] - z[labels[j]]
 		}
 	}
+	// With a MultiGradientClassifier a step is a forward pass that checks
+	// the label, then one forward and K backward passes for the samples
+	// still correct; otherwise K gradient evaluations, the first of which
+	// checks the label.
+	mc, _ := clf.(MultiGradientClassifier)
 	idx := s.attackable()
 	for it := 0; ; it++ {
 		idx = filter(idx, func(i int) bool { return !tr.fooled[i] && !stuck[i] })
 		if len(idx) == 0 {
 			break
 		}
-		if it == a.steps {
+		// The Jacobian path checks the label with a forward pass before
+		// the step (not at x, which every attackable sample passes), so
+		// that no backward pass is spent on a sample already fooled.
+		if it == a.steps || (mc != nil && it > 0) {
 			lg, err := s.logits(idx, s.gather(cur, idx))
 			if err != nil {
 				return nil, err
@@ -125,12 +135,61 @@ func (a *DeepFool) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.R
 			for j, i := range idx {
 				tr.offer(s, i, s.row(cur, i), s.succeeded(lg.F[j*c:(j+1)*c], i), 0)
 			}
-			break
+			idx = filter(idx, func(i int) bool { return !tr.fooled[i] })
+			if it == a.steps || len(idx) == 0 {
+				break
+			}
+		} else if mc != nil {
+			// x itself, which begin found correctly classified, is the
+			// point kept for a sample that is never fooled.
+			for _, i := range idx {
+				tr.offer(s, i, s.row(cur, i), false, 0)
+			}
 		}
 		for _, i := range idx {
 			bestDist[i] = math.Inf(1)
 		}
-		for q := 0; q < K; q++ {
+		// consider offers w'ₖ = w with f'ₖ = f for sample i.
+		consider := func(i int, w []float32, f float32) {
+			wn := 0.0
+			for _, v := range w {
+				if a.norm == Linf {
+					wn += math.Abs(float64(v))
+				} else {
+					wn += float64(v) * float64(v)
+				}
+			}
+			if a.norm != Linf {
+				wn = math.Sqrt(wn)
+			}
+			if wn == 0 {
+				return
+			}
+			if dist := math.Abs(float64(f)) / wn; dist < bestDist[i] {
+				bestDist[i] = dist
+				copy(s.row(bestW, i), w)
+			}
+		}
+		if mc != nil {
+			// All K rows of the Jacobian from one forward pass.
+			lg, gs, err := s.gradients(mc, idx, s.gather(cur, idx), K, func(q int, logits *tensor.Tensor, dl []float32) {
+				for j, i := range idx {
+					g := dl[j*c : (j+1)*c]
+					g[cand[i*K+q]] = 1
+					g[s.y[i]] = -1
+				}
+			})
+			if err != nil {
+				return nil, err
+			}
+			for q := 0; q < K; q++ {
+				for j, i := range idx {
+					z := lg.F[j*c : (j+1)*c]
+					consider(i, gs[q][j*d:(j+1)*d], z[cand[i*K+q]]-z[s.y[i]])
+				}
+			}
+		}
+		for q := 0; q < K && mc == nil; q++ {
 			for _, i := range idx {
 				tg[i] = cand[i*K+q]
 			}
@@ -144,27 +203,8 @@ func (a *DeepFool) Run(ctx context.Context, clf Classifier, b Batch, rng *rand.R
 				}
 			}
 			for j, i := range idx {
-				if tr.fooled[i] {
-					continue
-				}
-				w := g[j*d : (j+1)*d]
-				wn := 0.0
-				for _, v := range w {
-					if a.norm == Linf {
-						wn += math.Abs(float64(v))
-					} else {
-						wn += float64(v) * float64(v)
-					}
-				}
-				if a.norm != Linf {
-					wn = math.Sqrt(wn)
-				}
-				if wn == 0 {
-					continue
-				}
-				if dist := math.Abs(float64(loss[j])) / wn; dist < bestDist[i] {
-					bestDist[i] = dist
-					copy(s.row(bestW, i), w)
+				if !tr.fooled[i] {
+					consider(i, g[j*d:(j+1)*d], loss[j])
 				}
 			}
 			if q == 0 {

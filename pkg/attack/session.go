@@ -227,6 +227,47 @@ func (s *session) gradientWith(idx []int, xs []float32, obj objective, tg []int)
 	return lg, g.F, loss, nil
 }
 
+// gradients runs one forward pass on xs (the inputs of samples idx) and
+// back-propagates k seeds through it, seed(q, logits, dl) filling the q-th
+// seed's dLoss/dLogits (len(idx)*c values). It returns the logits and the
+// k gradients (len(idx)*d values each, the caller's own). Each seed counts
+// as one gradient evaluation.
+func (s *session) gradients(mc MultiGradientClassifier, idx []int, xs []float32, k int, seed func(q int, logits *tensor.Tensor, dl []float32)) (*tensor.Tensor, [][]float32, error) {
+	if err := s.ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	n := len(idx)
+	lg, gs, err := mc.InputGradients(s.ctx, s.view(xs[:n*s.d], n), func(logits *tensor.Tensor) ([]*tensor.Tensor, error) {
+		if logits == nil || len(logits.F) != n*s.c {
+			return nil, fmt.Errorf("attack %s: classifier returned logits %v for %d samples of %d classes", s.name, shapeOf(logits), n, s.c)
+		}
+		dl := make([]float32, k*n*s.c)
+		seeds := make([]*tensor.Tensor, k)
+		for q := range seeds {
+			seeds[q] = &tensor.Tensor{Shape: []int{n, s.c}, F: dl[q*n*s.c : (q+1)*n*s.c]}
+			seed(q, logits, seeds[q].F)
+		}
+		return seeds, nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("attack %s: gradient: %w", s.name, err)
+	}
+	if lg == nil || len(lg.F) != n*s.c || len(gs) != k {
+		return nil, nil, fmt.Errorf("attack %s: classifier returned logits %v and %d gradients for input [%d %v] and %d seeds", s.name, shapeOf(lg), len(gs), n, s.shape, k)
+	}
+	out := make([][]float32, k)
+	for q, g := range gs {
+		if g == nil || len(g.F) != n*s.d {
+			return nil, nil, fmt.Errorf("attack %s: classifier returned gradient %v for input [%d %v]", s.name, shapeOf(g), n, s.shape)
+		}
+		out[q] = g.F
+	}
+	for _, i := range idx {
+		s.gradEval[i] += k
+	}
+	return lg, out, nil
+}
+
 func shapeOf(t *tensor.Tensor) string {
 	if t == nil {
 		return "nil"

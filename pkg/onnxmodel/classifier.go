@@ -129,6 +129,86 @@ func (m *Model) InputGradient(ctx context.Context, x *tensor.Tensor, lossGrad fu
 	return g.Logits, g.Input, nil
 }
 
+// InputGradients runs x forward once, calls seeds with the logits to obtain
+// k dLoss/dLogits seeds ([N, C] each) and returns the logits and, for each
+// seed, its dLoss/dx: k vector-Jacobian products of one forward pass (the
+// rows of a Jacobian, as DeepFool needs), each the gradient that
+// InputGradient returns for that seed. It makes Model an
+// attack.MultiGradientClassifier.
+func (m *Model) InputGradients(ctx context.Context, x *tensor.Tensor, seeds func(logits *tensor.Tensor) ([]*tensor.Tensor, error)) (logits *tensor.Tensor, grads []*tensor.Tensor, err error) {
+	if err := m.CheckInput(x); err != nil {
+		return nil, nil, err
+	}
+	if m.PerSample && x.Shape[0] > 1 {
+		return m.inputGradientsEach(ctx, x, seeds)
+	}
+	inSlot := m.slotOf[m.Inputs[0].Name]
+	logitSlot := m.slotOf[m.LogitsName]
+	wrt := []int{inSlot}
+	t, err := m.execute(ctx, m.plan([]int{logitSlot}), map[int]*tensor.Tensor{inSlot: x}, []int{logitSlot}, false, false, wrt)
+	if err != nil {
+		var wm *WorkingMemoryError
+		if errors.As(err, &wm) && wm.Suggest == 0 {
+			wm.Batch = x.Shape[0]
+			wm.Suggest = m.fittingBatch(ctx, x, BackpropOptions{Input: true}, true, wm.Limit)
+		}
+		return nil, nil, err
+	}
+	defer t.release()
+	raw := t.value(logitSlot)
+	if raw == nil || raw.DType != tensor.Float32 {
+		return nil, nil, fmt.Errorf("the model's output %q is not a float tensor", m.LogitsName)
+	}
+	n := x.Shape[0]
+	if len(raw.Shape) < 2 || raw.Shape[0] != n || raw.Len() != n*raw.Shape[1] {
+		return nil, nil, fmt.Errorf("the model's output %q has shape %v; a classifier's output must be [batch, classes] = [%d, C]", m.LogitsName, raw.Shape, n)
+	}
+	c := raw.Shape[1]
+	logits = tensor.FromFloat32(append([]float32(nil), raw.F...), n, c)
+	ss, err := seeds(logits)
+	if err != nil {
+		return nil, nil, err
+	}
+	grads = make([]*tensor.Tensor, len(ss))
+	for q, seed := range ss {
+		if seed == nil || seed.Len() != n*c {
+			return nil, nil, fmt.Errorf("loss gradient %d has shape %v, want [%d %d]", q, shapeOf(seed), n, c)
+		}
+		res, err := t.backward(ctx, map[int]*tensor.Tensor{logitSlot: seed.Reshaped(raw.Shape...)}, wrt, q < len(ss)-1)
+		if err != nil {
+			return nil, nil, err
+		}
+		if gx := res[inSlot]; gx != nil {
+			grads[q] = gx.Clone()
+		} else {
+			grads[q] = tensor.New(x.Shape...)
+		}
+	}
+	return logits, grads, nil
+}
+
+// inputGradientsEach is InputGradients for graphs that bake in a batch of
+// one: one InputGradient per seed.
+func (m *Model) inputGradientsEach(ctx context.Context, x *tensor.Tensor, seeds func(logits *tensor.Tensor) ([]*tensor.Tensor, error)) (*tensor.Tensor, []*tensor.Tensor, error) {
+	logits, err := m.Logits(ctx, x)
+	if err != nil {
+		return nil, nil, err
+	}
+	ss, err := seeds(logits)
+	if err != nil {
+		return nil, nil, err
+	}
+	grads := make([]*tensor.Tensor, len(ss))
+	for q, seed := range ss {
+		_, g, err := m.InputGradient(ctx, x, func(*tensor.Tensor) (*tensor.Tensor, error) { return seed, nil })
+		if err != nil {
+			return nil, nil, err
+		}
+		grads[q] = g
+	}
+	return logits, grads, nil
+}
+
 // Backprop runs x forward and, when lossGrad is not nil, calls it with the
 // logits to obtain dLoss/dLogits ([N, C]) and propagates that back to the
 // input and/or the parameters, as opts asks.
@@ -231,7 +311,7 @@ func (m *Model) backprop(ctx context.Context, x *tensor.Tensor, opts BackpropOpt
 		return nil, fmt.Errorf("loss gradient has shape %v, want [%d %d]", shapeOf(seed), n, c)
 	}
 	seed = seed.Reshaped(raw.Shape...)
-	res, err := t.backward(ctx, map[int]*tensor.Tensor{logitSlot: seed}, wrt)
+	res, err := t.backward(ctx, map[int]*tensor.Tensor{logitSlot: seed}, wrt, false)
 	if err != nil {
 		return nil, err
 	}

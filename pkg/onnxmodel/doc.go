@@ -20,12 +20,15 @@
 //
 // Forward and backward rules: every Op has Forward and Backward; Backward
 // returns the gradients of the inputs it was asked for (nil for integer
-// inputs and non-differentiable ones). Every backward rule is checked
-// against central finite differences in the ops_*_test.go files.
+// inputs and non-differentiable ones) and never writes into its inputs,
+// outputs or saved value, so that it can run again on the same forward
+// pass. Every backward rule is checked against central finite differences,
+// and for giving the same gradient twice, in the ops_*_test.go files.
 //
 // Executor: Model.Run computes the graph outputs; the gradient entry
 // points run the graph forward and backward in one pass, reusing pooled
-// buffers. A buffer goes back to the pool as soon as nothing can read it:
+// buffers (InputGradients runs one forward pass and one backward pass per
+// seed over it, the last of which frees as it goes). A buffer goes back to the pool as soon as nothing can read it:
 // a value after its last reader (forward-only runs), a node's outputs,
 // their gradients and its saved value once its backward rule has run, and
 // the data of a value that no backward rule reads (an op says which data

@@ -291,7 +291,13 @@ func countPresent(slots []int) int {
 // back to the pool (unless another live value or gradient shares them) and
 // serve the gradients of the nodes before it. The gradients of the wrt
 // slots (graph inputs and initializers, which no node produces) stay.
-func (t *tape) backward(ctx context.Context, seeds map[int]*tensor.Tensor, wrt []int) (map[int]*tensor.Tensor, error) {
+//
+// With again, the forward values and what the ops saved stay instead, so
+// that another backward pass (another seed) can run over the same tape;
+// only the gradients go as they are used. Backward rules never write into
+// their inputs, outputs or saved values (checkGradients runs every rule
+// twice to hold them to it).
+func (t *tape) backward(ctx context.Context, seeds map[int]*tensor.Tensor, wrt []int, again bool) (map[int]*tensor.Tensor, error) {
 	m := t.m
 	req := required(m, t.ran, wrt)
 	b := &backwardState{
@@ -317,8 +323,13 @@ func (t *tape) backward(ctx context.Context, seeds map[int]*tensor.Tensor, wrt [
 		for _, s := range cn.out {
 			if s >= 0 {
 				b.setGrad(s, nil)
-				t.dropVal(s)
+				if !again {
+					t.dropVal(s)
+				}
 			}
+		}
+		if again {
+			continue
 		}
 		t.saved[i] = nil
 		t.rc.pool.unhold(t.holds[i])

@@ -116,9 +116,30 @@ func checkGradients(t *testing.T, op Op, in []*tensor.Tensor, wrt []int, rtol, a
 	for _, i := range wrt {
 		need[i] = true
 	}
-	grads, err := op.Backward(rc, in, out, saved, r, need)
+	cloned := func() []*tensor.Tensor {
+		c := make([]*tensor.Tensor, len(r))
+		for k, v := range r {
+			if v != nil {
+				c[k] = v.Clone()
+			}
+		}
+		return c
+	}
+	grads, err := op.Backward(rc, in, out, saved, cloned(), need)
 	if err != nil {
 		t.Fatalf("backward: %v", err)
+	}
+	// A rule may run again on the same forward pass (InputGradients runs
+	// one backward pass per seed over one tape): it must not have written
+	// into its inputs, outputs or saved value.
+	again, err := op.Backward(rc, in, out, saved, cloned(), need)
+	if err != nil {
+		t.Fatalf("second backward: %v", err)
+	}
+	for _, i := range wrt {
+		if i < len(grads) && grads[i] != nil && (i >= len(again) || sameTensor(again[i], grads[i], 0, 0) != nil) {
+			t.Fatalf("input %d: a second backward pass over the same forward pass gives another gradient", i)
+		}
 	}
 	for _, i := range wrt {
 		if i >= len(grads) || grads[i] == nil {

@@ -3,6 +3,7 @@ package onnxmodel
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -368,5 +369,88 @@ func TestPerSampleMatchesBatched(t *testing.T) {
 		if err := closeRelative(got[1].Params[name], g, 1e-4); err != nil {
 			t.Errorf("parameter %s: %v", name, err)
 		}
+	}
+}
+
+// TestInputGradientsMatchesInputGradient checks that InputGradients, which
+// back-propagates several seeds through one forward pass, returns for each
+// seed the logits and the gradient that InputGradient returns for it, on
+// every shipped model, batched and (mnist_mlp) one sample at a time.
+func TestInputGradientsMatchesInputGradient(t *testing.T) {
+	type tc struct {
+		path      string
+		perSample bool
+	}
+	var cases []tc
+	for _, p := range refModels(t) {
+		cases = append(cases, tc{p, false})
+	}
+	cases = append(cases, tc{filepath.Join(modelsDir, "mnist_mlp.onnx"), true})
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%s/perSample=%v", filepath.Base(c.path), c.perSample), func(t *testing.T) {
+			m, err := Load(c.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.PerSample = c.perSample
+			x := loadRef(t, c.path)["x"]
+			if n := x.Shape[0]; n > 8 {
+				x = tensor.FromFloat32(x.F[:8*x.Len()/n], append([]int{8}, x.Shape[1:]...)...)
+			}
+			ctx := context.Background()
+			// Seeds: one-hot differences e_k − e_0 (DeepFool's) and a dense one.
+			mkSeeds := func(logits *tensor.Tensor) []*tensor.Tensor {
+				n, nc := logits.Shape[0], logits.Shape[1]
+				var out []*tensor.Tensor
+				for k := 1; k < min(nc, 4); k++ {
+					s := tensor.New(n, nc)
+					for i := 0; i < n; i++ {
+						s.F[i*nc+k], s.F[i*nc] = 1, -1
+					}
+					out = append(out, s)
+				}
+				dense := tensor.New(n, nc)
+				for i := range dense.F {
+					dense.F[i] = float32(i%7) - 3
+				}
+				return append(out, dense)
+			}
+			logits, grads, err := m.InputGradients(ctx, x, func(l *tensor.Tensor) ([]*tensor.Tensor, error) { return mkSeeds(l), nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			seeds := mkSeeds(logits)
+			if len(grads) != len(seeds) {
+				t.Fatalf("%d gradients for %d seeds", len(grads), len(seeds))
+			}
+			for q, seed := range seeds {
+				wantLogits, want, err := m.InputGradient(ctx, x, func(*tensor.Tensor) (*tensor.Tensor, error) { return seed, nil })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := sameTensor(logits, wantLogits, 0, 0); err != nil {
+					t.Errorf("logits: %v", err)
+				}
+				if err := sameTensor(grads[q], want, 1e-7, 1e-6); err != nil {
+					t.Errorf("seed %d: gradient: %v", q, err)
+				}
+			}
+		})
+	}
+}
+
+// TestInputGradientsBadSeed checks that a seed of the wrong shape is an
+// error that says which seed and what shape was expected.
+func TestInputGradientsBadSeed(t *testing.T) {
+	m, err := Load(filepath.Join(modelsDir, "mnist_mlp.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.New(2, 1, 28, 28)
+	_, _, err = m.InputGradients(context.Background(), x, func(l *tensor.Tensor) ([]*tensor.Tensor, error) {
+		return []*tensor.Tensor{tensor.New(l.Shape...), tensor.New(3, 10)}, nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "loss gradient 1 has shape [3 10], want [2 10]") {
+		t.Errorf("error %v, want one naming seed 1 and shape [2 10]", err)
 	}
 }
