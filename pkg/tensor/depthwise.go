@@ -20,13 +20,7 @@ func DepthwisePlane(g *ConvGeom, x, w []float32, bias float32, y, scratch []floa
 	x = x[:g.H*g.W]
 	w = w[:g.KH*g.KW]
 	// The padded plane: the rows and columns the windows reach.
-	hp := (g.OH-1)*g.SH + (g.KH-1)*g.DH + 1
-	wp := (g.OW-1)*g.SW + (g.KW-1)*g.DW + 1
-	if cap(scratch) < hp*wp {
-		scratch = make([]float32, hp*wp)
-	}
-	xp := scratch[:hp*wp]
-	clear(xp)
+	xp, hp, wp, scratch := paddedPlane(g, scratch)
 	// Columns [c0, c1) of x land at c0+PadL.
 	c0, c1 := max(0, -g.PadL), min(g.W, wp-g.PadL)
 	for r := max(0, -g.PadT); r < min(g.H, hp-g.PadT); r++ {
@@ -49,6 +43,20 @@ func DepthwisePlane(g *ConvGeom, x, w []float32, bias float32, y, scratch []floa
 
 // dwRow adds to yrow[ow] Σ_kw wr[kw]·xrow[ow·sw + kw·dw]; every window
 // lies inside xrow.
+// paddedPlane returns the zeroed padded plane the windows of g reach (hp
+// rows of wp), carved from scratch, which is grown when too small and
+// returned for the next call.
+func paddedPlane(g *ConvGeom, scratch []float32) (xp []float32, hp, wp int, grown []float32) {
+	hp = (g.OH-1)*g.SH + (g.KH-1)*g.DH + 1
+	wp = (g.OW-1)*g.SW + (g.KW-1)*g.DW + 1
+	if cap(scratch) < hp*wp {
+		scratch = make([]float32, hp*wp)
+	}
+	xp = scratch[:hp*wp]
+	clear(xp)
+	return xp, hp, wp, scratch
+}
+
 func dwRow(yrow, xrow, wr []float32, sw, dw int) {
 	kw := len(wr)
 	if sw == 1 && dw == 1 && dwRowS1Fast(yrow, xrow, wr) {
@@ -150,13 +158,7 @@ func DepthwisePlaneGradX(g *ConvGeom, dy, w []float32, dx, scratch []float32) []
 	}
 	// The adjoint of DepthwisePlane's padded correlation: scatter into the
 	// padded plane, then keep its interior.
-	hp := (g.OH-1)*g.SH + (g.KH-1)*g.DH + 1
-	wp := (g.OW-1)*g.SW + (g.KW-1)*g.DW + 1
-	if cap(scratch) < hp*wp {
-		scratch = make([]float32, hp*wp)
-	}
-	xp := scratch[:hp*wp]
-	clear(xp)
+	xp, hp, wp, scratch := paddedPlane(g, scratch)
 	for oh := 0; oh < g.OH; oh++ {
 		dyrow := dy[oh*g.OW : (oh+1)*g.OW]
 		for kh := 0; kh < g.KH; kh++ {

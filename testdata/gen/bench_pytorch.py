@@ -57,6 +57,24 @@ def timed(fn, inner, warmup=WARMUP, repeats=REPEATS):
             "min_s_per_batch": min(times), "max_s_per_batch": max(times)}
 
 
+def figure_fns(model, x, y):
+    """Freezes model's parameters and returns the two timed figures: a
+    no-grad forward of x, and forward + summed cross-entropy + the input
+    gradient (what advtest's BenchmarkModel/BenchmarkImageNet time)."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    def forward_backward():
+        xg = x.clone().requires_grad_(True)
+        F.cross_entropy(model(xg), y, reduction="sum").backward()
+
+    return forward, forward_backward
+
+
 def blas_info():
     """Which BLAS torch calls for Linear/Gemm (convolutions go through oneDNN).
     Debian's torch is built with BLAS_INFO=generic: it uses whatever
@@ -77,17 +95,7 @@ def main():
     results = {}
     for name in ["mnist_mlp", "mnist_cnn"]:
         model = common.load_from_onnx(name, os.path.join(common.MODELS_DIR, name + ".onnx"))
-        for p in model.parameters():
-            p.requires_grad_(False)
-
-        def forward():
-            with torch.no_grad():
-                model(x)
-
-        def forward_backward():
-            xg = x.clone().requires_grad_(True)
-            F.cross_entropy(model(xg), y, reduction="sum").backward()
-
+        forward, forward_backward = figure_fns(model, x, y)
         results[f"{name}/forward"] = timed(forward, INNER["forward"])
         results[f"{name}/forward_backward_input"] = timed(forward_backward, INNER["forward_backward_input"])
 

@@ -39,7 +39,7 @@ import torch.nn.functional as F  # noqa: E402
 torch.set_num_threads(2)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_pytorch import blas_info  # noqa: E402
+from bench_pytorch import blas_info, figure_fns  # noqa: E402
 from imagenet_models import ARCHS, OUT, build  # noqa: E402
 
 WARMUP = int(os.environ.get("WARMUP", 1))
@@ -81,16 +81,7 @@ def main():
         model = build(arch)
         model.load_state_dict(torch.load(os.path.join(OUT, arch + ".pt")))
         model.eval()
-        for p in model.parameters():
-            p.requires_grad_(False)
-
-        def forward():
-            with torch.no_grad():
-                model(x)
-
-        def forward_backward():
-            xg = x.clone().requires_grad_(True)
-            F.cross_entropy(model(xg), y, reduction="sum").backward()
+        forward, forward_backward = figure_fns(model, x, y)
 
         if "forward" in figures:
             results[f"{arch}/forward"] = timed(forward, batch, WARMUP, REPEATS)
