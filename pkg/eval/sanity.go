@@ -366,21 +366,30 @@ func pct(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) + "%"
 
 func epsName(e float64) string { return "sr@eps=" + strconv.FormatFloat(e, 'g', 4, 64) }
 
-// scaled rebuilds a with eps (and a set step) multiplied by k, and
-// without a random start: a uniform draw from a ball as wide as the clip
-// box is a random image, which fools a classifier with no help from the
-// gradient (with PGD's 5 random restarts, 97% of a 2-bit squeezed CNN
-// whose gradient is zero everywhere), so the series must start from x for
-// its success to speak for the gradient.
-func scaled(a attack.Attack, eps, k float64) (attack.Attack, error) {
+// scaled rebuilds a with eps (and a set step) multiplied by k, and with
+// extra's entries replacing or adding parameters.
+func scaled(a attack.Attack, eps, k float64, extra map[string]string) (attack.Attack, error) {
 	set := map[string]string{"eps": strconv.FormatFloat(eps, 'g', -1, 64)}
 	if st, ok := toFloat(a.Params()["step"]); ok && st > 0 {
 		set["step"] = strconv.FormatFloat(st*k, 'g', -1, 64)
 	}
-	if _, ok := a.Params()["random_start"]; ok {
-		set["random_start"] = "false"
+	for key, v := range extra {
+		set[key] = v
 	}
 	return rebuild(a, set)
+}
+
+// fromX is the eps-growth series' parameter override: no random start
+// where the attack has one. A uniform draw from a ball as wide as the clip
+// box is a random image, which fools a classifier with no help from the
+// gradient (with PGD's 5 random restarts, 97% of a 2-bit squeezed CNN
+// whose gradient is zero everywhere), so the series must start from x for
+// its success to speak for the gradient.
+func fromX(a attack.Attack) map[string]string {
+	if _, ok := a.Params()["random_start"]; ok {
+		return map[string]string{"random_start": "false"}
+	}
+	return nil
 }
 
 func (s *sanity) epsGrowth() (SanityCheck, error) {
@@ -413,7 +422,7 @@ func (s *sanity) epsGrowth() (SanityCheck, error) {
 	lastEps := e0
 	for k := 2.0; e0*k/2 < width && len(c.Figures) < 8; k *= 2 {
 		eps := math.Min(e0*k, width)
-		b, err := scaled(a, eps, eps/e0)
+		b, err := scaled(a, eps, eps/e0, fromX(a))
 		if err != nil {
 			return c, err
 		}
@@ -600,7 +609,7 @@ func (s *sanity) blackBox() (SanityCheck, error) {
 				continue
 			}
 			ra := s.pool.Attacks[ref].Attack
-			b, err := scaled(ra, bb.Eps(), bb.Eps()/ra.Eps())
+			b, err := scaled(ra, bb.Eps(), bb.Eps()/ra.Eps(), nil)
 			if err != nil {
 				return c, err
 			}
